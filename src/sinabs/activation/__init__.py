@@ -1,0 +1,29 @@
+"""Spike generation, reset mechanisms, surrogate gradients and quantisers."""
+
+from __future__ import annotations
+
+from .quantize import Quantize, StochasticRounding
+from .reset_mechanism import MembraneReset, MembraneSubtract
+from .spike_generation import MaxSpike, MultiSpike, SingleSpike
+from .surrogate_gradient_fn import (
+    Gaussian,
+    Heaviside,
+    MultiGaussian,
+    PeriodicExponential,
+    SingleExponential,
+)
+
+__all__ = [
+    "Gaussian",
+    "Heaviside",
+    "MaxSpike",
+    "MembraneReset",
+    "MembraneSubtract",
+    "MultiGaussian",
+    "MultiSpike",
+    "PeriodicExponential",
+    "Quantize",
+    "SingleExponential",
+    "SingleSpike",
+    "StochasticRounding",
+]

@@ -1,0 +1,117 @@
+r"""Spike generation functions.
+
+``SingleSpike`` and ``MultiSpike`` are :class:`torch.autograd.Function` classes and are
+passed to layers **as classes**; ``MaxSpike`` is a dataclass passed as an instance. A
+layer calls ``spike_fn.apply(*[state[n] for n in spike_fn.required_states],
+spike_threshold, surrogate_grad_fn)``.
+
+Forward (``v`` membrane potential, ``θ`` threshold):
+
+* ``SingleSpike``: :math:`s = [v - \theta \ge 0]`
+* ``MultiSpike``: :math:`s = \lfloor v/\theta \rfloor` for :math:`v > 0`, else 0
+  (truncating division, so ``v == θ`` gives one spike)
+* ``MaxSpike(n)``: ``MultiSpike`` clamped to at most ``n`` spikes per step
+
+Backward (all of them): ``grad_v = grad_s * surrogate_grad_fn(v, θ)``; the threshold
+receives no gradient through the spike function. Spikes have the dtype of ``v`` and
+never contain ``-0.0`` (differences Q26, Q27).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+Surrogate = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _multi_spike(v_mem: torch.Tensor, spike_threshold: Any) -> torch.Tensor:
+    count = torch.div(v_mem, spike_threshold, rounding_mode="trunc")
+    # where() rather than a product with the mask: a product gives -0.0 for v < 0.
+    return torch.where(v_mem > 0, count, torch.zeros((), dtype=count.dtype, device=count.device))
+
+
+class BackwardClass:
+    """Shared backward of the spike functions: incoming gradient times the surrogate."""
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        (v_mem,) = ctx.saved_tensors
+        grad = grad_output * ctx.surrogate_grad_fn(v_mem, ctx.spike_threshold)
+        return (grad,) + (None,) * ctx.n_extra
+
+
+def _save(ctx: Any, v_mem: torch.Tensor, spike_threshold: Any, surrogate: Surrogate, n: int) -> None:
+    ctx.save_for_backward(v_mem)
+    ctx.spike_threshold = spike_threshold
+    ctx.surrogate_grad_fn = surrogate
+    ctx.n_extra = n
+
+
+class MultiSpike(BackwardClass, torch.autograd.Function):
+    """Emits ``floor(v / θ)`` spikes per step for positive ``v`` (0 otherwise)."""
+
+    required_states: list[str] = ["v_mem"]  # noqa: RUF012 - protocol attribute
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any, v_mem: torch.Tensor, spike_threshold: Any, surrogate_grad_fn: Surrogate
+    ) -> torch.Tensor:
+        _save(ctx, v_mem, spike_threshold, surrogate_grad_fn, 2)
+        return _multi_spike(v_mem, spike_threshold).to(v_mem.dtype)
+
+
+class SingleSpike(BackwardClass, torch.autograd.Function):
+    """Emits one spike per step where ``v - θ >= 0``."""
+
+    required_states: list[str] = ["v_mem"]  # noqa: RUF012 - protocol attribute
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any, v_mem: torch.Tensor, spike_threshold: Any, surrogate_grad_fn: Surrogate
+    ) -> torch.Tensor:
+        _save(ctx, v_mem, spike_threshold, surrogate_grad_fn, 2)
+        return ((v_mem - spike_threshold) >= 0).to(v_mem.dtype)
+
+
+class MaxSpikeInner(BackwardClass, torch.autograd.Function):
+    """``MultiSpike`` clamped to ``max_num_spikes_per_bin`` (None: no limit)."""
+
+    required_states: list[str] = ["v_mem", "max_num_spikes_per_bin"]  # noqa: RUF012
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        v_mem: torch.Tensor,
+        max_num_spikes_per_bin: int | None,
+        spike_threshold: Any,
+        surrogate_grad_fn: Surrogate,
+    ) -> torch.Tensor:
+        _save(ctx, v_mem, spike_threshold, surrogate_grad_fn, 3)
+        spikes = _multi_spike(v_mem, spike_threshold)
+        if max_num_spikes_per_bin is not None:
+            spikes = torch.clamp(spikes, max=max_num_spikes_per_bin)
+        return spikes.to(v_mem.dtype)
+
+
+@dataclass
+class MaxSpike:
+    """Multi-spike generation with at most ``max_num_spikes_per_bin`` spikes per step.
+
+    Example:
+        >>> layer = sinabs.layers.IAF(spike_fn=MaxSpike(3))
+    """
+
+    max_num_spikes_per_bin: int | None = None
+
+    @property
+    def required_states(self) -> list[str]:
+        return ["v_mem"]
+
+    def apply(
+        self, v_mem: torch.Tensor, spike_threshold: Any, surrogate_grad_fn: Surrogate
+    ) -> torch.Tensor:
+        return MaxSpikeInner.apply(v_mem, self.max_num_spikes_per_bin, spike_threshold, surrogate_grad_fn)

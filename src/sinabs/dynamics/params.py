@@ -1,0 +1,96 @@
+"""Parameter bundles for the three dynamics families.
+
+A bundle holds the tensors a scan needs (decay factors, thresholds, clamps) and the
+callables that define spiking and reset. Layers build one per forward call from their
+parameters; the functional API builds one from its arguments. Backends read them and
+never modify them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..activation.reset_mechanism import State
+
+#: ``reset_fn(spikes, state, threshold) -> new_state``
+ResetFn = Callable[[torch.Tensor, State, Any], State]
+#: ``surrogate(v_mem, threshold) -> d spikes / d v_mem``
+SurrogateFn = Callable[[torch.Tensor, Any], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class LeakyParams:
+    r"""Leaky integration with an optional synaptic current.
+
+    .. math::
+        i_t &= \alpha_{syn} (i_{t-1} + x_t) \quad\text{(or } i_t = x_t \text{ without synapse)}\\
+        v_t &= \alpha_{mem} v_{t-1} + u_t,\quad u_t = (1-\alpha_{mem}) i_t
+              \text{ if norm\_input else } i_t\\
+        v_t &\leftarrow \mathrm{relu}(v_t - m) + m \quad\text{(if min\_v\_mem is set)}
+
+    Attributes:
+        alpha_mem: membrane decay factor; None means no leak (:math:`\alpha_{mem} = 1`).
+        alpha_syn: synaptic decay factor; None means no synaptic state.
+        norm_input: scale the drive by :math:`1 - \alpha_{mem}`.
+        min_v_mem: lower bound ``m`` of the membrane potential, or None.
+    """
+
+    alpha_mem: torch.Tensor | None
+    alpha_syn: torch.Tensor | None = None
+    norm_input: bool = False
+    min_v_mem: torch.Tensor | None = None
+
+    @property
+    def state_names(self) -> list[str]:
+        return ["v_mem", "i_syn"] if self.alpha_syn is not None else ["v_mem"]
+
+
+@dataclass(frozen=True)
+class SpikingParams(LeakyParams):
+    r"""Integrate, fire and reset (IAF, LIF): leaky integration, then per step
+
+    .. math::
+        s_t = f(v_t; \theta), \quad v_t \leftarrow \mathrm{reset}(v_t, s_t, \theta)
+
+    and only then the clamp to ``min_v_mem``.
+
+    Attributes:
+        spike_threshold: θ, a scalar or a tensor broadcastable to the neurons.
+        spike_fn: spike function following the ``required_states``/``apply`` protocol.
+        reset_fn: reset mechanism.
+        surrogate_grad_fn: surrogate gradient of the spike function.
+    """
+
+    spike_threshold: Any = 1.0
+    spike_fn: Any = None
+    reset_fn: ResetFn | None = None
+    surrogate_grad_fn: SurrogateFn | None = None
+
+
+@dataclass(frozen=True)
+class AdaptiveParams(SpikingParams):
+    r"""Adaptive threshold (ALIF): the spiking step with a threshold that adapts.
+
+    .. math::
+        \theta_t &= b_0 + \beta\, b_{t-1}\\
+        s_t &= f(v_t; \theta_t), \quad v_t \leftarrow \mathrm{reset}(v_t, s_t, \theta_t)\\
+        b_t &= \alpha_{adapt} b_{t-1} + (1 - \alpha_{adapt}) s_t
+
+    The state ``spike_threshold`` stores :math:`b_0 + \beta b_t` after each step.
+    ``spike_threshold`` of the base class holds :math:`b_0`.
+
+    Attributes:
+        alpha_adapt: decay factor of the adaptation variable ``b``.
+        adapt_scale: β, the weight of ``b`` in the threshold.
+    """
+
+    alpha_adapt: torch.Tensor | None = None
+    adapt_scale: Any = 1.8
+
+    @property
+    def state_names(self) -> list[str]:
+        return [*super().state_names, "b", "spike_threshold"]

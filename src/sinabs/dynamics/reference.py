@@ -1,0 +1,148 @@
+"""The reference dynamics: plain PyTorch time loops, the oracle for every backend.
+
+Each family is written once as a single-step function; :func:`scan` runs any of them
+over time. Shapes: input ``(B, T, ...)``, state tensors ``(B, ...)``, outputs and
+recordings ``(B, T, ...)``. The order of floating-point operations is part of the
+contract (it reproduces sinabs 3.1.3 bit for bit), so keep expressions as written:
+``a_syn * (i + x)``, ``(1 - a_mem) * i``, ``a_mem * v + u``, ``relu(v - m) + m``.
+
+The loop iterates with ``unbind`` rather than ``x[:, t]``: indexing makes the backward
+pass cost grow with T squared (each index backward writes a full-size zero tensor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from ..activation.reset_mechanism import State
+from .params import AdaptiveParams, LeakyParams, SpikingParams
+
+Step = Callable[[torch.Tensor, State], tuple[torch.Tensor, State]]
+RecConnect = Callable[[torch.Tensor], torch.Tensor]
+
+
+def integrate(x: torch.Tensor, state: State, p: LeakyParams) -> State:
+    """Synaptic current and membrane update of one step (shared by every family)."""
+    new = dict(state)
+    if p.alpha_syn is not None:
+        current = p.alpha_syn * (state["i_syn"] + x)
+        new["i_syn"] = current
+    else:
+        current = x
+    if p.alpha_mem is None:  # no leak: v + u (sinabs multiplies by exactly 1.0)
+        drive = current
+        new["v_mem"] = state["v_mem"] + drive
+    else:
+        drive = (1 - p.alpha_mem) * current if p.norm_input else current
+        new["v_mem"] = p.alpha_mem * state["v_mem"] + drive
+    return new
+
+
+def clamp(state: State, p: LeakyParams) -> State:
+    """``v <- relu(v - m) + m``: literally this form (not ``clamp``), for exactness."""
+    if p.min_v_mem is None:
+        return state
+    new = dict(state)
+    new["v_mem"] = torch.relu(state["v_mem"] - p.min_v_mem) + p.min_v_mem
+    return new
+
+
+def fire(state: State, threshold: Any, p: SpikingParams) -> tuple[torch.Tensor, State]:
+    """Spike from the current state and apply the reset."""
+    inputs = [state[name] for name in p.spike_fn.required_states]
+    spikes = p.spike_fn.apply(*inputs, threshold, p.surrogate_grad_fn)
+    assert p.reset_fn is not None
+    return spikes, p.reset_fn(spikes, state, threshold)
+
+
+def leaky_step(x: torch.Tensor, state: State, p: LeakyParams) -> tuple[torch.Tensor, State]:
+    """ExpLeak: integrate and clamp; the output is the (clamped) membrane potential."""
+    state = clamp(integrate(x, state, p), p)
+    return state["v_mem"].clone(), state
+
+
+def spiking_step(x: torch.Tensor, state: State, p: SpikingParams) -> tuple[torch.Tensor, State]:
+    """IAF / LIF: integrate, fire, reset, then clamp."""
+    state = integrate(x, state, p)
+    spikes, state = fire(state, p.spike_threshold, p)
+    return spikes, clamp(state, p)
+
+
+def adaptive_step(
+    x: torch.Tensor, state: State, p: AdaptiveParams
+) -> tuple[torch.Tensor, State]:
+    """ALIF: the spiking step with threshold ``b0 + adapt_scale * b``, then adapt ``b``."""
+    state = integrate(x, state, p)
+    b = state["b"]
+    threshold = p.spike_threshold + p.adapt_scale * b
+    spikes, state = fire(state, threshold, p)
+    assert p.alpha_adapt is not None
+    b = p.alpha_adapt * b + (1 - p.alpha_adapt) * spikes
+    state["b"] = b
+    state["spike_threshold"] = p.spike_threshold + p.adapt_scale * b
+    return spikes, clamp(state, p)
+
+
+STEPS: dict[str, Callable[[torch.Tensor, State, Any], tuple[torch.Tensor, State]]] = {
+    "leaky": leaky_step,
+    "spiking": spiking_step,
+    "adaptive": adaptive_step,
+}
+
+
+def scan(
+    step: Step,
+    x: torch.Tensor,
+    state: State,
+    *,
+    record: bool = False,
+    rec_connect: RecConnect | None = None,
+) -> tuple[torch.Tensor, State, dict[str, torch.Tensor]]:
+    """Runs ``step`` over the time axis (dim 1) of ``x``.
+
+    Args:
+        step: ``(x_t, state) -> (output_t, state)``.
+        x: input ``(B, T, ...)``.
+        state: state tensors ``(B, ...)`` by name; every name is recorded.
+        record: stack the post-step state of every step into the recordings.
+        rec_connect: recurrent connection; its output for the spikes of step t,
+            reshaped to ``(B, ...)``, is added to the input of step t+1.
+
+    Returns:
+        ``(output (B, T, ...), final state, recordings {name: (B, T, ...)})``.
+    """
+    names = list(state)
+    outputs: list[torch.Tensor] = []
+    recorded: dict[str, list[torch.Tensor]] = {name: [] for name in names}
+    feedback = torch.zeros_like(x[:, 0]) if rec_connect is not None else None
+    for x_t in x.unbind(1):
+        if feedback is not None:
+            x_t = x_t + feedback
+        out_t, state = step(x_t, state)
+        outputs.append(out_t)
+        if record:
+            for name in names:
+                recorded[name].append(state[name].clone())
+        if rec_connect is not None:
+            feedback = rec_connect(out_t).reshape(out_t.shape)
+    if not outputs:  # T == 0
+        return x.clone(), state, ({n: x.clone() for n in names} if record else {})
+    recordings = {n: torch.stack(v, 1) for n, v in recorded.items()} if record else {}
+    return torch.stack(outputs, 1), state, recordings
+
+
+def reference_scan(
+    family: str,
+    x: torch.Tensor,
+    state: State,
+    params: LeakyParams,
+    *,
+    record: bool = False,
+    rec_connect: RecConnect | None = None,
+) -> tuple[torch.Tensor, State, dict[str, torch.Tensor]]:
+    """The reference implementation of ``family`` ("leaky", "spiking", "adaptive")."""
+    step = STEPS[family]
+    return scan(lambda x_t, s: step(x_t, s, params), x, state, record=record, rec_connect=rec_connect)

@@ -1,0 +1,105 @@
+"""The one dispatch point between neuron layers and the implementations of their dynamics.
+
+A :class:`Backend` implements some families (``"leaky"``, ``"spiking"``,
+``"adaptive"``) and says, through :meth:`Backend.unsupported`, which configurations it
+cannot run. :func:`run` picks the implementation:
+
+* ``backend="auto"`` takes the first backend in :data:`AUTO_ORDER` that supports the
+  call. The order is fixed (fastest first), so the choice depends only on the
+  configuration, the input's device and dtype, never on timing or the environment.
+* a named backend is used if it supports the call; otherwise :class:`BackendError`
+  says why. Nothing is swapped silently.
+
+The reference backend supports everything and defines the semantics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import torch
+
+from ..activation.reset_mechanism import State
+from .params import LeakyParams
+from .reference import RecConnect, reference_scan
+
+FAMILIES = ("leaky", "spiking", "adaptive")
+
+ScanFn = Callable[..., tuple[torch.Tensor, State, dict[str, torch.Tensor]]]
+
+
+class BackendError(ValueError):
+    """An explicitly requested backend cannot run the given configuration."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """An implementation of the neuron dynamics.
+
+    Attributes:
+        name: the name users pass as ``backend=``.
+        scan: ``scan(family, x, state, params, *, record, rec_connect)``, same contract
+            as :func:`sinabs.dynamics.reference.reference_scan`.
+        unsupported: ``(family, x, params, recurrent) -> reason or None``.
+    """
+
+    name: str
+    scan: ScanFn
+    unsupported: Callable[[str, torch.Tensor, LeakyParams, bool], str | None]
+
+
+def _reference_unsupported(
+    family: str, x: torch.Tensor, params: LeakyParams, recurrent: bool
+) -> str | None:
+    return None if family in FAMILIES else f"unknown dynamics family {family!r}"
+
+
+REFERENCE = Backend("reference", reference_scan, _reference_unsupported)
+
+#: Every backend by name (read-only).
+BACKENDS: Mapping[str, Backend] = MappingProxyType({REFERENCE.name: REFERENCE})
+
+#: The order in which ``backend="auto"`` tries backends: fastest first, reference last.
+AUTO_ORDER: tuple[str, ...] = ("reference",)
+
+
+def check_backend_name(backend: str) -> str:
+    """Validates a ``backend=`` argument; returns it."""
+    if backend != "auto" and backend not in BACKENDS:
+        choices = ", ".join(["auto", *BACKENDS])
+        raise ValueError(f"backend must be one of {choices}; got {backend!r}")
+    return backend
+
+
+def select(
+    family: str, x: torch.Tensor, params: LeakyParams, *, recurrent: bool, backend: str = "auto"
+) -> Backend:
+    """Returns the backend that runs this call (see the module docstring)."""
+    check_backend_name(backend)
+    if backend != "auto":
+        chosen = BACKENDS[backend]
+        reason = chosen.unsupported(family, x, params, recurrent)
+        if reason is not None:
+            raise BackendError(f"backend {backend!r} cannot run this {family} layer: {reason}")
+        return chosen
+    for name in AUTO_ORDER:
+        if BACKENDS[name].unsupported(family, x, params, recurrent) is None:
+            return BACKENDS[name]
+    raise BackendError(f"no backend supports this {family} configuration")  # pragma: no cover
+
+
+def run(
+    family: str,
+    x: torch.Tensor,
+    state: State,
+    params: LeakyParams,
+    *,
+    record: bool = False,
+    rec_connect: RecConnect | None = None,
+    backend: str = "auto",
+) -> tuple[torch.Tensor, State, dict[str, torch.Tensor]]:
+    """Runs ``family`` dynamics on ``x`` ``(B, T, ...)`` from ``state`` with ``params``."""
+    chosen = select(family, x, params, recurrent=rec_connect is not None, backend=backend)
+    return chosen.scan(family, x, state, params, record=record, rec_connect=rec_connect)

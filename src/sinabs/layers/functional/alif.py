@@ -1,0 +1,112 @@
+"""sinabs 3.x functional API for adaptive LIF dynamics (see :class:`sinabs.layers.ALIF`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ...activation.reset_mechanism import State
+from ...dynamics import reference
+from ...dynamics.params import AdaptiveParams
+from ...dynamics.reference import RecConnect
+
+
+def _params(
+    alpha_mem: Any,
+    alpha_adapt: Any,
+    alpha_syn: Any,
+    adapt_scale: Any,
+    spike_fn: Any,
+    reset_fn: Any,
+    surrogate_grad_fn: Any,
+    min_v_mem: Any,
+    b0: Any,
+    norm_input: bool,
+) -> AdaptiveParams:
+    def tensor(value: Any) -> torch.Tensor | None:
+        return None if value is None else torch.as_tensor(value)
+
+    return AdaptiveParams(
+        alpha_mem=tensor(alpha_mem),
+        alpha_syn=tensor(alpha_syn),
+        norm_input=norm_input,
+        min_v_mem=tensor(min_v_mem),
+        spike_threshold=b0,
+        spike_fn=spike_fn,
+        reset_fn=reset_fn,
+        surrogate_grad_fn=surrogate_grad_fn,
+        alpha_adapt=tensor(alpha_adapt),
+        adapt_scale=adapt_scale,
+    )
+
+
+def alif_forward_single(
+    input_data: torch.Tensor,
+    alpha_mem: Any,
+    alpha_adapt: Any,
+    alpha_syn: Any,
+    adapt_scale: Any,
+    state: State,
+    spike_fn: Any,
+    reset_fn: Any,
+    surrogate_grad_fn: Any,
+    min_v_mem: Any,
+    b0: Any,
+    norm_input: bool,
+) -> tuple[torch.Tensor, State]:
+    """One ALIF time step on ``input_data`` ``(B, ...)``; returns ``(spikes, new state)``."""
+    params = _params(
+        alpha_mem, alpha_adapt, alpha_syn, adapt_scale, spike_fn, reset_fn,
+        surrogate_grad_fn, min_v_mem, b0, norm_input,
+    )  # fmt: skip
+    return reference.adaptive_step(input_data, dict(state), params)
+
+
+def alif_forward(
+    input_data: torch.Tensor,
+    alpha_mem: Any,
+    alpha_adapt: Any,
+    alpha_syn: Any,
+    adapt_scale: Any,
+    state: State,
+    spike_fn: Any,
+    reset_fn: Any,
+    surrogate_grad_fn: Any,
+    min_v_mem: Any,
+    b0: Any,
+    norm_input: bool,
+    record_states: bool = False,
+) -> tuple[torch.Tensor, State, dict[str, torch.Tensor]]:
+    """All time steps of ``input_data`` ``(B, T, ...)``; returns spikes, state, recordings."""
+    params = _params(
+        alpha_mem, alpha_adapt, alpha_syn, adapt_scale, spike_fn, reset_fn,
+        surrogate_grad_fn, min_v_mem, b0, norm_input,
+    )  # fmt: skip
+    return reference.reference_scan("adaptive", input_data, dict(state), params, record=record_states)
+
+
+def alif_recurrent(
+    input_data: torch.Tensor,
+    alpha_mem: Any,
+    alpha_adapt: Any,
+    alpha_syn: Any,
+    adapt_scale: Any,
+    state: State,
+    spike_fn: Any,
+    reset_fn: Any,
+    surrogate_grad_fn: Any,
+    min_v_mem: Any,
+    rec_connect: RecConnect,
+    b0: Any,
+    norm_input: bool,
+    record_states: bool = False,
+) -> tuple[torch.Tensor, State, dict[str, torch.Tensor]]:
+    """As :func:`alif_forward`, with ``rec_connect(spikes_t)`` added to the input of t+1."""
+    params = _params(
+        alpha_mem, alpha_adapt, alpha_syn, adapt_scale, spike_fn, reset_fn,
+        surrogate_grad_fn, min_v_mem, b0, norm_input,
+    )  # fmt: skip
+    return reference.reference_scan(
+        "adaptive", input_data, dict(state), params, record=record_states, rec_connect=rec_connect
+    )

@@ -1,0 +1,405 @@
+"""``StatefulLayer``: the base of every neuron layer.
+
+It owns, once for all neuron types: the state buffers and their life cycle (lazy
+initialisation, batch-size policy, reset, detach), input validation, the call into
+the dynamics core, recordings, the stored configuration behind ``_param_dict``,
+``repr``, copying and pickling.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from .. import dynamics
+from ..dynamics.params import LeakyParams
+from ..recording import as_recording
+
+
+class InputShapeError(ValueError, RuntimeError):
+    """An input whose shape does not fit the layer.
+
+    A ``ValueError``; also a ``RuntimeError``, which is what sinabs 3.x raised for an
+    input that a Squeeze layer cannot split into batch and time.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# argument checks shared by all layers
+
+
+def check_input(x: Any, *, min_dims: int = 2, name: str = "input_data") -> torch.Tensor:
+    """Validates a layer input: a floating-point tensor with at least ``min_dims`` dims."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor of shape (batch, time, ...); got {type(x).__name__}"
+        )
+    if not x.is_floating_point():
+        raise TypeError(
+            f"{name} must have a floating-point dtype (float16, bfloat16, float32 or "
+            f"float64); got {x.dtype}. Convert it with .float()"
+        )
+    if x.dim() < min_dims:
+        layout = "(batch, time, ...)" if min_dims == 2 else "(batch*time, ...)"
+        raise InputShapeError(
+            f"{name} must have at least {min_dims} dimensions {layout}; "
+            f"got shape {tuple(x.shape)}"
+        )
+    return x
+
+
+def float_tensor(value: Any, name: str) -> torch.Tensor:
+    """A fresh floating-point tensor holding ``value`` (ints become float32)."""
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach().clone()
+    else:
+        try:
+            tensor = torch.as_tensor(value)
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise TypeError(f"{name} must be a number or a tensor; got {value!r}") from err
+    if tensor.is_complex() or tensor.dtype == torch.bool:
+        raise TypeError(f"{name} must be real-valued; got dtype {tensor.dtype}")
+    if not tensor.is_floating_point():
+        tensor = tensor.to(torch.float32)
+    return tensor
+
+
+def time_constant(value: Any, name: str) -> torch.Tensor:
+    """A fresh float32 tensor of time constants; each must be positive (inf allowed)."""
+    tensor = float_tensor(value, name).to(torch.float32)
+    if torch.isnan(tensor).any() or (tensor <= 0).any():
+        raise ValueError(f"{name} must be positive (time steps); got {value!r}")
+    return tensor
+
+
+def decay_factor(value: Any, name: str) -> torch.Tensor:
+    """``exp(-1/tau)`` of a validated time constant, in float32."""
+    return torch.exp(-1.0 / time_constant(value, name))
+
+
+def frozen(tensor: torch.Tensor) -> nn.Parameter:
+    """A non-trainable parameter: in ``state_dict``, moved by ``.to()``, no gradient."""
+    return nn.Parameter(tensor, requires_grad=False)
+
+
+# ---------------------------------------------------------------------------------------
+# configuration capture
+
+
+_OPEN = "_config_open"  # transient flag while nested __init__s fill in **kwargs
+
+
+def _capture_config(init: Callable[..., None]) -> Callable[..., None]:
+    """Wraps ``__init__`` to store its bound arguments in ``self._config`` once.
+
+    The outermost constructor records its arguments (defaults applied). When it takes
+    ``**kwargs`` and passes them on, the next constructor fills in its own defaults for
+    the names it received, so a Squeeze layer's configuration is complete.
+    """
+    signature = inspect.signature(init)
+    var_kw = next(
+        (p.name for p in signature.parameters.values() if p.kind is p.VAR_KEYWORD), None
+    )
+
+    @functools.wraps(init)
+    def wrapper(self: nn.Module, *args: Any, **kwargs: Any) -> None:
+        outermost = "_config" not in self.__dict__
+        if outermost or self.__dict__.get(_OPEN):
+            bound = signature.bind(self, *args, **kwargs)
+            bound.apply_defaults()
+            arguments = dict(bound.arguments)
+            arguments.pop(next(iter(signature.parameters)))  # self
+            extra = arguments.pop(var_kw, {}) if var_kw else {}
+            config = self.__dict__.setdefault("_config", {})
+            for key, value in {**arguments, **extra}.items():
+                config.setdefault(key, value)
+            self.__dict__[_OPEN] = var_kw is not None
+        try:
+            init(self, *args, **kwargs)
+        finally:
+            if outermost:
+                self.__dict__.pop(_OPEN, None)
+
+    return wrapper
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        if value.numel() == 1:
+            return f"{value.item():g}"
+        return f"tensor(shape={tuple(value.shape)})"
+    if isinstance(value, type):
+        return value.__name__
+    return repr(value)
+
+
+# ---------------------------------------------------------------------------------------
+
+
+class StatefulLayer(nn.Module):
+    """Base class of layers whose neurons carry state from one time step to the next.
+
+    States are registered, persistent buffers (in ``state_dict``, moved by ``.to()``),
+    empty ``(0,)`` until the first forward call initialises them to zeros of shape
+    ``(batch, *neurons)`` and the input's dtype.
+
+    State policy on a new input shape ``(B, T, *neurons)``:
+
+    * other neuron shape: zeros of the new shape;
+    * only the batch size differs: row ``i`` of the new state is row ``i mod B_old`` of
+      the old one (every state of a neuron from the same row; no random numbers).
+
+    After a forward call the states are the live tensors of the autograd graph, so
+    back-propagation continues across calls (BPTT over consecutive batches). For
+    truncated BPTT call :meth:`detach_states` (or :meth:`zero_grad`) between batches,
+    and :meth:`reset_states` to start from zero.
+
+    Args:
+        state_names: names of the state buffers, in order.
+    """
+
+    #: names shown by ``repr`` when set (subset of the configuration)
+    _repr_keys: tuple[str, ...] = (
+        "tau_mem", "tau_syn", "tau_adapt", "adapt_scale", "spike_threshold",
+        "min_v_mem", "norm_input", "batch_size", "num_timesteps",
+    )  # fmt: skip
+    #: which backend runs the dynamics ("auto" picks; see sinabs.dynamics.registry)
+    backend: str = "auto"
+    record_states: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _capture_config(cls.__dict__["__init__"])  # type: ignore[method-assign]
+
+    def __init__(self, state_names: Sequence[str]) -> None:
+        super().__init__()
+        for name in state_names:
+            self.register_buffer(name, torch.zeros(0))
+
+    # ---- states ---------------------------------------------------------------------
+
+    @property
+    def state_names(self) -> list[str]:
+        """Names of this layer's own state buffers (submodules' buffers excluded)."""
+        return list(self._buffers)
+
+    def _states(self) -> Iterator[tuple[str, torch.Tensor]]:
+        for name in self.state_names:
+            yield name, self._buffers[name]  # type: ignore[misc]
+
+    def is_state_initialised(self) -> bool:
+        """False while any state buffer is still empty ``(0,)``."""
+        return all(buf.shape != (0,) for _, buf in self._states())
+
+    def state_has_shape(self, shape: Sequence[int]) -> bool:
+        """True iff every state buffer has shape ``shape``."""
+        return all(buf.shape == torch.Size(shape) for _, buf in self._states())
+
+    def has_trailing_dimension(self, trailing_dim: Sequence[int]) -> bool:
+        """True iff every state buffer has neuron shape ``trailing_dim`` (after the batch)."""
+        return all(buf.shape[1:] == torch.Size(trailing_dim) for _, buf in self._states())
+
+    def init_state_with_shape(
+        self, shape: Sequence[int], randomize: bool = False, dtype: torch.dtype | None = None
+    ) -> None:
+        """Replaces every state by zeros of ``shape`` (then randomises if asked)."""
+        for name, buf in self._states():
+            state_dtype = dtype or (buf.dtype if buf.is_floating_point() else None)
+            setattr(self, name, torch.zeros(tuple(shape), device=buf.device, dtype=state_dtype))
+        self.reset_states(randomize=randomize)
+
+    def reset_states(
+        self,
+        randomize: bool = False,
+        value_ranges: dict[str, tuple[float, float]] | None = None,
+    ) -> None:
+        """Sets the states to zero, or to uniform random values, and detaches them.
+
+        Does nothing while the states are uninitialised.
+
+        Args:
+            randomize: draw each state from U[lo, hi) (global RNG) instead of zeros.
+            value_ranges: ``{state name: (lo, hi)}``; states not named use (0, 1).
+        """
+        if not self.is_state_initialised():
+            return
+        for name, buf in self._states():
+            if randomize:
+                lo, hi = (value_ranges or {}).get(name, (0.0, 1.0))
+                fresh = torch.nn.init.uniform_(torch.empty_like(buf, requires_grad=False))
+                fresh = fresh * (hi - lo) + lo
+            else:
+                fresh = torch.zeros_like(buf, requires_grad=False)
+            setattr(self, name, fresh)
+
+    def handle_state_batch_size_mismatch(self, new_batch_size: int) -> None:
+        """Adapts the states to ``new_batch_size`` rows: row i takes old row i mod B_old."""
+        for name, buf in self._states():
+            rows = torch.arange(new_batch_size, device=buf.device) % buf.shape[0]
+            setattr(self, name, buf.index_select(0, rows))
+
+    def detach_states(self) -> None:
+        """Cuts the states from the autograd graph, keeping their values."""
+        for name, buf in self._states():
+            setattr(self, name, buf.detach())
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """``nn.Module.zero_grad`` and :meth:`detach_states`."""
+        super().zero_grad(set_to_none=set_to_none)
+        self.detach_states()
+
+    def _load_from_state_dict(
+        self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any
+    ) -> None:
+        # A saved state of another shape (e.g. a fresh layer's (0,)) is adopted.
+        for name, buf in self._states():
+            saved = state_dict.get(prefix + name)
+            if isinstance(saved, torch.Tensor) and saved.shape != buf.shape:
+                setattr(self, name, torch.empty(saved.shape, dtype=buf.dtype, device=buf.device))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    @property
+    def shape(self) -> torch.Size | None:
+        """Shape of the states (batch included), or None while uninitialised."""
+        return self._buffers["v_mem"].shape if self.is_state_initialised() else None  # type: ignore[union-attr]
+
+    # ---- forward machinery ----------------------------------------------------------
+
+    def forward(self, *args: Any, **kwargs: Any) -> torch.Tensor:
+        raise NotImplementedError("StatefulLayer has no forward; use a neuron layer")
+
+    def _prepare_states(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Checks devices, (re)initialises states for ``x`` (B, T, ...); returns them."""
+        batch, trailing = x.shape[0], x.shape[2:]
+        for label, tensor in (*self._states(), *self._parameters.items()):
+            if tensor is not None and tensor.numel() and tensor.device != x.device:
+                raise ValueError(
+                    f"input_data is on {x.device} but the layer's {label} is on "
+                    f"{tensor.device}; move the layer with .to({str(x.device)!r})"
+                )
+        if not self.is_state_initialised() or not self.has_trailing_dimension(trailing):
+            self.init_state_with_shape((batch, *trailing), dtype=x.dtype)
+        elif not self.state_has_shape((batch, *trailing)):
+            self.handle_state_batch_size_mismatch(batch)
+        return dict(self._states())
+
+    def _run_dynamics(
+        self,
+        family: str,
+        x: torch.Tensor,
+        params: Callable[[torch.dtype], LeakyParams],
+        rec_connect: nn.Module | None = None,
+    ) -> torch.Tensor:
+        """Runs ``family`` on ``x`` (B, T, ...) and stores states, recordings, firing rate."""
+        state = self._prepare_states(x)
+        dtype = torch.promote_types(x.dtype, state["v_mem"].dtype)
+        out, state, recordings = dynamics.run(
+            family,
+            x,
+            state,
+            params(dtype),
+            record=self.record_states,
+            rec_connect=rec_connect,
+            backend=self.backend,
+        )
+        for name in self.state_names:
+            setattr(self, name, state[name])
+        self.recordings = {name: as_recording(rec) for name, rec in recordings.items()}
+        self.firing_rate = out.sum() / out.numel()
+        return out
+
+    # ---- configuration, repr, copying, pickling -------------------------------------
+
+    def _live_config(self) -> dict[str, Any]:
+        """Current values of configuration entries that change after construction."""
+        return {}
+
+    @property
+    def _param_dict(self) -> dict[str, Any]:
+        """Constructor keyword arguments that rebuild this layer with its current values."""
+        if "_config" not in self.__dict__:
+            self.__dict__["_config"] = self._config_from_attributes()
+        config = dict(self._config)
+        config.update({k: v for k, v in self._live_config().items() if k in config})
+        return config
+
+    @property
+    def arg_dict(self) -> dict[str, Any]:
+        """Same as ``_param_dict``."""
+        return self._param_dict
+
+    @property
+    def does_spike(self) -> bool:
+        return getattr(self, "spike_fn", None) is not None
+
+    def _config_from_attributes(self) -> dict[str, Any]:
+        """Configuration of an object unpickled from sinabs 3.x (no ``_config`` stored)."""
+        config: dict[str, Any] = {}
+        for cls in type(self).__mro__:
+            init = cls.__dict__.get("__init__")
+            if init is None or cls in (StatefulLayer, nn.Module):
+                continue
+            for name, param in inspect.signature(init).parameters.items():
+                if param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL) or name == "self":
+                    continue
+                if name not in config:
+                    default = None if param.default is param.empty else param.default
+                    config[name] = getattr(self, name, default)
+        return config
+
+    def extra_repr(self) -> str:
+        config = self._param_dict
+        parts = [
+            f"{key}={_format_value(config[key])}"
+            for key in self._repr_keys
+            if config.get(key) is not None
+        ]
+        if self.backend != "auto":
+            parts.append(f"backend={self.backend!r}")
+        return ", ".join(parts)
+
+    def _graph_tensors(self) -> Iterator[torch.Tensor]:
+        """Tensors that may hold autograd history: states, recordings, firing rate."""
+        yield from (buf for _, buf in self._states())
+        yield from getattr(self, "recordings", {}).values()
+        rate = self.__dict__.get("firing_rate")
+        if isinstance(rate, torch.Tensor):
+            yield rate
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> StatefulLayer:
+        # Standard deep copy (parameters, flags, training mode, submodules), except
+        # that tensors carrying autograd history are copied detached.
+        for tensor in self._graph_tensors():
+            if tensor.grad_fn is not None or not tensor.is_leaf:
+                detached = tensor.detach().clone()
+                memo[id(tensor)] = (
+                    detached.as_subclass(type(tensor)) if type(tensor) is not torch.Tensor else detached
+                )
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            new.__dict__[key] = copy.deepcopy(value, memo)
+        return new
+
+    def __getstate__(self) -> dict[str, Any]:
+        # States and recordings may carry autograd history; pickle their values only.
+        state = dict(self.__dict__)
+        state["_buffers"] = {k: (v.detach() if v is not None else v) for k, v in state["_buffers"].items()}
+        if "recordings" in state:
+            state["recordings"] = {k: v.detach() for k, v in state["recordings"].items()}
+        if isinstance(state.get("firing_rate"), torch.Tensor):
+            state["firing_rate"] = state["firing_rate"].detach()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        if "_config" not in self.__dict__:  # pickled by sinabs 3.x
+            self.__dict__["_config"] = self._config_from_attributes()
+
