@@ -6,8 +6,9 @@ matplotlib is imported only when a function here is called, so ``import sinabs``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 
@@ -15,7 +16,18 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["plot_dynamics"]
+__all__ = ["Recordable", "plot_dynamics"]
+
+
+class Recordable(Protocol):
+    """What :func:`plot_dynamics` needs of a layer: the sinabs stateful-layer interface."""
+
+    record_states: bool
+
+    @property
+    def recordings(self) -> Mapping[str, torch.Tensor]: ...
+
+    def __call__(self, input: torch.Tensor, /) -> torch.Tensor: ...
 
 
 def _import_pyplot() -> ModuleType:
@@ -36,7 +48,7 @@ def _first_trace(values: torch.Tensor, num_timesteps: int) -> torch.Tensor:
 
 
 def plot_dynamics(
-    layer: torch.nn.Module,
+    layer: Recordable,
     input: torch.Tensor,
     *,
     ax: Axes | None = None,
@@ -68,7 +80,7 @@ def plot_dynamics(
             and time merged, are not supported.
         input: input current of shape ``(batch, time, *neurons)``.
         ax: axes to draw into; by default a new ``(10, 3)``-inch figure is created with
-            ``matplotlib.pyplot``.
+            ``matplotlib.pyplot`` (constrained layout).
         title: axes title; defaults to ``"<LayerClass> neuron dynamics"``.
 
     Returns:
@@ -99,10 +111,10 @@ def plot_dynamics(
         output = layer(input)
     finally:
         layer.record_states = was_recording
-    recordings: dict[str, torch.Tensor] = dict(layer.recordings)
+    recordings = dict(layer.recordings)
 
     if ax is None:
-        fig, ax = plt.subplots(figsize=(10, 3))
+        fig, ax = plt.subplots(figsize=(10, 3), layout="constrained")
     else:
         fig = ax.figure
 

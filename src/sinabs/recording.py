@@ -19,11 +19,14 @@ class Recording(torch.Tensor):
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         array = self.detach().cpu().as_subclass(torch.Tensor).numpy()
-        return array if dtype is None else array.astype(dtype, copy=False)
+        if dtype is not None:
+            array = array.astype(dtype, copy=False)
+        # A fresh array when asked for a copy: writing to it must not change the recording.
+        return array.copy() if copy and np.shares_memory(array, self.numpy()) else array
 
     def numpy(self, *, force: bool = False) -> np.ndarray:  # type: ignore[override]
-        """NumPy copy-free view of the detached data (on CPU)."""
-        return self.__array__()
+        """The detached data as a NumPy array (moved to the CPU; shares memory on the CPU)."""
+        return self.detach().cpu().as_subclass(torch.Tensor).numpy()
 
     def __reduce_ex__(self, proto: Any) -> Any:
         # Pickle as a plain detached tensor wrapped back into a Recording.

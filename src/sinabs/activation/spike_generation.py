@@ -44,7 +44,9 @@ class BackwardClass:
         return (grad,) + (None,) * ctx.n_extra
 
 
-def _save(ctx: Any, v_mem: torch.Tensor, spike_threshold: Any, surrogate: Surrogate, n: int) -> None:
+def _save(
+    ctx: Any, v_mem: torch.Tensor, spike_threshold: Any, surrogate: Surrogate, n: int
+) -> None:
     ctx.save_for_backward(v_mem)
     ctx.spike_threshold = spike_threshold
     ctx.surrogate_grad_fn = surrogate
@@ -114,4 +116,6 @@ class MaxSpike:
     def apply(
         self, v_mem: torch.Tensor, spike_threshold: Any, surrogate_grad_fn: Surrogate
     ) -> torch.Tensor:
-        return MaxSpikeInner.apply(v_mem, self.max_num_spikes_per_bin, spike_threshold, surrogate_grad_fn)
+        return MaxSpikeInner.apply(
+            v_mem, self.max_num_spikes_per_bin, spike_threshold, surrogate_grad_fn
+        )

@@ -71,9 +71,7 @@ def spiking_step(x: torch.Tensor, state: State, p: SpikingParams) -> tuple[torch
     return spikes, clamp(state, p)
 
 
-def adaptive_step(
-    x: torch.Tensor, state: State, p: AdaptiveParams
-) -> tuple[torch.Tensor, State]:
+def adaptive_step(x: torch.Tensor, state: State, p: AdaptiveParams) -> tuple[torch.Tensor, State]:
     """ALIF: the spiking step with threshold ``b0 + adapt_scale * b``, then adapt ``b``."""
     state = integrate(x, state, p)
     b = state["b"]
@@ -145,4 +143,6 @@ def reference_scan(
 ) -> tuple[torch.Tensor, State, dict[str, torch.Tensor]]:
     """The reference implementation of ``family`` ("leaky", "spiking", "adaptive")."""
     step = STEPS[family]
-    return scan(lambda x_t, s: step(x_t, s, params), x, state, record=record, rec_connect=rec_connect)
+    return scan(
+        lambda x_t, s: step(x_t, s, params), x, state, record=record, rec_connect=rec_connect
+    )

@@ -15,6 +15,7 @@ The reference backend supports everything and defines the semantics.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -23,6 +24,7 @@ import torch
 
 from ..activation.reset_mechanism import State
 from .params import LeakyParams
+from .fused.backend import fused_scan, fused_unsupported
 from .reference import RecConnect, reference_scan
 
 FAMILIES = ("leaky", "spiking", "adaptive")
@@ -56,13 +58,35 @@ def _reference_unsupported(
     return None if family in FAMILIES else f"unknown dynamics family {family!r}"
 
 
+def _triton_unsupported(
+    family: str, x: torch.Tensor, params: LeakyParams, recurrent: bool
+) -> str | None:
+    if x.device.type == "cuda" and importlib.util.find_spec("triton") is None:
+        return 'triton is not installed (pip install "sinabs[gpu]")'
+    return fused_unsupported("cuda", family, x, params, recurrent)
+
+
+def _cpu_unsupported(
+    family: str, x: torch.Tensor, params: LeakyParams, recurrent: bool
+) -> str | None:
+    return fused_unsupported("cpu", family, x, params, recurrent)
+
+
 REFERENCE = Backend("reference", reference_scan, _reference_unsupported)
+#: Fused CPU kernel (compiled C; plain PyTorch fallback with a warning when not built).
+CPU = Backend("cpu", fused_scan, _cpu_unsupported)
+#: Fused GPU kernel written in Triton.
+TRITON = Backend("triton", fused_scan, _triton_unsupported)
 
 #: Every backend by name (read-only).
-BACKENDS: Mapping[str, Backend] = MappingProxyType({REFERENCE.name: REFERENCE})
+BACKENDS: Mapping[str, Backend] = MappingProxyType({b.name: b for b in (REFERENCE, CPU, TRITON)})
 
 #: The order in which ``backend="auto"`` tries backends: fastest first, reference last.
-AUTO_ORDER: tuple[str, ...] = ("reference",)
+#: Each fused backend runs on one device type, so on a given device at most one of
+#: them applies; configurations they cannot run (custom spike, reset or surrogate
+#: functions, recurrent layers, float16/bfloat16, parameters with a batch dimension)
+#: fall to the reference.
+AUTO_ORDER: tuple[str, ...] = ("triton", "cpu", "reference")
 
 
 def check_backend_name(backend: str) -> str:

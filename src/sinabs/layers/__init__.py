@@ -1,28 +1,47 @@
-"""Neuron layers (and, from later issues, the other sinabs layers)."""
+"""All sinabs layers: neuron layers, pooling, cropping, reshaping, merging, encoders."""
 
 from __future__ import annotations
 
 from . import functional
 from .alif import ALIF, ALIFRecurrent
+from .channel_shift import ChannelShift
+from .crop2d import Cropping2dLayer
 from .exp_leak import ExpLeak, ExpLeakSqueeze
 from .iaf import IAF, IAFRecurrent, IAFSqueeze
 from .lif import LIF, LIFRecurrent, LIFSqueeze
-from .reshape import SqueezeMixin
+from .merge import Merge
+from .neuromorphic_relu import NeuromorphicReLU
+from .pool2d import SpikingMaxPooling2dLayer, SumPool2d
+from .quantize import QuantizeLayer
+from .reshape import FlattenTime, Repeat, SqueezeMixin, UnflattenTime
 from .stateful_layer import InputShapeError, StatefulLayer
+from .to_spike import Img2SpikeLayer, Sig2SpikeLayer
 
 __all__ = [
     "ALIF",
     "IAF",
+    "LIF",
     "ALIFRecurrent",
+    "ChannelShift",
+    "Cropping2dLayer",
     "ExpLeak",
     "ExpLeakSqueeze",
+    "FlattenTime",
     "IAFRecurrent",
     "IAFSqueeze",
+    "Img2SpikeLayer",
     "InputShapeError",
     "LIFRecurrent",
     "LIFSqueeze",
-    "LIF",
+    "Merge",
+    "NeuromorphicReLU",
+    "QuantizeLayer",
+    "Repeat",
+    "Sig2SpikeLayer",
+    "SpikingMaxPooling2dLayer",
     "SqueezeMixin",
     "StatefulLayer",
+    "SumPool2d",
+    "UnflattenTime",
     "functional",
 ]

@@ -39,6 +39,7 @@ def default_surrogate(surrogate_grad_fn: Any) -> Any:
         return SingleExponential()
     if not callable(surrogate_grad_fn):
         raise TypeError(
-            f"surrogate_grad_fn must be callable (v_mem, spike_threshold); got {surrogate_grad_fn!r}"
+            "surrogate_grad_fn must be callable (v_mem, spike_threshold); "
+            f"got {surrogate_grad_fn!r}"
         )
     return surrogate_grad_fn

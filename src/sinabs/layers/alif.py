@@ -10,6 +10,7 @@ from torch import nn
 from ..activation import SingleSpike
 from ..dynamics.params import AdaptiveParams
 from ._neuron import cast, check_spike_fn, default_reset, default_surrogate
+from ..dynamics.registry import check_backend_name
 from .reshape import squeeze_variant
 from .stateful_layer import (
     StatefulLayer,
@@ -44,7 +45,7 @@ class ALIF(StatefulLayer):
         spike_threshold: the base threshold :math:`b_0` (stored as parameter ``b0``).
         spike_fn: ``SingleSpike`` (default), ``MultiSpike`` or ``MaxSpike(n)``.
         reset_fn, surrogate_grad_fn, min_v_mem, shape, train_alphas, norm_input,
-        record_states: as :class:`LIF`.
+        record_states, backend: as :class:`LIF`.
 
     Shape:
         input ``(B, T, *neurons)``; output the same; states ``v_mem``, [``i_syn``],
@@ -72,6 +73,7 @@ class ALIF(StatefulLayer):
         train_alphas: bool = False,
         norm_input: bool = True,
         record_states: bool = False,
+        backend: str = "auto",
     ) -> None:
         synapse = ["i_syn"] if tau_syn is not None else []
         super().__init__(["v_mem", *synapse, "b", "spike_threshold"])
@@ -98,6 +100,7 @@ class ALIF(StatefulLayer):
         self.train_alphas = train_alphas
         self.norm_input = norm_input
         self.record_states = record_states
+        self.backend = check_backend_name(backend)
         if shape:
             self.init_state_with_shape(shape)
 
@@ -160,6 +163,7 @@ class ALIF(StatefulLayer):
             "norm_input": self.norm_input,
             "record_states": self.record_states,
             "shape": self.shape,
+            "backend": self.backend,
         }
 
     def _load_from_state_dict(
@@ -202,6 +206,7 @@ class ALIFRecurrent(ALIF):
         train_alphas: bool = False,
         norm_input: bool = True,
         record_states: bool = False,
+        backend: str = "auto",
     ) -> None:
         super().__init__(
             tau_mem=tau_mem,
@@ -217,6 +222,7 @@ class ALIFRecurrent(ALIF):
             train_alphas=train_alphas,
             norm_input=norm_input,
             record_states=record_states,
+            backend=backend,
         )
         if not callable(rec_connect):
             raise TypeError(f"rec_connect must be a module or callable; got {rec_connect!r}")

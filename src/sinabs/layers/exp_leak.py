@@ -39,6 +39,7 @@ class ExpLeak(LIF):
         min_v_mem: float | torch.Tensor | None = None,
         norm_input: bool = False,
         record_states: bool = False,
+        backend: str = "auto",
     ) -> None:
         super().__init__(
             tau_mem=tau_mem,
@@ -52,6 +53,7 @@ class ExpLeak(LIF):
             shape=shape,
             norm_input=norm_input,
             record_states=record_states,
+            backend=backend,
         )
 
 

@@ -37,6 +37,7 @@ class IAF(LIF):
         min_v_mem: float | torch.Tensor | None = None,
         shape: torch.Size | tuple[int, ...] | None = None,
         record_states: bool = False,
+        backend: str = "auto",
     ) -> None:
         super().__init__(
             tau_mem=None,
@@ -50,6 +51,7 @@ class IAF(LIF):
             shape=shape,
             norm_input=False,
             record_states=record_states,
+            backend=backend,
         )
 
 
@@ -67,6 +69,7 @@ class IAFRecurrent(LIFRecurrent):
         min_v_mem: float | torch.Tensor | None = None,
         shape: torch.Size | tuple[int, ...] | None = None,
         record_states: bool = False,
+        backend: str = "auto",
     ) -> None:
         super().__init__(
             tau_mem=None,
@@ -81,6 +84,7 @@ class IAFRecurrent(LIFRecurrent):
             shape=shape,
             norm_input=False,
             record_states=record_states,
+            backend=backend,
         )
 
 

@@ -10,6 +10,7 @@ from torch import nn
 from ..activation import MultiSpike
 from ..dynamics.params import LeakyParams, SpikingParams
 from ._neuron import cast, check_spike_fn, default_reset, default_surrogate
+from ..dynamics.registry import check_backend_name
 from .reshape import squeeze_variant
 from .stateful_layer import (
     StatefulLayer,
@@ -30,7 +31,8 @@ class LIF(StatefulLayer):
         i_t &= \alpha_{syn} (i_{t-1} + x_t) \quad (i_t = x_t \text{ without tau\_syn})\\
         v_t &= \alpha_{mem} v_{t-1} + (1 - \alpha_{mem})\, i_t
               \quad (\text{or } + i_t \text{ without norm\_input})\\
-        s_t &= \text{spike\_fn}(v_t, \theta), \quad v_t \leftarrow \text{reset\_fn}(v_t, s_t, \theta)\\
+        s_t &= \text{spike\_fn}(v_t, \theta), \quad
+            v_t \leftarrow \text{reset\_fn}(v_t, s_t, \theta)\\
         v_t &\leftarrow \mathrm{relu}(v_t - m) + m \quad (\text{with min\_v\_mem } m)
 
     with :math:`\alpha = e^{-1/\tau}`. Note the synaptic decay also applies to the input
@@ -49,6 +51,9 @@ class LIF(StatefulLayer):
         norm_input: scale the drive by :math:`1 - \alpha_{mem}`.
         record_states: keep ``(B, T, ...)`` recordings of every state in
             ``self.recordings`` after each forward call.
+        backend: implementation of the dynamics: ``"auto"`` (the fastest that supports
+            the configuration), ``"reference"``, ``"cpu"`` or ``"triton"``; see
+            :mod:`sinabs.dynamics.registry`.
 
     Shape:
         input ``(B, T, *neurons)``, output (spikes) the same; states ``(B, *neurons)``.
@@ -73,6 +78,7 @@ class LIF(StatefulLayer):
         shape: torch.Size | tuple[int, ...] | None = None,
         norm_input: bool = True,
         record_states: bool = False,
+        backend: str = "auto",
     ) -> None:
         super().__init__(["v_mem", "i_syn"] if tau_syn is not None else ["v_mem"])
         if train_alphas:
@@ -82,17 +88,22 @@ class LIF(StatefulLayer):
             )
         else:
             # tau_mem=None: no leak (IAF keeps a None entry named tau_mem, as sinabs).
-            self.tau_mem = None if tau_mem is None else nn.Parameter(time_constant(tau_mem, "tau_mem"))
+            self.tau_mem = (
+                None if tau_mem is None else nn.Parameter(time_constant(tau_mem, "tau_mem"))
+            )
             self.tau_syn = (
                 nn.Parameter(time_constant(tau_syn, "tau_syn")) if tau_syn is not None else None
             )
         self.spike_fn = check_spike_fn(spike_fn)
         spiking = spike_fn is not None
         self.reset_fn = default_reset(reset_fn) if spiking else reset_fn
-        self.surrogate_grad_fn = default_surrogate(surrogate_grad_fn) if spiking else surrogate_grad_fn
+        self.surrogate_grad_fn = (
+            default_surrogate(surrogate_grad_fn) if spiking else surrogate_grad_fn
+        )
         self.train_alphas = train_alphas
         self.norm_input = norm_input
         self.record_states = record_states
+        self.backend = check_backend_name(backend)
         self.min_v_mem = None if min_v_mem is None else frozen(float_tensor(min_v_mem, "min_v_mem"))
         self.spike_threshold = (
             None
@@ -181,6 +192,7 @@ class LIF(StatefulLayer):
             "norm_input": self.norm_input,
             "record_states": self.record_states,
             "shape": self.shape,
+            "backend": self.backend,
         }
 
 
@@ -212,6 +224,7 @@ class LIFRecurrent(LIF):
         shape: torch.Size | tuple[int, ...] | None = None,
         norm_input: bool = True,
         record_states: bool = False,
+        backend: str = "auto",
     ) -> None:
         super().__init__(
             tau_mem=tau_mem,
@@ -225,6 +238,7 @@ class LIFRecurrent(LIF):
             shape=shape,
             norm_input=norm_input,
             record_states=record_states,
+            backend=backend,
         )
         if not callable(rec_connect):
             raise TypeError(f"rec_connect must be a module or callable; got {rec_connect!r}")

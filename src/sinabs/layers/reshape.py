@@ -1,4 +1,4 @@
-"""Squeeze variants: neuron layers that take ``(batch*time, ...)`` instead of ``(batch, time, ...)``."""
+"""Squeeze variants: neuron layers fed ``(batch*time, ...)`` instead of ``(batch, time, ...)``."""
 
 from __future__ import annotations
 
@@ -78,3 +78,85 @@ def squeeze_variant(base: type[StatefulLayer], module: str) -> type[StatefulLaye
         f"    **kwargs: arguments of :class:`{base.__name__}`.\n"
     )
     return Squeeze
+
+
+# ---------------------------------------------------------------------------------------
+# Moving the time axis in and out of the batch axis, for layers without time.
+
+
+class FlattenTime(torch.nn.Flatten):
+    """Merges batch and time: ``(B, T, ...)`` → ``(B*T, ...)`` (row ``b*T + t``).
+
+    It is :class:`torch.nn.Flatten` with ``start_dim=0, end_dim=1``.
+
+    Example:
+        >>> FlattenTime()(torch.zeros(2, 5, 3)).shape
+        torch.Size([10, 3])
+    """
+
+    def __init__(self) -> None:
+        super().__init__(start_dim=0, end_dim=1)
+
+
+class UnflattenTime(torch.nn.Module):
+    """Splits the first axis into batch and time: ``(B*T, ...)`` → ``(B, T, ...)``.
+
+    ``T = rows // batch_size``.
+
+    Args:
+        batch_size: number of samples B.
+
+    Raises:
+        InputShapeError: the number of rows is not a multiple of ``batch_size``.
+
+    Example:
+        >>> UnflattenTime(batch_size=2)(torch.zeros(10, 3)).shape
+        torch.Size([2, 5, 3])
+    """
+
+    def __init__(self, batch_size: int) -> None:
+        super().__init__()
+        self.batch_size = batch_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() < 1 or x.shape[0] % self.batch_size:
+            raise InputShapeError(
+                f"input has shape {tuple(x.shape)}; its first dimension must be a multiple "
+                f"of batch_size={self.batch_size} (batch*time rows)"
+            )
+        return x.unflatten(0, (self.batch_size, x.shape[0] // self.batch_size))
+
+    def extra_repr(self) -> str:
+        return f"batch_size={self.batch_size}"
+
+
+class Repeat(torch.nn.Module):
+    r"""Applies ``module`` to every time step: ``(B, T, ...)`` → ``(B, T, ...)``.
+
+    .. math::
+        y = \mathrm{unflatten}_{0}(\mathrm{module}(\mathrm{flatten}_{0,1}(x)), (B, T))
+
+    so a layer without a time axis (``nn.Conv2d``, ``nn.AvgPool2d``, ...) can sit between
+    neuron layers that take ``(B, T, ...)``.
+
+    Args:
+        module: the module applied to the ``(B*T, ...)`` input.
+
+    Example:
+        >>> conv = Repeat(torch.nn.Conv2d(2, 4, 3))
+        >>> conv(torch.zeros(8, 10, 2, 16, 16)).shape
+        torch.Size([8, 10, 4, 14, 14])
+    """
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() < 2:
+            raise InputShapeError(f"input must have shape (batch, time, ...); got {tuple(x.shape)}")
+        batch, steps = x.shape[:2]
+        return self.module(x.flatten(0, 1)).unflatten(0, (batch, steps))
+
+    def __repr__(self) -> str:
+        return "Repeated " + repr(self.module)

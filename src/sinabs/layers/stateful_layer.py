@@ -48,8 +48,7 @@ def check_input(x: Any, *, min_dims: int = 2, name: str = "input_data") -> torch
     if x.dim() < min_dims:
         layout = "(batch, time, ...)" if min_dims == 2 else "(batch*time, ...)"
         raise InputShapeError(
-            f"{name} must have at least {min_dims} dimensions {layout}; "
-            f"got shape {tuple(x.shape)}"
+            f"{name} must have at least {min_dims} dimensions {layout}; got shape {tuple(x.shape)}"
         )
     return x
 
@@ -103,9 +102,7 @@ def _capture_config(init: Callable[..., None]) -> Callable[..., None]:
     the names it received, so a Squeeze layer's configuration is complete.
     """
     signature = inspect.signature(init)
-    var_kw = next(
-        (p.name for p in signature.parameters.values() if p.kind is p.VAR_KEYWORD), None
-    )
+    var_kw = next((p.name for p in signature.parameters.values() if p.kind is p.VAR_KEYWORD), None)
 
     @functools.wraps(init)
     def wrapper(self: nn.Module, *args: Any, **kwargs: Any) -> None:
@@ -326,7 +323,7 @@ class StatefulLayer(nn.Module):
         """Constructor keyword arguments that rebuild this layer with its current values."""
         if "_config" not in self.__dict__:
             self.__dict__["_config"] = self._config_from_attributes()
-        config = dict(self._config)
+        config: dict[str, Any] = dict(self.__dict__["_config"])
         config.update({k: v for k, v in self._live_config().items() if k in config})
         return config
 
@@ -380,7 +377,9 @@ class StatefulLayer(nn.Module):
             if tensor.grad_fn is not None or not tensor.is_leaf:
                 detached = tensor.detach().clone()
                 memo[id(tensor)] = (
-                    detached.as_subclass(type(tensor)) if type(tensor) is not torch.Tensor else detached
+                    detached.as_subclass(type(tensor))
+                    if type(tensor) is not torch.Tensor
+                    else detached
                 )
         new = type(self).__new__(type(self))
         memo[id(self)] = new
@@ -391,7 +390,9 @@ class StatefulLayer(nn.Module):
     def __getstate__(self) -> dict[str, Any]:
         # States and recordings may carry autograd history; pickle their values only.
         state = dict(self.__dict__)
-        state["_buffers"] = {k: (v.detach() if v is not None else v) for k, v in state["_buffers"].items()}
+        state["_buffers"] = {
+            k: (v.detach() if v is not None else v) for k, v in state["_buffers"].items()
+        }
         if "recordings" in state:
             state["recordings"] = {k: v.detach() for k, v in state["recordings"].items()}
         if isinstance(state.get("firing_rate"), torch.Tensor):
@@ -402,4 +403,3 @@ class StatefulLayer(nn.Module):
         super().__setstate__(state)
         if "_config" not in self.__dict__:  # pickled by sinabs 3.x
             self.__dict__["_config"] = self._config_from_attributes()
-

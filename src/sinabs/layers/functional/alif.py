@@ -83,7 +83,9 @@ def alif_forward(
         alpha_mem, alpha_adapt, alpha_syn, adapt_scale, spike_fn, reset_fn,
         surrogate_grad_fn, min_v_mem, b0, norm_input,
     )  # fmt: skip
-    return reference.reference_scan("adaptive", input_data, dict(state), params, record=record_states)
+    return reference.reference_scan(
+        "adaptive", input_data, dict(state), params, record=record_states
+    )
 
 
 def alif_recurrent(

@@ -1,0 +1,87 @@
+"""The fused backends: the neutral form in, layer-shaped outputs and states back out."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from ...activation.reset_mechanism import State
+from ..params import AdaptiveParams, LeakyParams
+from ..reference import RecConnect
+from . import ops
+from .config import prepare
+
+
+def fused_unsupported(
+    device_type: str, family: str, x: torch.Tensor, params: LeakyParams, recurrent: bool
+) -> str | None:
+    """Why the fused backend for ``device_type`` cannot run this call, or None."""
+    if x.device.type != device_type:
+        return f"the input is on {x.device.type}, this backend runs on {device_type}"
+    if recurrent:
+        return "recurrent layers (rec_connect is an arbitrary module) run on the reference"
+    return _reason(family, x, params)
+
+
+def _reason(family: str, x: torch.Tensor, params: LeakyParams) -> str | None:
+    prepared = prepare(family, x, _dummy_state(family, x, params), params)
+    return prepared if isinstance(prepared, str) else None
+
+
+def _dummy_state(family: str, x: torch.Tensor, params: LeakyParams) -> State:
+    shape = (x.shape[0], *x.shape[2:])
+    empty = torch.empty(shape, dtype=x.dtype, device=x.device)
+    state = {"v_mem": empty}
+    if params.alpha_syn is not None:
+        state["i_syn"] = empty
+    if family == "adaptive":
+        state["b"] = empty
+    return state
+
+
+def fused_scan(
+    family: str,
+    x: torch.Tensor,
+    state: State,
+    params: LeakyParams,
+    *,
+    record: bool = False,
+    rec_connect: RecConnect | None = None,
+) -> tuple[torch.Tensor, State, dict[str, torch.Tensor]]:
+    """Same contract as :func:`sinabs.dynamics.reference.reference_scan`."""
+    if rec_connect is not None:
+        raise ValueError("the fused scan does not run recurrent layers")
+    prepared = prepare(family, x, state, params)
+    if isinstance(prepared, str):
+        raise ValueError(f"the fused scan cannot run this call: {prepared}")
+    cfg = dataclasses.replace(prepared.config, record=record)
+    out, v, i, b, rec_v, rec_i, rec_b = ops.neuron_scan(
+        prepared.x, prepared.v0, prepared.i0, prepared.b0, *prepared.rows,
+        cfg.ints(), list(cfg.fconfig),
+    )  # fmt: skip
+    batch, steps = x.shape[:2]
+    neurons = prepared.neuron_shape
+
+    def as_state(t: torch.Tensor) -> torch.Tensor:
+        return t.reshape(batch, *neurons)
+
+    def as_seq(t: torch.Tensor) -> torch.Tensor:
+        return t.reshape(batch, steps, *neurons)
+
+    new_state: State = {"v_mem": as_state(v)}
+    recordings: dict[str, torch.Tensor] = {"v_mem": as_seq(rec_v)} if record else {}
+    if cfg.has_syn:
+        new_state["i_syn"] = as_state(i)
+        if record:
+            recordings["i_syn"] = as_seq(rec_i)
+    if family == "adaptive":
+        assert isinstance(params, AdaptiveParams)
+        new_state["b"] = as_state(b)
+        new_state["spike_threshold"] = params.spike_threshold + params.adapt_scale * new_state["b"]
+        if record:
+            recordings["b"] = as_seq(rec_b)
+            recordings["spike_threshold"] = (
+                params.spike_threshold + params.adapt_scale * recordings["b"]
+            )
+    return as_seq(out), new_state, recordings

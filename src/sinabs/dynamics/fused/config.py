@@ -1,0 +1,251 @@
+"""The neutral form that every fused kernel sees.
+
+A layer call is described by
+
+* ``x``: input, contiguous ``(B, T, N)`` (``N`` = all neuron dimensions flattened);
+* ``v0``, ``i0``, ``b0``: initial states ``(B, N)`` (empty tensors when absent);
+* ``params``: one ``(P, N)`` tensor, a row per :data:`PARAM_ROWS` entry, each parameter
+  broadcast to the neurons (rows a configuration does not use are zero). The custom
+  operator takes the rows as separate tensors (so that autograd can tell which
+  parameters a loss depends on) and stacks them for the kernels;
+* ``config`` (ints) and ``fconfig`` (floats): the static choices, see :class:`KernelConfig`.
+
+:func:`prepare` builds this form from a :class:`~sinabs.dynamics.params.LeakyParams` in
+one place, or returns the reason why a configuration cannot be fused.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from ...activation import (
+    Gaussian,
+    Heaviside,
+    MaxSpike,
+    MembraneReset,
+    MembraneSubtract,
+    MultiGaussian,
+    MultiSpike,
+    PeriodicExponential,
+    SingleExponential,
+    SingleSpike,
+)
+from ..params import AdaptiveParams, LeakyParams, SpikingParams
+
+#: rows of the ``params`` tensor
+PARAM_ROWS = (
+    "alpha_mem",
+    "alpha_syn",
+    "threshold",
+    "min_v_mem",
+    "alpha_adapt",
+    "adapt_scale",
+    "reset_amount",
+)
+ROW = {name: k for k, name in enumerate(PARAM_ROWS)}
+
+FAMILY = {"leaky": 0, "spiking": 1, "adaptive": 2}
+SPIKE_NONE, SPIKE_SINGLE, SPIKE_MULTI, SPIKE_MAX = 0, 1, 2, 3
+RESET_NONE, RESET_SUBTRACT, RESET_TO_VALUE = 0, 1, 2
+SURROGATE = {
+    Heaviside: 0,
+    SingleExponential: 1,
+    PeriodicExponential: 2,
+    Gaussian: 3,
+    MultiGaussian: 4,
+}
+N_FCONFIG = 6
+
+
+@dataclass(frozen=True)
+class KernelConfig:
+    """Static configuration of a fused scan (encoded as ``config``/``fconfig`` lists).
+
+    ``config`` ints, in order: family (0 leaky, 1 spiking, 2 adaptive), has_syn,
+    has_leak, norm_input, has_min, spike (0 none, 1 single, 2 multi, 3 max), reset
+    (0 none, 1 subtract, 2 to value), reset_by_amount (subtract ``reset_amount`` rather
+    than the threshold), surrogate (0 Heaviside, 1 SingleExponential, 2
+    PeriodicExponential, 3 Gaussian, 4 MultiGaussian), record.
+
+    ``fconfig`` floats: max_spikes (-1: none), then the surrogate's fields in
+    declaration order (Heaviside: window; SingleExponential and PeriodicExponential:
+    grad_width, grad_scale; Gaussian: mu, sigma, grad_scale; MultiGaussian: mu, sigma,
+    h, s, grad_scale), zero-padded to :data:`N_FCONFIG`.
+    """
+
+    family: int
+    has_syn: bool
+    has_leak: bool
+    norm_input: bool
+    has_min: bool
+    spike: int
+    reset: int
+    reset_by_amount: bool
+    surrogate: int
+    record: bool
+    fconfig: tuple[float, ...]
+
+    def ints(self) -> list[int]:
+        return [
+            self.family, int(self.has_syn), int(self.has_leak), int(self.norm_input),
+            int(self.has_min), self.spike, self.reset, int(self.reset_by_amount),
+            self.surrogate, int(self.record),
+        ]  # fmt: skip
+
+    @classmethod
+    def from_lists(cls, config: list[int], fconfig: list[float]) -> KernelConfig:
+        f, syn, leak, norm, mn, spike, reset, amount, sg, rec = config
+        return cls(
+            f, bool(syn), bool(leak), bool(norm), bool(mn), spike, reset, bool(amount), sg,
+            bool(rec), tuple(fconfig),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A call in neutral form (see the module docstring)."""
+
+    x: torch.Tensor
+    v0: torch.Tensor
+    i0: torch.Tensor
+    b0: torch.Tensor
+    rows: tuple[torch.Tensor, ...]  # one (N,) tensor per PARAM_ROWS entry
+    config: KernelConfig
+    neuron_shape: torch.Size
+
+
+def _spike_kind(spike_fn: object) -> tuple[int, float] | None:
+    if spike_fn is SingleSpike or type(spike_fn) is SingleSpike:
+        return SPIKE_SINGLE, -1.0
+    if spike_fn is MultiSpike or type(spike_fn) is MultiSpike:
+        return SPIKE_MULTI, -1.0
+    if type(spike_fn) is MaxSpike:
+        cap = spike_fn.max_num_spikes_per_bin  # type: ignore[attr-defined]
+        return (SPIKE_MULTI, -1.0) if cap is None else (SPIKE_MAX, float(cap))
+    return None
+
+
+def _surrogate(fn: object) -> tuple[int, list[float]] | None:
+    kind = SURROGATE.get(type(fn))  # type: ignore[call-overload]
+    if kind is None:
+        return None
+    fields = {
+        0: ("window",),
+        1: ("grad_width", "grad_scale"),
+        2: ("grad_width", "grad_scale"),
+        3: ("mu", "sigma", "grad_scale"),
+        4: ("mu", "sigma", "h", "s", "grad_scale"),
+    }[kind]
+    values = [getattr(fn, name) for name in fields]
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+        return None
+    return kind, [float(v) for v in values]
+
+
+def _neuron_row(
+    value: object, neuron_shape: torch.Size, name: str, like: torch.Tensor
+) -> torch.Tensor | str:
+    """``value`` broadcast to the neurons and flattened to ``(N,)``, or a reason."""
+    tensor = (
+        torch.as_tensor(value, dtype=like.dtype, device=like.device)
+        if not isinstance(value, torch.Tensor)
+        else value
+    )
+    if tensor.device != like.device:
+        return f"{name} is on {tensor.device}, the input on {like.device}"
+    if tensor.dim() > len(neuron_shape):
+        return f"{name} has a batch dimension (shape {tuple(tensor.shape)})"
+    try:
+        expanded = tensor.to(like.dtype).expand(neuron_shape)
+    except RuntimeError:
+        return f"{name} of shape {tuple(tensor.shape)} does not broadcast to the neurons {tuple(neuron_shape)}"
+    return expanded.reshape(-1)
+
+
+def prepare(
+    family: str, x: torch.Tensor, state: dict[str, torch.Tensor], p: LeakyParams
+) -> Prepared | str:
+    """Builds the neutral form of a call, or returns why it cannot be fused."""
+    if x.dtype not in (torch.float32, torch.float64):
+        return f"dtype {x.dtype} (fused kernels run float32 and float64)"
+    if family not in FAMILY:
+        return f"unknown family {family!r}"
+    batch, steps, *trail = x.shape
+    neuron_shape = torch.Size(trail)
+    n = neuron_shape.numel()
+    spike, max_spikes, reset, by_amount, surrogate = SPIKE_NONE, -1.0, RESET_NONE, False, 0
+    sg: list[float] = []
+    amount: object = 0.0
+    threshold: object = 0.0
+    if family != "leaky":
+        assert isinstance(p, SpikingParams)
+        kind = _spike_kind(p.spike_fn)
+        if kind is None:
+            return f"custom spike_fn {p.spike_fn!r}"
+        spike, max_spikes = kind
+        if type(p.reset_fn) is MembraneSubtract:
+            reset = RESET_SUBTRACT
+            if p.reset_fn.subtract_value is not None:
+                by_amount, amount = True, p.reset_fn.subtract_value
+        elif type(p.reset_fn) is MembraneReset:
+            reset, amount = RESET_TO_VALUE, p.reset_fn.reset_value
+        else:
+            return f"custom reset_fn {p.reset_fn!r}"
+        sur = _surrogate(p.surrogate_grad_fn)
+        if sur is None:
+            return f"custom surrogate_grad_fn {p.surrogate_grad_fn!r}"
+        surrogate, sg = sur
+        threshold = p.spike_threshold
+    rows: dict[str, object] = {
+        "alpha_mem": p.alpha_mem if p.alpha_mem is not None else 1.0,
+        "alpha_syn": p.alpha_syn if p.alpha_syn is not None else 0.0,
+        "threshold": threshold,
+        "min_v_mem": p.min_v_mem if p.min_v_mem is not None else 0.0,
+        "alpha_adapt": 0.0,
+        "adapt_scale": 0.0,
+        "reset_amount": amount,
+    }
+    if family == "adaptive":
+        assert isinstance(p, AdaptiveParams)
+        rows["alpha_adapt"], rows["adapt_scale"] = p.alpha_adapt, p.adapt_scale
+    flat = []
+    for name in PARAM_ROWS:
+        row = _neuron_row(rows[name], neuron_shape, name, x)
+        if isinstance(row, str):
+            return row
+        flat.append(row)
+
+    def state_of(name: str, present: bool) -> torch.Tensor | str:
+        if not present:
+            return x.new_empty(0)
+        s = state[name]
+        if s.shape != (batch, *trail):
+            return f"state {name} of shape {tuple(s.shape)} for input {tuple(x.shape)}"
+        return s.to(x.dtype).reshape(batch, n)
+
+    states = [
+        state_of("v_mem", True),
+        state_of("i_syn", p.alpha_syn is not None),
+        state_of("b", family == "adaptive"),
+    ]
+    for s in states:
+        if isinstance(s, str):
+            return s
+    config = KernelConfig(
+        family=FAMILY[family],
+        has_syn=p.alpha_syn is not None,
+        has_leak=p.alpha_mem is not None,
+        norm_input=bool(p.norm_input) and p.alpha_mem is not None,
+        has_min=p.min_v_mem is not None,
+        spike=spike,
+        reset=reset,
+        reset_by_amount=by_amount,
+        surrogate=surrogate,
+        record=False,
+        fconfig=tuple([max_spikes, *sg] + [0.0] * (N_FCONFIG - 1 - len(sg))),
+    )
+    v0, i0, b0 = states  # type: ignore[misc]
+    return Prepared(x.reshape(batch, steps, n), v0, i0, b0, tuple(flat), config, neuron_shape)  # type: ignore[arg-type]

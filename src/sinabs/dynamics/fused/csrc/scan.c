@@ -1,0 +1,431 @@
+/* The fused neuron scan on CPU: plain C, loaded from Python with ctypes.
+ *
+ * It implements sinabs/dynamics/fused/torch_impl.py (forward bit-identical, backward
+ * by recomputation) on the neutral form of config.py: x (B, T, N), states (B, N),
+ * params (7, N), all contiguous. No Python or torch headers are used: the library
+ * depends only on libc, libm and pthreads, so it is independent of the torch version.
+ * (It is built as a Python extension module only so that setuptools compiles it; the
+ * empty PyInit function below is never called.)
+ *
+ * Work is split into items (batch row b, block of BLOCK neurons); inside an item the
+ * time loop runs over vectorized loops across the lanes of the block. Items run on
+ * plain pthreads. The hot functions are compiled three times (AVX-512, AVX2,
+ * baseline) on x86-64 and the best one the CPU supports is picked at run time.
+ *
+ * Compile with -ffp-contract=off (no FMA contraction) and without -ffast-math: the
+ * forward must reproduce torch's float operations exactly.
+ */
+
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(_WIN32)
+#define EXPORT __declspec(dllexport)
+#else
+#define EXPORT __attribute__((visibility("default")))
+#endif
+
+#define ALWAYS_INLINE __attribute__((always_inline))
+#define PREFETCH_STEPS 8
+#define PREFETCH_ROW(p, nl)                                                   \
+    do {                                                                      \
+        const char *pf_ = (const char *)(p);                                  \
+        for (int pl_ = 0; pl_ < (int)((nl) * sizeof(S)); pl_ += 64)           \
+            __builtin_prefetch(pf_ + pl_);                                    \
+    } while (0)
+
+enum { ROW_AM, ROW_AS, ROW_TH, ROW_MIN, ROW_AAD, ROW_BETA, ROW_R, N_ROWS };
+enum { SPIKE_NONE, SPIKE_SINGLE, SPIKE_MULTI, SPIKE_MAX };
+enum { RESET_NONE, RESET_SUBTRACT, RESET_TO_VALUE };
+enum { SG_HEAVISIDE, SG_SINGLE_EXP, SG_PERIODIC_EXP, SG_GAUSSIAN, SG_MULTI_GAUSSIAN };
+enum { ISA_DEFAULT, ISA_AVX2, ISA_AVX512 };
+enum { OK = 0, ERR_ARGUMENT = 1, ERR_MEMORY = 2, ERR_ISA = 3 };
+
+#define N_CONFIG 10
+#define N_SG 12
+
+typedef struct {
+    int family, syn, leak, norm, has_min, spike, reset, by_amount, surrogate, record;
+    double cap;      /* MaxSpike cap, +inf without one */
+    double sg[N_SG]; /* surrogate constants, see cpu_kernel.py */
+} Cfg;
+
+typedef struct {
+    int64_t B, T, N, nblocks;
+    Cfg cfg;
+    int kind;   /* specialization: see SPECIALIZE in scan_kernel.h */
+    int active; /* bit mask of the parameter rows that receive a gradient */
+    const void *x, *v0, *i0, *b0, *params;
+    void *out, *v, *i, *b, *rec_v, *rec_i, *rec_b;
+    const void *g_out, *g_v, *g_i, *g_b, *g_rec_v, *g_rec_i, *g_rec_b;
+    void *g_x, *g_v0, *g_i0, *g_b0, *g_params;
+    double *partial; /* (N_ROWS, B, N) */
+} Job;
+
+typedef void (*ItemFn)(const Job *, int64_t, void *);
+
+/* ------------------------------------------------------------------ instantiations */
+
+#define INSTANTIATE_F32(ISA)                 \
+    _Pragma("push_macro(\"S\")")             \
+    /* placeholder, see below */
+
+#define S float
+#define S_IS_FLOAT 1
+#define FLOOR floorf
+#define TRUNC truncf
+#define BLOCK 64
+#define SUF f32_default
+#include "scan_kernel.h"
+#undef SUF
+#undef BLOCK
+#undef TRUNC
+#undef FLOOR
+#undef S_IS_FLOAT
+#undef S
+
+#define S double
+#define S_IS_FLOAT 0
+#define FLOOR floor
+#define TRUNC trunc
+#define BLOCK 32
+#define SUF f64_default
+#include "scan_kernel.h"
+#undef SUF
+#undef BLOCK
+#undef TRUNC
+#undef FLOOR
+#undef S_IS_FLOAT
+#undef S
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define SCAN_X86 1
+#define TARGET_PUSH(t) _Pragma("GCC push_options") _Pragma(t)
+#define TARGET_POP _Pragma("GCC pop_options")
+#define TARGET_AVX2 "GCC target(\"avx2\")"
+#define TARGET_AVX512 "GCC target(\"avx512f,prefer-vector-width=512\")"
+#elif defined(__clang__) && defined(__x86_64__)
+#define SCAN_X86 1
+#define TARGET_PUSH(t) _Pragma(t)
+#define TARGET_POP _Pragma("clang attribute pop")
+#define TARGET_AVX2 "clang attribute push(__attribute__((target(\"avx2\"))), apply_to = function)"
+#define TARGET_AVX512 \
+    "clang attribute push(__attribute__((target(\"avx512f\"))), apply_to = function)"
+#else
+#define SCAN_X86 0
+#endif
+
+#if SCAN_X86
+TARGET_PUSH(TARGET_AVX2)
+#define S float
+#define S_IS_FLOAT 1
+#define FLOOR floorf
+#define TRUNC truncf
+#define BLOCK 64
+#define SUF f32_avx2
+#include "scan_kernel.h"
+#undef SUF
+#undef BLOCK
+#undef TRUNC
+#undef FLOOR
+#undef S_IS_FLOAT
+#undef S
+#define S double
+#define S_IS_FLOAT 0
+#define FLOOR floor
+#define TRUNC trunc
+#define BLOCK 32
+#define SUF f64_avx2
+#include "scan_kernel.h"
+#undef SUF
+#undef BLOCK
+#undef TRUNC
+#undef FLOOR
+#undef S_IS_FLOAT
+#undef S
+TARGET_POP
+
+TARGET_PUSH(TARGET_AVX512)
+#define S float
+#define S_IS_FLOAT 1
+#define FLOOR floorf
+#define TRUNC truncf
+#define BLOCK 64
+#define SUF f32_avx512
+#include "scan_kernel.h"
+#undef SUF
+#undef BLOCK
+#undef TRUNC
+#undef FLOOR
+#undef S_IS_FLOAT
+#undef S
+#define S double
+#define S_IS_FLOAT 0
+#define FLOOR floor
+#define TRUNC trunc
+#define BLOCK 32
+#define SUF f64_avx512
+#include "scan_kernel.h"
+#undef SUF
+#undef BLOCK
+#undef TRUNC
+#undef FLOOR
+#undef S_IS_FLOAT
+#undef S
+TARGET_POP
+#endif
+
+/* ------------------------------------------------------------------ ISA choice */
+
+/** Best instruction set of this CPU: 0 baseline, 1 AVX2, 2 AVX-512. */
+EXPORT int sinabs_scan_isa(void) {
+#if SCAN_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return ISA_AVX512;
+    if (__builtin_cpu_supports("avx2")) return ISA_AVX2;
+#endif
+    return ISA_DEFAULT;
+}
+
+typedef struct {
+    ItemFn fwd, bwd;
+    int block;
+} Kernels;
+
+static int pick(int dtype, int isa, Kernels *k) {
+    int best = sinabs_scan_isa();
+    if (isa < 0) isa = best;
+    if (isa > best) return ERR_ISA;
+    int f32 = dtype == 0;
+    k->block = f32 ? 64 : 32;
+#if SCAN_X86
+    if (isa == ISA_AVX512) {
+        k->fwd = f32 ? fwd_item_f32_avx512 : fwd_item_f64_avx512;
+        k->bwd = f32 ? bwd_item_f32_avx512 : bwd_item_f64_avx512;
+        return OK;
+    }
+    if (isa == ISA_AVX2) {
+        k->fwd = f32 ? fwd_item_f32_avx2 : fwd_item_f64_avx2;
+        k->bwd = f32 ? bwd_item_f32_avx2 : bwd_item_f64_avx2;
+        return OK;
+    }
+#endif
+    k->fwd = f32 ? fwd_item_f32_default : fwd_item_f64_default;
+    k->bwd = f32 ? bwd_item_f32_default : bwd_item_f64_default;
+    return OK;
+}
+
+/* ------------------------------------------------------------------ threads */
+
+typedef struct {
+    const Job *J;
+    ItemFn fn;
+    size_t scratch_bytes;
+    int64_t nitems, grain;
+    int64_t next; /* atomic counter of handed-out items */
+} Task;
+
+static void work(Task *tk, void *scratch) {
+    for (;;) {
+        int64_t it = __atomic_fetch_add(&tk->next, tk->grain, __ATOMIC_RELAXED);
+        if (it >= tk->nitems) break;
+        int64_t end = it + tk->grain < tk->nitems ? it + tk->grain : tk->nitems;
+        for (; it < end; it++) tk->fn(tk->J, it, scratch);
+    }
+}
+
+static void *alloc_scratch(size_t bytes) {
+    if (!bytes) return NULL;
+    size_t rounded = (bytes + 63) / 64 * 64;
+    return aligned_alloc(64, rounded);
+}
+
+static void *worker(void *arg) {
+    Task *tk = (Task *)arg;
+    void *scratch = alloc_scratch(tk->scratch_bytes);
+    /* without scratch this thread just leaves the items to the others */
+    if (scratch || !tk->scratch_bytes) work(tk, scratch);
+    free(scratch);
+    return NULL;
+}
+
+#define MAX_THREADS 256
+
+/* Runs fn over nitems items on up to `threads` threads (the caller's included). */
+static int run(const Job *J, ItemFn fn, int64_t nitems, int64_t cost_per_item, int threads,
+               size_t scratch_bytes) {
+    /* about 2^17 element-steps (tens of microseconds) per thread pay for its start */
+    int64_t by_work = (nitems * cost_per_item) >> 17;
+    int64_t n = threads;
+    if (n > nitems) n = nitems;
+    if (n > by_work) n = by_work;
+    if (n > MAX_THREADS) n = MAX_THREADS;
+    if (n < 1) n = 1;
+    int64_t grain = (1 << 14) / (cost_per_item > 0 ? cost_per_item : 1);
+    if (grain < 1) grain = 1;
+    if (grain > nitems / (4 * n)) grain = nitems / (4 * n) > 0 ? nitems / (4 * n) : 1;
+    Task tk = {J, fn, scratch_bytes, nitems, grain, 0};
+
+    void *scratch = alloc_scratch(scratch_bytes);
+    if (scratch_bytes && !scratch) return ERR_MEMORY;
+    pthread_t ids[MAX_THREADS];
+    int started = 0;
+    for (int64_t k = 1; k < n; k++) {
+        if (pthread_create(&ids[started], NULL, worker, &tk) != 0) break;
+        started++;
+    }
+    work(&tk, scratch);
+    for (int k = 0; k < started; k++) pthread_join(ids[k], NULL);
+    free(scratch);
+    return OK;
+}
+
+/* ------------------------------------------------------------------ set-up */
+
+static int read_config(Job *J, const int32_t *config, const double *consts) {
+    Cfg *c = &J->cfg;
+    c->family = config[0];
+    c->syn = config[1] != 0;
+    c->leak = config[2] != 0;
+    c->norm = config[3] != 0;
+    c->has_min = config[4] != 0;
+    c->spike = config[5];
+    c->reset = config[6];
+    c->by_amount = config[7] != 0;
+    c->surrogate = config[8];
+    c->record = config[9] != 0;
+    c->cap = c->spike == SPIKE_MAX ? consts[0] : (double)INFINITY;
+    for (int k = 0; k < N_SG; k++) c->sg[k] = consts[1 + k];
+    if (c->family < 0 || c->family > 2) return ERR_ARGUMENT;
+    if (c->family != 0 && (c->spike < SPIKE_SINGLE || c->spike > SPIKE_MAX)) return ERR_ARGUMENT;
+    if (c->reset < RESET_NONE || c->reset > RESET_TO_VALUE) return ERR_ARGUMENT;
+    if (c->surrogate < SG_HEAVISIDE || c->surrogate > SG_MULTI_GAUSSIAN) return ERR_ARGUMENT;
+    int multi = c->spike == SPIKE_MULTI || c->spike == SPIKE_MAX;
+    J->kind = c->family == 0 ? c->syn : 2 + 4 * (c->family - 1) + 2 * c->syn + multi;
+    int gth = c->family != 0 && c->reset == RESET_SUBTRACT && !c->by_amount;
+    int gr = c->family != 0 && (c->reset == RESET_TO_VALUE ||
+                                (c->reset == RESET_SUBTRACT && c->by_amount));
+    J->active = (c->leak << ROW_AM) | (c->syn << ROW_AS) | (gth << ROW_TH) |
+                (c->has_min << ROW_MIN) | ((c->family == 2) << ROW_AAD) |
+                ((c->family == 2 && gth) << ROW_BETA) | (gr << ROW_R);
+    return OK;
+}
+
+static int check_shape(int64_t B, int64_t T, int64_t N, int dtype) {
+    if (B < 0 || T < 0 || N < 0 || (dtype != 0 && dtype != 1)) return ERR_ARGUMENT;
+    return OK;
+}
+
+/* ------------------------------------------------------------------ entry points */
+
+/**
+ * Forward scan. dtype 0 float32, 1 float64; isa -1 for the best available; threads >= 1.
+ * config: the 10 ints of KernelConfig.ints(); consts: cap, then the surrogate constants.
+ * i0/b0 and the outputs i, b, rec_* may be NULL when the configuration has none.
+ * Returns 0, or an error code (1 argument, 2 memory, 3 instruction set).
+ */
+EXPORT int sinabs_scan_forward(int dtype, int isa, int threads, int64_t B, int64_t T,
+                               int64_t N, const int32_t *config, const double *consts,
+                               const void *x, const void *v0, const void *i0, const void *b0,
+                               const void *params, void *out, void *v, void *i, void *b,
+                               void *rec_v, void *rec_i, void *rec_b) {
+    Job J;
+    memset(&J, 0, sizeof J);
+    Kernels k;
+    int err = check_shape(B, T, N, dtype);
+    if (!err) err = read_config(&J, config, consts);
+    if (!err) err = pick(dtype, isa, &k);
+    if (err) return err;
+    J.B = B, J.T = T, J.N = N;
+    J.nblocks = (N + k.block - 1) / k.block;
+    J.x = x, J.v0 = v0, J.i0 = i0, J.b0 = b0, J.params = params;
+    J.out = out, J.v = v, J.i = i, J.b = b, J.rec_v = rec_v, J.rec_i = rec_i, J.rec_b = rec_b;
+    if (B * N == 0) return OK;
+    return run(&J, k.fwd, B * J.nblocks, T * k.block, threads, 0);
+}
+
+typedef struct {
+    const Job *J;
+    int dtype;
+} ReduceArgs;
+
+#define REDUCE_CHUNK 1024
+
+/* g_params[row, n] = sum over b of partial[row, b, n], for one chunk of neurons. */
+static void reduce_item(const Job *J, int64_t item, void *unused) {
+    (void)unused;
+    const int64_t B = J->B, N = J->N;
+    const int64_t n0 = item * REDUCE_CHUNK;
+    const int64_t n1 = n0 + REDUCE_CHUNK < N ? n0 + REDUCE_CHUNK : N;
+    const int f32 = J->cfg.spike == -1; /* unused marker, see sinabs_scan_backward */
+    (void)f32;
+    double acc[REDUCE_CHUNK];
+    for (int row = 0; row < N_ROWS; row++) {
+        for (int64_t n = n0; n < n1; n++) acc[n - n0] = 0.0;
+        if (J->active & (1 << row)) {
+            const double *p = J->partial + row * B * N;
+            for (int64_t bb = 0; bb < B; bb++)
+                for (int64_t n = n0; n < n1; n++) acc[n - n0] += p[bb * N + n];
+        }
+        if (J->kind < 0) { /* float64 output, see sinabs_scan_backward */
+            double *g = (double *)J->g_params + row * N;
+            for (int64_t n = n0; n < n1; n++) g[n] = acc[n - n0];
+        } else {
+            float *g = (float *)J->g_params + row * N;
+            for (int64_t n = n0; n < n1; n++) g[n] = (float)acc[n - n0];
+        }
+    }
+}
+
+/**
+ * Backward scan: gradients of sinabs_scan_forward's outputs in, gradients of x, the
+ * initial states and the params (7, N) out. Absent gradient inputs (NULL) count as
+ * zero. Saves nothing between calls: the forward is recomputed per block.
+ */
+EXPORT int sinabs_scan_backward(int dtype, int isa, int threads, int64_t B, int64_t T,
+                                int64_t N, const int32_t *config, const double *consts,
+                                const void *g_out, const void *g_v, const void *g_i,
+                                const void *g_b, const void *g_rec_v, const void *g_rec_i,
+                                const void *g_rec_b, const void *x, const void *v0,
+                                const void *i0, const void *b0, const void *params, void *g_x,
+                                void *g_v0, void *g_i0, void *g_b0, void *g_params) {
+    Job J;
+    memset(&J, 0, sizeof J);
+    Kernels k;
+    int err = check_shape(B, T, N, dtype);
+    if (!err) err = read_config(&J, config, consts);
+    if (!err) err = pick(dtype, isa, &k);
+    if (err) return err;
+    J.B = B, J.T = T, J.N = N;
+    J.nblocks = (N + k.block - 1) / k.block;
+    J.x = x, J.v0 = v0, J.i0 = i0, J.b0 = b0, J.params = params;
+    J.g_out = g_out, J.g_v = g_v, J.g_i = g_i, J.g_b = g_b;
+    J.g_rec_v = J.cfg.record ? g_rec_v : NULL;
+    J.g_rec_i = J.cfg.record ? g_rec_i : NULL;
+    J.g_rec_b = J.cfg.record ? g_rec_b : NULL;
+    J.g_x = g_x, J.g_v0 = g_v0, J.g_i0 = g_i0, J.g_b0 = g_b0, J.g_params = g_params;
+    size_t elem = dtype == 0 ? sizeof(float) : sizeof(double);
+    if (N == 0) return OK;
+    if (B > 0) {
+        size_t n_scratch = 2 + J.cfg.syn + (J.cfg.family == 2 ? 2 : 0);
+        size_t scratch = (size_t)T * (size_t)k.block * n_scratch * elem;
+        J.partial = (double *)malloc((size_t)N_ROWS * (size_t)B * (size_t)N * sizeof(double));
+        if (!J.partial) return ERR_MEMORY;
+        err = run(&J, k.bwd, B * J.nblocks, 3 * T * k.block, threads, scratch);
+    }
+    if (!err) {
+        Job R = J;
+        R.kind = dtype == 0 ? 0 : -1; /* tells reduce_item the output type */
+        if (B == 0) R.active = 0;
+        int64_t chunks = (N + REDUCE_CHUNK - 1) / REDUCE_CHUNK;
+        err = run(&R, reduce_item, chunks, (B + 1) * REDUCE_CHUNK, threads, 0);
+    }
+    free(J.partial);
+    return err;
+}
+
+/* setuptools builds this file as an extension module; the module is never imported. */
+EXPORT void *PyInit__scan(void) { return NULL; }

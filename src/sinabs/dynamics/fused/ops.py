@@ -1,0 +1,205 @@
+"""``torch.library`` custom operators for the fused scan.
+
+``sinabs::neuron_scan`` and ``sinabs::neuron_scan_backward`` take the neutral form of
+:mod:`.config`. They have fake (meta) implementations, so they trace under
+``torch.compile``, and ``neuron_scan`` has its autograd formula registered. The device
+kernels: on CPU the compiled C kernel (:mod:`.cpu_kernel`) or, when it is not built,
+the plain PyTorch implementation (:mod:`.torch_impl`) with a one-time warning; on CUDA
+the Triton kernel (:mod:`.triton_kernel`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from . import cpu_kernel, torch_impl
+from .config import ROW, KernelConfig
+
+Tensors = tuple[torch.Tensor, ...]
+
+_warned_fallback = False
+
+
+def _cpu_impls() -> tuple[Callable[..., Tensors], Callable[..., Tensors]]:
+    global _warned_fallback
+    if cpu_kernel.available():
+        return cpu_kernel.scan_forward, cpu_kernel.scan_backward
+    if not _warned_fallback:
+        _warned_fallback = True
+        warnings.warn(
+            "sinabs: the compiled CPU kernel is not available "
+            f"({cpu_kernel.unavailable_reason()}); the fused backend runs its plain "
+            "PyTorch implementation, which is slower. Reinstall sinabs from source with "
+            "a C compiler (pip install --force-reinstall --no-binary sinabs sinabs) to "
+            "build it.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+    return torch_impl.scan_forward, torch_impl.scan_backward
+
+
+def _state_shape(x: torch.Tensor, present: bool) -> tuple[int, ...]:
+    return (x.shape[0], x.shape[2]) if present else (0,)
+
+
+@torch.library.custom_op("sinabs::neuron_scan", mutates_args=())
+def neuron_scan(
+    x: torch.Tensor,
+    v0: torch.Tensor,
+    i0: torch.Tensor,
+    b0: torch.Tensor,
+    alpha_mem: torch.Tensor,
+    alpha_syn: torch.Tensor,
+    threshold: torch.Tensor,
+    min_v_mem: torch.Tensor,
+    alpha_adapt: torch.Tensor,
+    adapt_scale: torch.Tensor,
+    reset_amount: torch.Tensor,
+    config: list[int],
+    fconfig: list[float],
+) -> tuple[
+    torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor
+]:
+    """Fused neuron scan; returns ``(out, v, i, b, rec_v, rec_i, rec_b)`` (see .config).
+
+    The seven ``(N,)`` parameter rows are those of :data:`.config.PARAM_ROWS`.
+    """
+    cfg = KernelConfig.from_lists(config, fconfig)
+    forward, _ = _cpu_impls()
+    params = torch.stack(
+        [alpha_mem, alpha_syn, threshold, min_v_mem, alpha_adapt, adapt_scale, reset_amount]
+    )
+    return forward(x.contiguous(), v0.contiguous(), i0.contiguous(), b0.contiguous(), params, cfg)
+
+
+@neuron_scan.register_fake
+def _(x: torch.Tensor, v0: torch.Tensor, i0: torch.Tensor, b0: torch.Tensor, *rest: Any) -> Tensors:
+    *_, config, fconfig = rest
+    cfg = KernelConfig.from_lists(config, fconfig)
+    rec = cfg.record
+
+    def seq(present: bool) -> torch.Tensor:
+        return x.new_empty(x.shape if present else (0,))
+
+    return (
+        x.new_empty(x.shape),
+        x.new_empty(_state_shape(x, True)),
+        x.new_empty(_state_shape(x, cfg.has_syn)),
+        x.new_empty(_state_shape(x, cfg.family == 2)),
+        seq(rec),
+        seq(rec and cfg.has_syn),
+        seq(rec and cfg.family == 2),
+    )
+
+
+@torch.library.custom_op("sinabs::neuron_scan_backward", mutates_args=())
+def neuron_scan_backward(
+    g_out: torch.Tensor,
+    g_v: torch.Tensor,
+    g_i: torch.Tensor,
+    g_b: torch.Tensor,
+    g_rec_v: torch.Tensor,
+    g_rec_i: torch.Tensor,
+    g_rec_b: torch.Tensor,
+    x: torch.Tensor,
+    v0: torch.Tensor,
+    i0: torch.Tensor,
+    b0: torch.Tensor,
+    params: torch.Tensor,
+    config: list[int],
+    fconfig: list[float],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Gradients ``(g_x, g_v0, g_i0, g_b0, g_params)`` of :func:`neuron_scan`."""
+    cfg = KernelConfig.from_lists(config, fconfig)
+    _, backward = _cpu_impls()
+    tensors = [
+        t.contiguous()
+        for t in (g_out, g_v, g_i, g_b, g_rec_v, g_rec_i, g_rec_b, x, v0, i0, b0, params)
+    ]
+    return backward(*tensors, cfg)
+
+
+@neuron_scan_backward.register_fake
+def _(
+    g_out: torch.Tensor,
+    g_v: torch.Tensor,
+    g_i: torch.Tensor,
+    g_b: torch.Tensor,
+    g_rec_v: torch.Tensor,
+    g_rec_i: torch.Tensor,
+    g_rec_b: torch.Tensor,
+    x: torch.Tensor,
+    v0: torch.Tensor,
+    i0: torch.Tensor,
+    b0: torch.Tensor,
+    params: torch.Tensor,
+    config: list[int],
+    fconfig: list[float],
+) -> Tensors:
+    return (
+        x.new_empty(x.shape),
+        v0.new_empty(v0.shape),
+        i0.new_empty(i0.shape),
+        b0.new_empty(b0.shape),
+        params.new_empty(params.shape),
+    )
+
+
+def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
+    x, v0, i0, b0, *rows, config, fconfig = inputs
+    ctx.save_for_backward(x, v0, i0, b0, *rows)
+    ctx.config, ctx.fconfig = config, fconfig
+    ctx.set_materialize_grads(False)
+
+
+def _backward(ctx: Any, *grads: torch.Tensor | None) -> tuple[Any, ...]:
+    x, v0, i0, b0, *rows = ctx.saved_tensors
+    g_out, g_v, g_i, g_b, g_rec_v, g_rec_i, g_rec_b = grads
+    if all(g is None for g in grads):
+        return (None,) * (4 + len(rows) + 2)
+    # The synaptic current (i, rec_i) depends only on x, i0 and alpha_syn. When only it
+    # is differentiated, the other inputs get None, as autograd through the reference
+    # loop gives them (no path), rather than a zero tensor.
+    only_current = all(g is None for g in (g_out, g_v, g_b, g_rec_v, g_rec_b))
+    empty = x.new_empty(0)
+    gx, gv0, gi0, gb0, gp = neuron_scan_backward(
+        torch.zeros_like(x) if g_out is None else g_out,
+        *[empty if g is None else g for g in (g_v, g_i, g_b, g_rec_v, g_rec_i, g_rec_b)],
+        x, v0, i0, b0, torch.stack(rows), ctx.config, ctx.fconfig,
+    )  # fmt: skip
+    g_rows: list[torch.Tensor | None] = list(gp.unbind(0))
+    if only_current:
+        gv0 = gb0 = None
+        g_rows = [g if k == ROW["alpha_syn"] else None for k, g in enumerate(g_rows)]
+    return (gx, gv0, gi0, gb0, *g_rows, None, None)
+
+
+neuron_scan.register_autograd(_backward, setup_context=_setup_context)
+
+
+def _register_cuda() -> None:
+    from . import triton_kernel
+
+    @neuron_scan.register_kernel("cuda")
+    def _(
+        x: torch.Tensor, v0: torch.Tensor, i0: torch.Tensor, b0: torch.Tensor, *rest: Any
+    ) -> Tensors:
+        *rows, config, fconfig = rest
+        cfg = KernelConfig.from_lists(config, fconfig)
+        return triton_kernel.scan_forward(
+            x.contiguous(), v0.contiguous(), i0.contiguous(), b0.contiguous(),
+            torch.stack(rows), cfg,
+        )  # fmt: skip
+
+    @neuron_scan_backward.register_kernel("cuda")
+    def _(*args: Any) -> Tensors:
+        *tensors, config, fconfig = args
+        cfg = KernelConfig.from_lists(config, fconfig)
+        return triton_kernel.scan_backward(*[t.contiguous() for t in tensors], cfg)
+
+
+_register_cuda()

@@ -1,0 +1,257 @@
+r"""The fused scan in plain PyTorch: forward without a graph, hand-written backward.
+
+This is the fallback when the compiled CPU kernel is unavailable, and the array-form
+statement of the math every kernel implements. Per step (all tensors ``(B, N)``,
+parameters ``(N,)``, see :mod:`.config`):
+
+.. code-block:: text
+
+    c  = a_syn * (i + x)       if syn  else x            (i <- c)
+    v1 = a_mem * v + (1 - a_mem) * c   if norm_input
+       = a_mem * v + c                 if leak
+       = v + c                         otherwise
+    th = b0 + beta * b         (adaptive)  else threshold
+    s  = spike(v1, th)                                   (spiking, adaptive)
+    v2 = v1 - s * (amount or th)   (subtract)  |  s == 0 ? v1 : amount   (reset to value)
+    b  <- a_adapt * b + (1 - a_adapt) * s                (adaptive)
+    v  <- relu(v2 - m) + m     if min_v_mem  else v2
+    out = s  (spiking, adaptive)  |  v  (leaky)
+
+The backward walks time in reverse. It first recomputes the forward from the saved
+input and initial state (only the per-step states ``v``, ``i``, ``b`` before each
+step are kept while it runs), then applies the chain rule of the lines above, with
+``d s / d v1 = surrogate(v1, th)`` and no gradient into ``th`` through the spike.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ... import activation as act
+from .config import (
+    RESET_SUBTRACT,
+    RESET_TO_VALUE,
+    ROW,
+    SPIKE_MAX,
+    SPIKE_MULTI,
+    SPIKE_SINGLE,
+    KernelConfig,
+)
+
+Tensors = tuple[torch.Tensor, ...]
+
+
+def surrogate_fn(cfg: KernelConfig) -> act.surrogate_gradient_fn.SingleExponential:
+    """The surrogate object encoded in ``cfg``."""
+    f = cfg.fconfig[1:]
+    return [  # type: ignore[return-value]
+        lambda: act.Heaviside(window=f[0]),
+        lambda: act.SingleExponential(grad_width=f[0], grad_scale=f[1]),
+        lambda: act.PeriodicExponential(grad_width=f[0], grad_scale=f[1]),
+        lambda: act.Gaussian(mu=f[0], sigma=f[1], grad_scale=f[2]),
+        lambda: act.MultiGaussian(mu=f[0], sigma=f[1], h=f[2], s=f[3], grad_scale=f[4]),
+    ][cfg.surrogate]()
+
+
+def _spike(v: torch.Tensor, th: torch.Tensor, cfg: KernelConfig) -> torch.Tensor:
+    if cfg.spike == SPIKE_SINGLE:
+        return ((v - th) >= 0).to(v.dtype)
+    count = torch.div(v, th, rounding_mode="trunc")
+    spikes = torch.where(v > 0, count, torch.zeros((), dtype=v.dtype))
+    if cfg.spike == SPIKE_MAX:
+        spikes = torch.clamp(spikes, max=cfg.fconfig[0])
+    assert cfg.spike in (SPIKE_MULTI, SPIKE_MAX)
+    return spikes
+
+
+class _Step:
+    """One step of the neutral-form dynamics; keeps the intermediates for the backward."""
+
+    def __init__(self, p: torch.Tensor, cfg: KernelConfig) -> None:
+        self.cfg = cfg
+        self.a_mem, self.a_syn = p[ROW["alpha_mem"]], p[ROW["alpha_syn"]]
+        self.theta, self.m = p[ROW["threshold"]], p[ROW["min_v_mem"]]
+        self.a_ad, self.beta = p[ROW["alpha_adapt"]], p[ROW["adapt_scale"]]
+        self.amount = p[ROW["reset_amount"]]
+
+    def __call__(
+        self, x: torch.Tensor, v: torch.Tensor, i: torch.Tensor, b: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        cfg, r = self.cfg, {}
+        cur = self.a_syn * (i + x) if cfg.has_syn else x
+        if cfg.has_leak:
+            drive = (1 - self.a_mem) * cur if cfg.norm_input else cur
+            v1 = self.a_mem * v + drive
+        else:
+            v1 = v + cur
+        r["cur"], r["v1"] = cur, v1
+        v2, b_new = v1, b
+        if cfg.family != 0:
+            th = self.theta + self.beta * b if cfg.family == 2 else self.theta
+            s = _spike(v1, th, cfg)
+            if cfg.reset == RESET_SUBTRACT:
+                v2 = v1 - s * (self.amount if cfg.reset_by_amount else th)
+            elif cfg.reset == RESET_TO_VALUE:
+                v2 = torch.where(s == 0, v1, self.amount)
+            if cfg.family == 2:
+                b_new = self.a_ad * b + (1 - self.a_ad) * s
+            r["th"], r["s"] = th, s
+        r["v2"] = v2
+        r["v"] = torch.relu(v2 - self.m) + self.m if cfg.has_min else v2
+        r["i"], r["b"] = cur if cfg.has_syn else i, b_new
+        r["out"] = r["s"] if cfg.family != 0 else r["v"]
+        return r
+
+
+@torch.no_grad()
+def scan_forward(
+    x: torch.Tensor,
+    v0: torch.Tensor,
+    i0: torch.Tensor,
+    b0: torch.Tensor,
+    params: torch.Tensor,
+    cfg: KernelConfig,
+) -> Tensors:
+    """Forward in neutral form; returns ``(out, v, i, b, rec_v, rec_i, rec_b)``."""
+    step = _Step(params, cfg)
+    v, i, b = v0, i0, b0
+    outs, rec_v, rec_i, rec_b = [], [], [], []
+    for x_t in x.unbind(1):
+        r = step(x_t, v, i, b)
+        v, i, b = r["v"], r["i"], r["b"]
+        outs.append(r["out"])
+        if cfg.record:
+            rec_v.append(v)
+            rec_i.append(i)
+            rec_b.append(b)
+
+    def stacked(items: list[torch.Tensor], present: bool) -> torch.Tensor:
+        return torch.stack(items, 1) if cfg.record and present and items else x.new_empty(0)
+
+    out = torch.stack(outs, 1) if outs else torch.empty_like(x)
+    return (
+        out,
+        v.clone(),
+        i.clone() if cfg.has_syn else x.new_empty(0),
+        b.clone() if cfg.family == 2 else x.new_empty(0),
+        stacked(rec_v, True),
+        stacked(rec_i, cfg.has_syn),
+        stacked(rec_b, cfg.family == 2),
+    )
+
+
+def _or_zero(g: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return g if g.numel() else torch.zeros_like(like)
+
+
+@torch.no_grad()
+def scan_backward(
+    g_out: torch.Tensor,
+    g_v: torch.Tensor,
+    g_i: torch.Tensor,
+    g_b: torch.Tensor,
+    g_rec_v: torch.Tensor,
+    g_rec_i: torch.Tensor,
+    g_rec_b: torch.Tensor,
+    x: torch.Tensor,
+    v0: torch.Tensor,
+    i0: torch.Tensor,
+    b0: torch.Tensor,
+    params: torch.Tensor,
+    cfg: KernelConfig,
+) -> Tensors:
+    """Gradients ``(g_x, g_v0, g_i0, g_b0, g_params (P, N))`` of the forward above."""
+    step = _Step(params, cfg)
+    surrogate = surrogate_fn(cfg) if cfg.family != 0 else None
+    # Recompute the states before every step.
+    before: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    v, i, b = v0, i0, b0
+    xs = x.unbind(1)
+    for x_t in xs:
+        before.append((v, i, b))
+        r = step(x_t, v, i, b)
+        v, i, b = r["v"], r["i"], r["b"]
+
+    gv = _or_zero(g_v, v0)
+    gi = _or_zero(g_i, v0) if cfg.has_syn else None
+    gb = _or_zero(g_b, v0) if cfg.family == 2 else None
+    g_rv = g_rec_v.unbind(1) if cfg.record and g_rec_v.numel() else None
+    g_ri = g_rec_i.unbind(1) if cfg.record and g_rec_i.numel() else None
+    g_rb = g_rec_b.unbind(1) if cfg.record and g_rec_b.numel() else None
+    g_outs = g_out.unbind(1)
+    # Parameter gradients sum over time and batch: accumulate them in float64.
+    gp = {name: torch.zeros_like(v0, dtype=torch.float64) for name in ROW}
+    gx: list[torch.Tensor] = [v0] * len(xs)
+    for t in range(len(xs) - 1, -1, -1):
+        v_prev, i_prev, b_prev = before[t]
+        r = step(xs[t], v_prev, i_prev, b_prev)
+        g_vt = gv if g_rv is None else gv + g_rv[t]
+        if cfg.family == 0:
+            g_vt = g_vt + g_outs[t]
+        if cfg.has_min:
+            mask = (r["v2"] - step.m) > 0
+            g_v2 = torch.where(mask, g_vt, 0.0)
+            gp["min_v_mem"] += g_vt - g_v2
+        else:
+            g_v2 = g_vt
+        g_v1 = g_v2
+        g_b_prev = None
+        if cfg.family != 0:
+            s, th = r["s"], r["th"]
+            g_s = g_outs[t]
+            g_th = None
+            if cfg.reset == RESET_SUBTRACT:
+                amount = step.amount if cfg.reset_by_amount else th
+                g_s = g_s - amount * g_v2
+                g_reset = -s * g_v2
+                if cfg.reset_by_amount:
+                    gp["reset_amount"] += g_reset
+                else:
+                    g_th = g_reset
+            elif cfg.reset == RESET_TO_VALUE:
+                g_v1 = torch.where(s == 0, g_v2, 0.0)
+                gp["reset_amount"] += g_v2 - g_v1
+            if cfg.family == 2:
+                assert gb is not None
+                g_bt = gb if g_rb is None else gb + g_rb[t]
+                g_s = g_s + (1 - step.a_ad) * g_bt
+                gp["alpha_adapt"] += (b_prev - s) * g_bt
+                g_b_prev = step.a_ad * g_bt
+                if g_th is not None:
+                    g_b_prev = g_b_prev + step.beta * g_th
+                    gp["threshold"] += g_th
+                    gp["adapt_scale"] += b_prev * g_th
+            elif g_th is not None:
+                gp["threshold"] += g_th
+            assert surrogate is not None
+            g_v1 = g_v1 + g_s * surrogate(r["v1"], th)
+        if cfg.has_leak:
+            gv = step.a_mem * g_v1
+            gp["alpha_mem"] += v_prev * g_v1
+            if cfg.norm_input:
+                g_cur = (1 - step.a_mem) * g_v1
+                gp["alpha_mem"] -= r["cur"] * g_v1
+            else:
+                g_cur = g_v1
+        else:
+            gv, g_cur = g_v1, g_v1
+        if cfg.has_syn:
+            assert gi is not None
+            g_it = gi if g_ri is None else gi + g_ri[t]
+            g_c = g_it + g_cur
+            gx[t] = step.a_syn * g_c
+            gi = step.a_syn * g_c
+            gp["alpha_syn"] += (i_prev + xs[t]) * g_c
+        else:
+            gx[t] = g_cur
+        if g_b_prev is not None:
+            gb = g_b_prev
+    g_params = torch.stack([gp[name].sum(0) for name in ROW]).to(params.dtype)
+    g_x = torch.stack(gx, 1) if gx else torch.zeros_like(x)
+    return (
+        g_x,
+        gv.clone() if gv is g_v else gv,
+        gi.clone() if gi is g_i else (gi if gi is not None else x.new_empty(0)),
+        gb.clone() if gb is g_b else (gb if gb is not None else x.new_empty(0)),
+        g_params,
+    )

@@ -1,0 +1,568 @@
+r"""Triton GPU kernels of the fused neuron scan.
+
+The same contract as :mod:`.torch_impl` (its docstring states the math): the forward
+is bit-identical to it, the backward agrees within rounding. Each program owns one
+batch row and ``BLOCK`` neurons and runs the time loop inside; per-neuron parameters
+are loaded once per program. Every field of :class:`~.config.KernelConfig` is a
+``tl.constexpr``, so each configuration compiles to code without dead branches.
+
+**Exactness.** Kernels are launched with ``enable_fp_fusion=False`` (a launch option of
+Triton >= 3.0; since Triton 3.x its default is to contract ``a * b + c`` into an FMA,
+which rounds once instead of twice and changes spikes). Float32 division in the spike
+count uses IEEE round-to-nearest (``tl.div_rn``), since ``/`` may lower to an
+approximate division on NVIDIA GPUs. Under ``TRITON_INTERPRET=1`` the kernels run on
+CPU tensors through numpy, which is how the test suite checks them without a GPU.
+
+**Backward.** Only the input, the initial states and the parameters are saved by the
+forward. The backward kernel first recomputes the forward in the same program and
+writes the states *before* each step to scratch: ``v`` goes into the ``g_x`` output
+itself (the reverse loop reads ``v`` of step ``t`` just before it overwrites that slot
+with the gradient of step ``t``), ``i`` and ``b`` into scratch tensors only when the
+configuration has them. The reverse loop then applies the chain rule of
+:func:`.torch_impl.scan_backward` in the same order. Parameter gradients are
+accumulated per program (in the input dtype, over time) into a ``(B, P, N)`` buffer
+that is summed over the batch afterwards: deterministic, no atomics.
+
+Triton is an optional dependency (the ``gpu`` extra). This module imports without it;
+:func:`available` says whether the kernels can run, and the entry points raise an
+error naming the extra otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .config import (
+    PARAM_ROWS,
+    RESET_SUBTRACT,
+    SPIKE_MAX,
+    KernelConfig,
+)
+
+try:
+    import triton
+    import triton.language as tl
+except ImportError as error:  # the `gpu` extra is not installed
+    triton = None
+    _IMPORT_ERROR: str | None = str(error)
+else:
+    _IMPORT_ERROR = None
+
+Tensors = tuple[torch.Tensor, ...]
+
+N_PARAMS = len(PARAM_ROWS)
+#: largest neuron block of one program
+MAX_BLOCK = 1024
+#: smallest neuron block (one warp)
+MIN_BLOCK = 32
+
+
+def available() -> bool:
+    """Whether Triton is installed (the kernels still need a CUDA device or the interpreter)."""
+    return triton is not None
+
+
+def unavailable_reason() -> str | None:
+    """Why the Triton kernels cannot run, or None."""
+    if triton is None:
+        return f"triton is not installed ({_IMPORT_ERROR}); install the extra: pip install 'sinabs[gpu]'"
+    return None
+
+
+def _require_triton() -> None:
+    reason = unavailable_reason()
+    if reason is not None:
+        raise RuntimeError(f"sinabs: the Triton kernels cannot run: {reason}")
+
+
+if triton is not None:
+
+    @triton.jit
+    def _div(a, b, IS_F32: tl.constexpr):
+        # IEEE division: `/` on float32 may lower to an approximate instruction.
+        if IS_F32:
+            q = tl.div_rn(a, b)
+        else:
+            q = a / b
+        return q
+
+    @triton.jit
+    def _step(
+        x, v, i, b, a_mem, a_syn, theta, m, a_ad, beta, amount,
+        FAMILY: tl.constexpr, HAS_SYN: tl.constexpr, HAS_LEAK: tl.constexpr,
+        NORM_INPUT: tl.constexpr, HAS_MIN: tl.constexpr, SPIKE: tl.constexpr,
+        RESET: tl.constexpr, BY_AMOUNT: tl.constexpr, CAP: tl.constexpr, IS_F32: tl.constexpr,
+    ):  # fmt: skip
+        """One step; the float operations in the order of torch_impl._Step."""
+        if HAS_SYN:
+            cur = a_syn * (i + x)
+        else:
+            cur = x
+        if HAS_LEAK:
+            if NORM_INPUT:
+                drive = (1 - a_mem) * cur
+            else:
+                drive = cur
+            v1 = a_mem * v + drive
+        else:
+            v1 = v + cur
+        v2 = v1
+        th = theta
+        s = v1  # placeholder, unused without spikes
+        b_new = b
+        if FAMILY != 0:
+            if FAMILY == 2:
+                th = theta + beta * b
+            if SPIKE == 1:
+                s = ((v1 - th) >= 0).to(v1.dtype)
+            else:
+                q = _div(v1, th, IS_F32)
+                count = tl.where(q < 0, tl.ceil(q), tl.floor(q))  # trunc
+                s = tl.where(v1 > 0, count, 0.0)
+                if SPIKE == 3:
+                    s = tl.minimum(s, CAP)
+            if RESET == 1:
+                if BY_AMOUNT:
+                    v2 = v1 - s * amount
+                else:
+                    v2 = v1 - s * th
+            elif RESET == 2:
+                v2 = tl.where(s == 0, v1, amount)
+            if FAMILY == 2:
+                b_new = a_ad * b + (1 - a_ad) * s
+        if HAS_MIN:
+            v_new = tl.maximum(v2 - m, 0.0, propagate_nan=tl.PropagateNan.ALL) + m
+        else:
+            v_new = v2
+        if HAS_SYN:
+            i_new = cur
+        else:
+            i_new = i
+        return cur, v1, th, s, v2, v_new, i_new, b_new
+
+    @triton.jit
+    def _gaussian(x, MU: tl.constexpr, TWO_VAR: tl.constexpr, NORM: tl.constexpr):
+        d = x - MU
+        return tl.exp(-(d * d) / TWO_VAR) / NORM
+
+    @triton.jit
+    def _surrogate(
+        v, th, KIND: tl.constexpr, C0: tl.constexpr, C1: tl.constexpr, C2: tl.constexpr,
+        C3: tl.constexpr, C4: tl.constexpr, K0: tl.constexpr, K1: tl.constexpr,
+        K2: tl.constexpr, K3: tl.constexpr,
+    ):  # fmt: skip
+        """d spikes / d v; C* are the fconfig fields, K* constants derived on the host."""
+        if KIND == 0:  # Heaviside(window=C0)
+            g = (v >= (th - C0)).to(v.dtype) / th
+        elif KIND == 1:  # SingleExponential(grad_width=C0, grad_scale=C1)
+            width = th * C0
+            g = (C1 / width) * tl.exp(-tl.abs(v - th) / width)
+        elif KIND == 2:  # PeriodicExponential(grad_width=C0, grad_scale=C1)
+            n = v / th - 0.5
+            frac = n - tl.floor(n)
+            periodic = th * (2 * frac - 1)
+            below = (v - th) * (v < th).to(v.dtype)
+            above = periodic * (v >= th).to(v.dtype)
+            g = C1 * tl.exp(-tl.abs(above + below) / C0)
+        elif KIND == 3:  # Gaussian(mu=C0, sigma=C1, grad_scale=C2); K0 = 2σ², K1 = norm
+            g = _gaussian(v - th, C0, K0, K1) * C2
+        else:  # MultiGaussian(mu=C0, sigma=C1, h=C2, s=C3, grad_scale=C4)
+            # K0 = 2σ², K1 = its norm, K2 = 2(sσ)², K3 = the side lobes' norm
+            x = v - th
+            g = (
+                (1 + C2) * _gaussian(x, C0, K0, K1)
+                - C2 * _gaussian(x, C1, K2, K3)
+                - C2 * _gaussian(x, -C1, K2, K3)
+            ) * C4
+        return g
+
+    @triton.jit
+    def _forward_kernel(
+        x_ptr, v0_ptr, i0_ptr, b0_ptr, p_ptr,
+        out_ptr, v_ptr, i_ptr, b_ptr, rec_v_ptr, rec_i_ptr, rec_b_ptr,
+        T, N, N_BLOCKS,
+        FAMILY: tl.constexpr, HAS_SYN: tl.constexpr, HAS_LEAK: tl.constexpr,
+        NORM_INPUT: tl.constexpr, HAS_MIN: tl.constexpr, SPIKE: tl.constexpr,
+        RESET: tl.constexpr, BY_AMOUNT: tl.constexpr, CAP: tl.constexpr,
+        RECORD: tl.constexpr, IS_F32: tl.constexpr, BLOCK: tl.constexpr,
+    ):  # fmt: skip
+        pid = tl.program_id(0)
+        row = pid // N_BLOCKS
+        offs = (pid % N_BLOCKS) * BLOCK + tl.arange(0, BLOCK)
+        mask = offs < N
+        state = row.to(tl.int64) * N + offs  # (B, N) index
+        seq = row.to(tl.int64) * T * N + offs  # (B, T, N) index of step 0
+        a_mem = tl.load(p_ptr + 0 * N + offs, mask=mask, other=1.0)
+        a_syn = tl.load(p_ptr + 1 * N + offs, mask=mask, other=0.0)
+        theta = tl.load(p_ptr + 2 * N + offs, mask=mask, other=1.0)
+        m = tl.load(p_ptr + 3 * N + offs, mask=mask, other=0.0)
+        a_ad = tl.load(p_ptr + 4 * N + offs, mask=mask, other=0.0)
+        beta = tl.load(p_ptr + 5 * N + offs, mask=mask, other=0.0)
+        amount = tl.load(p_ptr + 6 * N + offs, mask=mask, other=0.0)
+        v = tl.load(v0_ptr + state, mask=mask, other=0.0)
+        i = v
+        b = v
+        if HAS_SYN:
+            i = tl.load(i0_ptr + state, mask=mask, other=0.0)
+        if FAMILY == 2:
+            b = tl.load(b0_ptr + state, mask=mask, other=0.0)
+        for t in range(T):
+            at = seq + t * N
+            x = tl.load(x_ptr + at, mask=mask, other=0.0)
+            _, _, _, s, _, v, i, b = _step(
+                x, v, i, b, a_mem, a_syn, theta, m, a_ad, beta, amount,
+                FAMILY, HAS_SYN, HAS_LEAK, NORM_INPUT, HAS_MIN, SPIKE, RESET, BY_AMOUNT,
+                CAP, IS_F32,
+            )  # fmt: skip
+            if FAMILY == 0:
+                tl.store(out_ptr + at, v, mask=mask)
+            else:
+                tl.store(out_ptr + at, s, mask=mask)
+            if RECORD:
+                tl.store(rec_v_ptr + at, v, mask=mask)
+                if HAS_SYN:
+                    tl.store(rec_i_ptr + at, i, mask=mask)
+                if FAMILY == 2:
+                    tl.store(rec_b_ptr + at, b, mask=mask)
+        tl.store(v_ptr + state, v, mask=mask)
+        if HAS_SYN:
+            tl.store(i_ptr + state, i, mask=mask)
+        if FAMILY == 2:
+            tl.store(b_ptr + state, b, mask=mask)
+
+    @triton.jit
+    def _backward_kernel(
+        g_out_ptr, g_v_ptr, g_i_ptr, g_b_ptr, g_rv_ptr, g_ri_ptr, g_rb_ptr,
+        x_ptr, v0_ptr, i0_ptr, b0_ptr, p_ptr,
+        g_x_ptr, g_v0_ptr, g_i0_ptr, g_b0_ptr, g_p_ptr, i_scratch_ptr, b_scratch_ptr,
+        T, N, N_BLOCKS,
+        FAMILY: tl.constexpr, HAS_SYN: tl.constexpr, HAS_LEAK: tl.constexpr,
+        NORM_INPUT: tl.constexpr, HAS_MIN: tl.constexpr, SPIKE: tl.constexpr,
+        RESET: tl.constexpr, BY_AMOUNT: tl.constexpr, CAP: tl.constexpr,
+        TH_GRAD: tl.constexpr, HAS_GV: tl.constexpr, HAS_GI: tl.constexpr,
+        HAS_GB: tl.constexpr, HAS_GRV: tl.constexpr, HAS_GRI: tl.constexpr,
+        HAS_GRB: tl.constexpr, SURROGATE: tl.constexpr, C0: tl.constexpr,
+        C1: tl.constexpr, C2: tl.constexpr, C3: tl.constexpr, C4: tl.constexpr,
+        K0: tl.constexpr, K1: tl.constexpr, K2: tl.constexpr, K3: tl.constexpr,
+        IS_F32: tl.constexpr, BLOCK: tl.constexpr,
+    ):  # fmt: skip
+        pid = tl.program_id(0)
+        row = pid // N_BLOCKS
+        offs = (pid % N_BLOCKS) * BLOCK + tl.arange(0, BLOCK)
+        mask = offs < N
+        state = row.to(tl.int64) * N + offs  # (B, N) index
+        seq = row.to(tl.int64) * T * N + offs  # (B, T, N) index of step 0
+        a_mem = tl.load(p_ptr + 0 * N + offs, mask=mask, other=1.0)
+        a_syn = tl.load(p_ptr + 1 * N + offs, mask=mask, other=0.0)
+        theta = tl.load(p_ptr + 2 * N + offs, mask=mask, other=1.0)
+        m = tl.load(p_ptr + 3 * N + offs, mask=mask, other=0.0)
+        a_ad = tl.load(p_ptr + 4 * N + offs, mask=mask, other=0.0)
+        beta = tl.load(p_ptr + 5 * N + offs, mask=mask, other=0.0)
+        amount = tl.load(p_ptr + 6 * N + offs, mask=mask, other=0.0)
+
+        # Phase 1: recompute the forward; keep the states before each step
+        # (v in the g_x output, i and b in scratch).
+        v = tl.load(v0_ptr + state, mask=mask, other=0.0)
+        i = v
+        b = v
+        if HAS_SYN:
+            i = tl.load(i0_ptr + state, mask=mask, other=0.0)
+        if FAMILY == 2:
+            b = tl.load(b0_ptr + state, mask=mask, other=0.0)
+        for t in range(T):
+            at = seq + t * N
+            tl.store(g_x_ptr + at, v, mask=mask)
+            if HAS_SYN:
+                tl.store(i_scratch_ptr + at, i, mask=mask)
+            if FAMILY == 2:
+                tl.store(b_scratch_ptr + at, b, mask=mask)
+            x = tl.load(x_ptr + at, mask=mask, other=0.0)
+            _, _, _, _, _, v, i, b = _step(
+                x, v, i, b, a_mem, a_syn, theta, m, a_ad, beta, amount,
+                FAMILY, HAS_SYN, HAS_LEAK, NORM_INPUT, HAS_MIN, SPIKE, RESET, BY_AMOUNT,
+                CAP, IS_F32,
+            )  # fmt: skip
+        # Each thread reads back only what it wrote; the barrier makes that hold for
+        # any layout the compiler picks.
+        tl.debug_barrier()
+
+        # Phase 2: the chain rule, backwards in time.
+        zero = tl.zeros([BLOCK], dtype=x_ptr.dtype.element_ty)
+        gv = zero
+        gi = zero
+        gb = zero
+        if HAS_GV:
+            gv = tl.load(g_v_ptr + state, mask=mask, other=0.0)
+        if HAS_GI:
+            gi = tl.load(g_i_ptr + state, mask=mask, other=0.0)
+        if HAS_GB:
+            gb = tl.load(g_b_ptr + state, mask=mask, other=0.0)
+        gp_mem = zero
+        gp_syn = zero
+        gp_th = zero
+        gp_min = zero
+        gp_ad = zero
+        gp_beta = zero
+        gp_amount = zero
+        for k in range(T):
+            at = seq + (T - 1 - k) * N
+            v_prev = tl.load(g_x_ptr + at, mask=mask, other=0.0)
+            i_prev = v_prev
+            b_prev = v_prev
+            if HAS_SYN:
+                i_prev = tl.load(i_scratch_ptr + at, mask=mask, other=0.0)
+            if FAMILY == 2:
+                b_prev = tl.load(b_scratch_ptr + at, mask=mask, other=0.0)
+            x = tl.load(x_ptr + at, mask=mask, other=0.0)
+            cur, v1, th, s, v2, _, _, _ = _step(
+                x, v_prev, i_prev, b_prev, a_mem, a_syn, theta, m, a_ad, beta, amount,
+                FAMILY, HAS_SYN, HAS_LEAK, NORM_INPUT, HAS_MIN, SPIKE, RESET, BY_AMOUNT,
+                CAP, IS_F32,
+            )  # fmt: skip
+            g_vt = gv
+            if HAS_GRV:
+                g_vt = gv + tl.load(g_rv_ptr + at, mask=mask, other=0.0)
+            if FAMILY == 0:
+                g_vt = g_vt + tl.load(g_out_ptr + at, mask=mask, other=0.0)
+            if HAS_MIN:
+                g_v2 = tl.where((v2 - m) > 0, g_vt, 0.0)
+                gp_min += g_vt - g_v2
+            else:
+                g_v2 = g_vt
+            g_v1 = g_v2
+            if FAMILY != 0:
+                g_s = tl.load(g_out_ptr + at, mask=mask, other=0.0)
+                g_th = zero
+                if RESET == 1:
+                    if BY_AMOUNT:
+                        g_s = g_s - amount * g_v2
+                        gp_amount += -s * g_v2
+                    else:
+                        g_s = g_s - th * g_v2
+                        g_th = -s * g_v2
+                elif RESET == 2:
+                    g_v1 = tl.where(s == 0, g_v2, 0.0)
+                    gp_amount += g_v2 - g_v1
+                if FAMILY == 2:
+                    g_bt = gb
+                    if HAS_GRB:
+                        g_bt = gb + tl.load(g_rb_ptr + at, mask=mask, other=0.0)
+                    g_s = g_s + (1 - a_ad) * g_bt
+                    gp_ad += (b_prev - s) * g_bt
+                    gb = a_ad * g_bt
+                    if TH_GRAD:
+                        gb = gb + beta * g_th
+                        gp_th += g_th
+                        gp_beta += b_prev * g_th
+                elif TH_GRAD:
+                    gp_th += g_th
+                sg = _surrogate(v1, th, SURROGATE, C0, C1, C2, C3, C4, K0, K1, K2, K3)
+                g_v1 = g_v1 + g_s * sg
+            if HAS_LEAK:
+                gv = a_mem * g_v1
+                gp_mem += v_prev * g_v1
+                if NORM_INPUT:
+                    g_cur = (1 - a_mem) * g_v1
+                    gp_mem -= cur * g_v1
+                else:
+                    g_cur = g_v1
+            else:
+                gv = g_v1
+                g_cur = g_v1
+            if HAS_SYN:
+                g_it = gi
+                if HAS_GRI:
+                    g_it = gi + tl.load(g_ri_ptr + at, mask=mask, other=0.0)
+                g_c = g_it + g_cur
+                g_xt = a_syn * g_c
+                gi = a_syn * g_c
+                gp_syn += (i_prev + x) * g_c
+            else:
+                g_xt = g_cur
+            tl.store(g_x_ptr + at, g_xt, mask=mask)
+        tl.store(g_v0_ptr + state, gv, mask=mask)
+        if HAS_SYN:
+            tl.store(g_i0_ptr + state, gi, mask=mask)
+        if FAMILY == 2:
+            tl.store(g_b0_ptr + state, gb, mask=mask)
+        # per-program partial parameter gradients, (B, P, N)
+        gp = g_p_ptr + row.to(tl.int64) * 7 * N + offs
+        tl.store(gp + 0 * N, gp_mem, mask=mask)
+        tl.store(gp + 1 * N, gp_syn, mask=mask)
+        tl.store(gp + 2 * N, gp_th, mask=mask)
+        tl.store(gp + 3 * N, gp_min, mask=mask)
+        tl.store(gp + 4 * N, gp_ad, mask=mask)
+        tl.store(gp + 5 * N, gp_beta, mask=mask)
+        tl.store(gp + 6 * N, gp_amount, mask=mask)
+
+
+def launch_shape(batch: int, n: int, device: torch.device) -> tuple[int, int]:
+    """``(BLOCK, num_warps)`` for ``batch`` rows of ``n`` neurons.
+
+    The largest power-of-two block up to :data:`MAX_BLOCK` that covers the neurons,
+    halved (down to :data:`MIN_BLOCK`) while there are fewer than four programs per
+    streaming multiprocessor; four elements per thread.
+    """
+    block = max(MIN_BLOCK, min(MAX_BLOCK, triton.next_power_of_2(max(n, 1))))
+    sms = (
+        torch.cuda.get_device_properties(device).multi_processor_count
+        if device.type == "cuda"
+        else 1
+    )
+    while block > MIN_BLOCK and batch * triton.cdiv(n, block) < 4 * sms:
+        block //= 2
+    return block, max(1, min(8, block // 128))
+
+
+def _constexprs(cfg: KernelConfig, x: torch.Tensor) -> dict[str, object]:
+    return {
+        "FAMILY": cfg.family,
+        "HAS_SYN": cfg.has_syn,
+        "HAS_LEAK": cfg.has_leak,
+        "NORM_INPUT": cfg.norm_input,
+        "HAS_MIN": cfg.has_min,
+        "SPIKE": cfg.spike,
+        "RESET": cfg.reset,
+        "BY_AMOUNT": cfg.reset_by_amount,
+        "CAP": float(cfg.fconfig[0]) if cfg.spike == SPIKE_MAX else 0.0,
+        "IS_F32": x.dtype == torch.float32,
+    }
+
+
+def _norm(sigma: float) -> float:
+    # The normaliser of surrogate_gradient_fn.gaussian, evaluated as it does (float32).
+    return float(sigma * torch.sqrt(2 * torch.tensor(math.pi)))
+
+
+def _surrogate_constexprs(cfg: KernelConfig) -> dict[str, object]:
+    c = [float(f) for f in cfg.fconfig[1:6]]
+    k = [0.0, 1.0, 0.0, 1.0]
+    if cfg.surrogate in (3, 4):
+        sigma = c[1]
+        k[0], k[1] = 2 * sigma**2, _norm(sigma)
+    if cfg.surrogate == 4:
+        side = c[3] * c[1]
+        k[2], k[3] = 2 * side**2, _norm(side)
+    return {
+        "SURROGATE": cfg.surrogate,
+        **{f"C{j}": c[j] for j in range(5)},
+        **{f"K{j}": k[j] for j in range(4)},
+    }
+
+
+def _check(x: torch.Tensor, params: torch.Tensor) -> None:
+    _require_triton()
+    if x.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"the Triton kernels run float32 and float64, not {x.dtype}")
+    if params.shape != (N_PARAMS, x.shape[2]):
+        raise ValueError(f"params of shape {tuple(params.shape)} for input {tuple(x.shape)}")
+
+
+def scan_forward(
+    x: torch.Tensor,
+    v0: torch.Tensor,
+    i0: torch.Tensor,
+    b0: torch.Tensor,
+    params: torch.Tensor,
+    cfg: KernelConfig,
+    *,
+    block: int | None = None,
+) -> Tensors:
+    """Forward in neutral form; returns ``(out, v, i, b, rec_v, rec_i, rec_b)``.
+
+    Same contract as :func:`.torch_impl.scan_forward`; all tensors contiguous, on one
+    device. ``block`` overrides the neurons per program (a power of two).
+    """
+    _check(x, params)
+    batch, steps, n = x.shape
+    adaptive = cfg.family == 2
+    out = torch.empty_like(x)
+    v = torch.empty_like(v0)
+    i = torch.empty_like(v0) if cfg.has_syn else x.new_empty(0)
+    b = torch.empty_like(v0) if adaptive else x.new_empty(0)
+
+    def seq(present: bool) -> torch.Tensor:
+        return torch.empty_like(x) if cfg.record and present else x.new_empty(0)
+
+    rec_v, rec_i, rec_b = seq(True), seq(cfg.has_syn), seq(adaptive)
+    if batch * n == 0:
+        return out, v, i, b, rec_v, rec_i, rec_b
+    blk, warps = launch_shape(batch, n, x.device)
+    blk = block or blk
+    n_blocks = triton.cdiv(n, blk)
+
+    def ptr(t: torch.Tensor) -> torch.Tensor:  # absent tensors: any valid pointer
+        return t if t.numel() else x
+
+    _forward_kernel[(batch * n_blocks,)](
+        x, v0, ptr(i0), ptr(b0), params,
+        out, v, ptr(i), ptr(b), ptr(rec_v), ptr(rec_i), ptr(rec_b),
+        steps, n, n_blocks,
+        **_constexprs(cfg, x), RECORD=cfg.record, BLOCK=blk,
+        num_warps=warps, enable_fp_fusion=False,
+    )  # fmt: skip
+    return out, v, i, b, rec_v, rec_i, rec_b
+
+
+def scan_backward(
+    g_out: torch.Tensor,
+    g_v: torch.Tensor,
+    g_i: torch.Tensor,
+    g_b: torch.Tensor,
+    g_rec_v: torch.Tensor,
+    g_rec_i: torch.Tensor,
+    g_rec_b: torch.Tensor,
+    x: torch.Tensor,
+    v0: torch.Tensor,
+    i0: torch.Tensor,
+    b0: torch.Tensor,
+    params: torch.Tensor,
+    cfg: KernelConfig,
+    *,
+    block: int | None = None,
+) -> Tensors:
+    """Gradients ``(g_x, g_v0, g_i0, g_b0, g_params (P, N))`` of :func:`scan_forward`.
+
+    Same contract as :func:`.torch_impl.scan_backward`; empty gradient tensors mean
+    zero. ``block`` overrides the neurons per program (a power of two).
+    """
+    _check(x, params)
+    batch, steps, n = x.shape
+    adaptive = cfg.family == 2
+    g_x = torch.empty_like(x)
+    g_v0 = torch.empty_like(v0)
+    g_i0 = torch.empty_like(v0) if cfg.has_syn else x.new_empty(0)
+    g_b0 = torch.empty_like(v0) if adaptive else x.new_empty(0)
+    if batch * n == 0:
+        return g_x.zero_(), g_v0, g_i0, g_b0, params.new_zeros(params.shape)
+    g_partial = x.new_empty((batch, N_PARAMS, n))
+    i_scratch = torch.empty_like(x) if cfg.has_syn else x.new_empty(0)
+    b_scratch = torch.empty_like(x) if adaptive else x.new_empty(0)
+    blk, warps = launch_shape(batch, n, x.device)
+    blk = block or blk
+    n_blocks = triton.cdiv(n, blk)
+    record = cfg.record
+
+    def ptr(t: torch.Tensor) -> torch.Tensor:  # absent tensors: any valid pointer
+        return t if t.numel() else x
+
+    _backward_kernel[(batch * n_blocks,)](
+        g_out, ptr(g_v), ptr(g_i), ptr(g_b), ptr(g_rec_v), ptr(g_rec_i), ptr(g_rec_b),
+        x, v0, ptr(i0), ptr(b0), params,
+        g_x, g_v0, ptr(g_i0), ptr(g_b0), g_partial, ptr(i_scratch), ptr(b_scratch),
+        steps, n, n_blocks,
+        **_constexprs(cfg, x),
+        TH_GRAD=cfg.reset == RESET_SUBTRACT and not cfg.reset_by_amount,
+        HAS_GV=g_v.numel() > 0,
+        HAS_GI=cfg.has_syn and g_i.numel() > 0,
+        HAS_GB=adaptive and g_b.numel() > 0,
+        HAS_GRV=record and g_rec_v.numel() > 0,
+        HAS_GRI=record and cfg.has_syn and g_rec_i.numel() > 0,
+        HAS_GRB=record and adaptive and g_rec_b.numel() > 0,
+        **_surrogate_constexprs(cfg),
+        BLOCK=blk,
+        num_warps=warps, enable_fp_fusion=False,
+    )  # fmt: skip
+    return g_x, g_v0, g_i0, g_b0, g_partial.sum(0)

@@ -1,0 +1,117 @@
+"""The torch.library operators: opcheck, torch.compile, fallback warning."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+import sinabs.activation as sa
+import sinabs.layers as sl
+from sinabs.dynamics.fused import config, ops
+
+
+def _prepared(family: str, record: bool, dtype: torch.dtype = torch.float64):
+    from sinabs.dynamics.params import AdaptiveParams, LeakyParams, SpikingParams
+
+    torch.manual_seed(1)
+    x = torch.randn(2, 6, 3, dtype=dtype) * 2
+    common = dict(
+        alpha_mem=torch.tensor([0.9, 0.8, 0.95], dtype=dtype),
+        alpha_syn=torch.tensor(0.7, dtype=dtype),
+        norm_input=True,
+        min_v_mem=torch.tensor(-0.5, dtype=dtype),
+    )
+    spiking = dict(
+        spike_threshold=torch.tensor(1.0, dtype=dtype),
+        spike_fn=sa.MultiSpike,
+        reset_fn=sa.MembraneSubtract(),
+        surrogate_grad_fn=sa.SingleExponential(),
+    )
+    if family == "leaky":
+        params = LeakyParams(**common)
+    elif family == "spiking":
+        params = SpikingParams(**common, **spiking)
+    else:
+        params = AdaptiveParams(
+            **common, **spiking, alpha_adapt=torch.tensor(0.9, dtype=dtype), adapt_scale=1.5
+        )
+    state = {name: torch.rand(2, 3, dtype=dtype) for name in params.state_names}
+    prepared = config.prepare(family, x, state, params)
+    assert not isinstance(prepared, str)
+    import dataclasses
+
+    cfg = dataclasses.replace(prepared.config, record=record)
+    return prepared, cfg
+
+
+@pytest.mark.parametrize("record", [False, True], ids=["plain", "record"])
+@pytest.mark.parametrize("family", ["leaky", "spiking", "adaptive"])
+def test_opcheck(family: str, record: bool) -> None:
+    prepared, cfg = _prepared(family, record)
+    args = (
+        prepared.x.requires_grad_(True),
+        prepared.v0.requires_grad_(True),
+        prepared.i0.requires_grad_(True),
+        prepared.b0.requires_grad_(family == "adaptive"),
+        *[row.clone().requires_grad_(True) for row in prepared.rows],
+        cfg.ints(),
+        list(cfg.fconfig),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        torch.library.opcheck(ops.neuron_scan, args)
+
+
+LAYERS = {
+    "iaf": lambda: sl.IAF(tau_syn=4.0, record_states=True, backend="cpu"),
+    "lif": lambda: sl.LIF(10.0, min_v_mem=-1.0, record_states=True, backend="cpu"),
+    "expleak": lambda: sl.ExpLeak(10.0, backend="cpu"),
+    "alif": lambda: sl.ALIF(10.0, 20.0, record_states=True, backend="cpu"),
+    "lif_reference": lambda: sl.LIF(10.0, record_states=True, backend="reference"),
+}
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_compiled_equals_eager(name: str) -> None:
+    torch._dynamo.reset()
+    x = torch.randn(2, 8, 4) * 2
+    results = []
+    for compiled in (False, True):
+        layer = LAYERS[name]()
+        fn = torch.compile(layer, backend="aot_eager", fullgraph=False) if compiled else layer
+        xx = x.clone().requires_grad_(True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out = fn(xx)
+            loss = (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum()
+            for rec in layer.recordings.values():
+                loss = loss + rec.as_subclass(torch.Tensor).sum()
+            params = [p for p in layer.parameters() if p.requires_grad]
+            grads = torch.autograd.grad(loss, [xx, *params])
+        results.append((out.detach(), grads))
+    (out_e, g_e), (out_c, g_c) = results
+    assert torch.equal(out_e, out_c)
+    for a, b in zip(g_e, g_c, strict=True):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_inductor_compiled_layer_equals_eager() -> None:
+    torch._dynamo.reset()
+    x = torch.randn(2, 8, 4) * 3
+    outs, grads = [], []
+    for compiled in (False, True):
+        layer = sl.LIF(10.0, tau_syn=3.0, record_states=True, backend="cpu")
+        fn = torch.compile(layer) if compiled else layer
+        xx = x.clone().requires_grad_(True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out = fn(xx)
+            (out.sum() + layer.recordings["v_mem"].as_subclass(torch.Tensor).sum()).backward()
+        outs.append(out.detach())
+        grads.append((xx.grad, layer.tau_mem.grad, layer.tau_syn.grad))
+    assert outs[0].sum() > 0
+    assert torch.equal(outs[0], outs[1])
+    for a, b in zip(grads[0], grads[1], strict=True):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
