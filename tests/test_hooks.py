@@ -39,10 +39,10 @@ def brute_force_fanout(conv: nn.Conv2d, height: int, width: int) -> torch.Tensor
     for o in range(conv.out_channels):
         group = o // out_per_group
         for k in range(out_h):
-            for l in range(out_w):
+            for col in range(out_w):
                 for di in range(kh):
                     for dj in range(kw):
-                        i, j = k * sh - ph + di * dh, l * sw - pw + dj * dw
+                        i, j = k * sh - ph + di * dh, col * sw - pw + dj * dw
                         if 0 <= i < height and 0 <= j < width:
                             count[group * in_per_group : (group + 1) * in_per_group, i, j] += 1
     return count
@@ -449,7 +449,7 @@ def test_registering_twice_is_harmless():
 
 
 def test_register_needs_a_sequential():
-    with pytest.raises(TypeError, match="nn.Sequential"):
+    with pytest.raises(TypeError, match=r"nn\.Sequential"):
         hooks.register_synops_hooks(nn.Linear(2, 2))
 
 

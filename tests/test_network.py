@@ -119,6 +119,14 @@ def test_compare_activations_tracks_the_analog_activations() -> None:
     assert np.allclose(rates[0] / 1000, analog[0][0], atol=0.02)
 
 
+def test_default_names_skip_layers_without_analog_counterpart() -> None:
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    net = from_model(model, add_spiking_output=True, batch_size=1)
+    analog, rates, names = net.compare_activations(torch.rand(T, 4))
+    assert names == ["Input", "1"]  # not "spike_output": the ANN has no such module
+    assert len(analog) == len(rates) == 2
+
+
 def test_compare_activations_verbose(capsys: pytest.CaptureFixture[str]) -> None:
     net = converted()
     net.compare_activations(spike_input(), verbose=True)

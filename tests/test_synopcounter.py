@@ -6,6 +6,7 @@ divided by neurons and time steps.
 
 from __future__ import annotations
 
+import copy
 import doctest
 import gc
 import math
@@ -377,6 +378,21 @@ def test_hooks_are_removed(how):
     assert hook_counts(model) == [0] * len(list(model.modules()))
 
 
+def test_model_with_analyzer_deep_copies_after_a_forward():
+    model = analysed_model()
+    analyzer = SNNAnalyzer(model)
+    model(torch.rand(4, 1, 6, 6, requires_grad=True))  # records now hold autograd graphs
+    model_copy, analyzer_copy = copy.deepcopy((model, analyzer))
+    model_copy(torch.rand(4, 1, 6, 6))
+    # the copied hooks feed the copied analyzer, the original is untouched
+    assert analyzer_copy.get_layer_statistics()["parameter"]["0"]["synops"] > 0
+    assert analyzer_copy._synops[model_copy[0]].n_batches == 2
+    assert analyzer._synops[model[0]].n_batches == 1
+    analyzer_copy.remove()  # takes the copy's hooks off the copy only
+    assert sum(hook_counts(model_copy)) == 0
+    assert sum(hook_counts(model)) == 3
+
+
 # ---------------------------------------------------------------- SynOpCounter
 
 
@@ -426,7 +442,7 @@ def test_synop_counter_collects_layers_with_fanout():
 
 @pytest.mark.filterwarnings("ignore:SynOpCounter is deprecated:DeprecationWarning")
 def test_synop_counter_without_neuromorphic_relu_raises():
-    with pytest.raises(ValueError, match="No NeuromorphicReLU found in module list."):
+    with pytest.raises(ValueError, match=r"No NeuromorphicReLU found in module list\."):
         SynOpCounter(nn.Sequential(nn.Linear(2, 2), NeuromorphicReLU(fanout=0)).modules())
 
 

@@ -21,7 +21,7 @@ def _transpose_padding(layer: nn.Conv2d) -> tuple[int, int]:
         return 0, 0
     if padding == "same":
         pads = []
-        for kernel, dilation in zip(layer.kernel_size, layer.dilation):
+        for kernel, dilation in zip(layer.kernel_size, layer.dilation, strict=True):
             total = dilation * (kernel - 1)
             if total % 2:
                 raise ValueError(

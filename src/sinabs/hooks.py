@@ -93,9 +93,11 @@ def get_hook_data_dict(module: nn.Module) -> dict[str, Any]:
     Returns:
         The existing ``module.hook_data``, or a new empty dict set as ``module.hook_data``.
     """
-    if not hasattr(module, "hook_data"):
-        module.hook_data = {}
-    return module.hook_data  # type: ignore[return-value]
+    data: Any = getattr(module, "hook_data", None)
+    if data is None:
+        data = {}
+        module.hook_data = data  # type: ignore[assignment]
+    return data
 
 
 def input_diff_hook(module: nn.Module, input_: Sequence[Any], output: torch.Tensor) -> None:
@@ -258,10 +260,9 @@ class ModelSynopsHook:
                 scale_factors.append(avgpool_scale_factor(layer, f"at index {idx}"))
             if not hasattr(layer, "weight"):
                 continue
-            layer_data = getattr(layer, "hook_data", None)
+            layer_data: Any = getattr(layer, "hook_data", None)
             counted = isinstance(layer_data, dict) and "layer_synops_per_timestep" in layer_data
             if counted:
-                assert isinstance(layer_data, dict)
                 synops = layer_data["layer_synops_per_timestep"] * math.prod(scale_factors)
                 layer_data["synops_per_timestep"] = synops
                 data["synops_per_timestep"][idx] = synops
@@ -288,10 +289,10 @@ class SynopsHooksHandle:
 
     def __init__(self, handles: list[RemovableHandle], modules: Sequence[nn.Module]) -> None:
         self.handles = handles
-        self._saved: list[tuple[nn.Module, dict[str, Any] | None]] = [
-            (m, dict(m.hook_data) if isinstance(getattr(m, "hook_data", None), dict) else None)
-            for m in modules
-        ]
+        self._saved: list[tuple[nn.Module, dict[str, Any] | None]] = []
+        for module in modules:
+            data: Any = getattr(module, "hook_data", None)
+            self._saved.append((module, dict(data) if isinstance(data, dict) else None))
 
     def remove(self) -> None:
         """Removes the hooks and the ``hook_data`` they created (idempotent)."""
@@ -299,12 +300,13 @@ class SynopsHooksHandle:
             handle.remove()
         self.handles = []
         for module, saved in self._saved:
+            data: Any = getattr(module, "hook_data", None)
             if saved is None:
                 if "hook_data" in module.__dict__:
                     del module.hook_data
-            elif isinstance(getattr(module, "hook_data", None), dict):
-                module.hook_data.clear()  # type: ignore[operator]
-                module.hook_data.update(saved)  # type: ignore[operator]
+            elif isinstance(data, dict):
+                data.clear()
+                data.update(saved)
         self._saved = []
 
     def __iter__(self) -> Iterator[RemovableHandle]:

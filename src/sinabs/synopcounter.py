@@ -35,8 +35,19 @@ from .layers.stateful_layer import StatefulLayer
 __all__ = ["SNNAnalyzer", "SynOpCounter", "spiking_hook", "synops_hook"]
 
 
+class _Record:
+    """Copies and pickles of a record hold detached tensors (a deep copy of a model
+    with an analyzer attached, e.g. a ``Network``, must not copy autograd graphs)."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            key: value.detach() if isinstance(value, torch.Tensor) else value
+            for key, value in vars(self).items()
+        }
+
+
 @dataclass(eq=False)
-class _SpikingRecord:
+class _SpikingRecord(_Record):
     """What the analyzer gathers about one spiking layer."""
 
     n_batches: int = 0
@@ -52,7 +63,7 @@ class _SpikingRecord:
 
 
 @dataclass(eq=False)
-class _SynopsRecord:
+class _SynopsRecord(_Record):
     """What the analyzer gathers about one ``Conv2d`` or ``Linear`` layer."""
 
     squeeze_layer: SqueezeMixin | None = None
@@ -174,8 +185,10 @@ def synops_hook(
             connection_map = conv_connection_map(self, x.shape[1:], output.shape[1:], x.device)
             record.connection_map = connection_map
         synops = (x * connection_map).mean(0).sum()
-    else:
+    elif isinstance(self, nn.Linear):
         synops = x.mean(0).sum() * self.out_features
+    else:
+        raise TypeError(f"synops_hook counts nn.Conv2d and nn.Linear layers; got {self}")
     record.synops = synops
     record.accumulated_synops = record.accumulated_synops.detach() + synops
     record.n_batches += 1
@@ -328,12 +341,13 @@ class SNNAnalyzer:
                 "firing_rate_per_neuron": rate_per_neuron,
             }
         parameter: dict[str, dict[str, Any]] = {}
-        for name, synops, record in self._scaled_synops(average):
-            per_second = synops / record.num_timesteps / self.dt * 1000
+        for name, synops, synops_record in self._scaled_synops(average):
+            steps = synops_record.num_timesteps
+            per_second = synops / steps / self.dt * 1000
             parameter[name] = {
                 "synops": synops,
-                "num_timesteps": record.num_timesteps,
-                "time_window": record.num_timesteps * self.dt,
+                "num_timesteps": steps,
+                "time_window": steps * self.dt,
                 "SynOps/s": per_second,
                 "synops/s": per_second,
             }

@@ -81,8 +81,9 @@ class Cropping2dLayer(nn.Module):
             (width, self.left_crop, self.right_crop, "width"),
         ):
             if first + last >= size:
+                cropping = ((self.top_crop, self.bottom_crop), (self.left_crop, self.right_crop))
                 raise ValueError(
-                    f"cropping {((self.top_crop, self.bottom_crop), (self.left_crop, self.right_crop))} "
+                    f"cropping {cropping} "
                     f"removes {first} + {last} rows/columns from an input of {axis} {size}: "
                     "nothing would be left"
                 )

@@ -38,13 +38,13 @@ class Merge(nn.Module):
                 "Merge needs inputs with the same number of dimensions; got data1 of "
                 f"shape {tuple(data1.shape)} and data2 of shape {tuple(data2.shape)}"
             )
-        size = [max(a, b) for a, b in zip(data1.shape, data2.shape)]
+        size = [max(a, b) for a, b in zip(data1.shape, data2.shape, strict=True)]
         return _pad_end(data1, size) + _pad_end(data2, size)
 
 
 def _pad_end(data: torch.Tensor, size: list[int]) -> torch.Tensor:
     """``data`` with zeros appended along every dimension up to ``size``."""
     padding: list[int] = []
-    for have, want in zip(reversed(data.shape), reversed(size)):  # last dim first
+    for have, want in zip(reversed(data.shape), reversed(size), strict=True):  # last dim first
         padding += [0, want - have]
     return nn.functional.pad(data, padding)

@@ -101,7 +101,7 @@ class SpikingMaxPooling2dLayer(nn.Module):
         self.pool_size = pool_size
         self.strides = strides
         # A list of zeros is no padding either (sinabs compared with the tuple only).
-        self.pad = None if tuple(padding) == (0, 0, 0, 0) else nn.ZeroPad2d(tuple(padding))
+        self.pad = None if tuple(padding) == (0, 0, 0, 0) else nn.ZeroPad2d(tuple(padding))  # type: ignore[arg-type]
         self.pool = nn.MaxPool2d(kernel_size=pool_size, stride=strides)
         self.spikes_number = None
 

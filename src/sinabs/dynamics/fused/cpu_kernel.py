@@ -1,11 +1,250 @@
-"""Loader of the compiled CPU kernel (placeholder until the C kernel lands)."""
+"""The compiled CPU kernel of the fused scan (``csrc/scan.c``), loaded with ctypes.
+
+The C library depends on libc, libm and pthreads only, never on torch's C++ ABI, so it
+keeps working across torch versions. The package build compiles it as the (never
+imported) extension module ``sinabs.dynamics.fused._scan``; when that failed or was
+skipped, :func:`available` is False and :func:`unavailable_reason` says why (the ops
+then run :mod:`.torch_impl`).
+
+:func:`scan_forward` and :func:`scan_backward` have the signatures of
+:mod:`.torch_impl`: the forward is bit-identical to it, the gradients agree to rounding
+(parameter gradients are accumulated in float64). The hot loops are compiled for
+AVX-512, AVX2 and baseline x86-64; :func:`isa` names the one this CPU runs.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import importlib.util
+import math
+
+import torch
+
+from .config import ROW, SPIKE_MAX, KernelConfig
+
+Tensors = tuple[torch.Tensor, ...]
+
+#: instruction sets in the order of the C library's levels
+ISAS = ("baseline", "avx2", "avx512")
+_N_CONSTS = 13  # cap, then 12 surrogate constants
+_ERRORS = {1: "invalid arguments", 2: "out of memory", 3: "instruction set not supported"}
+_DTYPES = {torch.float32: 0, torch.float64: 1}
+
+_p = ctypes.c_void_p
+_i64 = ctypes.c_int64
+_FORWARD_ARGS = [ctypes.c_int, ctypes.c_int, ctypes.c_int, _i64, _i64, _i64, _p, _p] + [_p] * 12
+_BACKWARD_ARGS = [ctypes.c_int, ctypes.c_int, ctypes.c_int, _i64, _i64, _i64, _p, _p] + [_p] * 17
+
+
+@functools.cache
+def _library() -> ctypes.CDLL | str:
+    """The loaded library, or the reason it is unavailable."""
+    name = f"{__package__}._scan"
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError) as err:  # pragma: no cover - broken installation
+        return f"cannot locate {name}: {err}"
+    if spec is None or spec.origin is None:
+        return f"the extension {name} was not built (no C compiler at install time?)"
+    try:
+        lib = ctypes.CDLL(spec.origin)
+        forward, backward = lib.sinabs_scan_forward, lib.sinabs_scan_backward
+        best = lib.sinabs_scan_isa
+    except (OSError, AttributeError) as err:
+        return f"cannot load {spec.origin}: {err}"
+    forward.argtypes, forward.restype = _FORWARD_ARGS, ctypes.c_int
+    backward.argtypes, backward.restype = _BACKWARD_ARGS, ctypes.c_int
+    best.argtypes, best.restype = [], ctypes.c_int
+    return lib
+
 
 def available() -> bool:
-    return False
+    """Whether the compiled kernel is loaded."""
+    return not isinstance(_library(), str)
 
 
 def unavailable_reason() -> str:
-    return "not built"
+    """Why :func:`available` is False (empty when it is True)."""
+    lib = _library()
+    return lib if isinstance(lib, str) else ""
+
+
+def _lib() -> ctypes.CDLL:
+    lib = _library()
+    if isinstance(lib, str):
+        raise RuntimeError(f"sinabs: the compiled CPU kernel is not available: {lib}")
+    return lib
+
+
+def isa() -> str:
+    """The instruction set the kernel runs on this CPU ("avx512", "avx2" or "baseline")."""
+    return ISAS[_lib().sinabs_scan_isa()]
+
+
+def _norm(sigma: float) -> float:
+    # the normaliser of surrogate_gradient_fn.gaussian, in float32 as it computes it
+    return float(sigma * torch.sqrt(2 * torch.tensor(math.pi)))
+
+
+def _consts(cfg: KernelConfig) -> ctypes.Array[ctypes.c_double]:
+    """MaxSpike cap and the surrogate's constants, as scan.c's surrogate() reads them."""
+    f = cfg.fconfig[1:]
+    if cfg.surrogate in (0, 1, 2):  # Heaviside: window; exponentials: width, scale
+        sg = list(f[:2])
+    elif cfg.surrogate == 3:  # Gaussian: mu, sigma, grad_scale
+        mu, sigma, scale = f[:3]
+        sg = [mu, 2 * sigma**2, _norm(sigma), scale]
+    else:  # MultiGaussian: mu, sigma, h, s, grad_scale
+        mu, sigma, h, s, scale = f[:5]
+        side = s * sigma
+        sg = [mu, 2 * sigma**2, _norm(sigma), sigma, 2 * side**2, _norm(side), h, 1 + h, scale]
+    cap = cfg.fconfig[0] if cfg.spike == SPIKE_MAX else math.inf
+    values = [cap, *sg] + [0.0] * (_N_CONSTS - 1 - len(sg))
+    return (ctypes.c_double * _N_CONSTS)(*values)
+
+
+def _ints(cfg: KernelConfig) -> ctypes.Array[ctypes.c_int32]:
+    ints = cfg.ints()
+    return (ctypes.c_int32 * len(ints))(*ints)
+
+
+def _ptr(t: torch.Tensor) -> int | None:
+    return t.data_ptr() if t.numel() else None
+
+
+def _check(
+    name: str, t: torch.Tensor, shape: tuple[int, ...] | None, dtype: torch.dtype
+) -> None:
+    """``t`` must be a contiguous CPU tensor of ``dtype``; of ``shape``, or empty if None."""
+    if t.device.type != "cpu":
+        raise ValueError(f"{name} is on {t.device}; the CPU kernel needs CPU tensors")
+    if shape is None:
+        if t.numel():
+            raise ValueError(f"{name} must be empty for this configuration, got {tuple(t.shape)}")
+        return
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{name} has shape {tuple(t.shape)}, expected {shape}")
+    if t.dtype != dtype:
+        raise ValueError(f"{name} has dtype {t.dtype}, expected {dtype}")
+    if not t.is_contiguous():
+        raise ValueError(f"{name} is not contiguous")
+
+
+def _optional(name: str, t: torch.Tensor, shape: tuple[int, ...], dtype: torch.dtype) -> None:
+    """A gradient input: empty (absent, counts as zero) or of ``shape``."""
+    if t.numel():
+        _check(name, t, shape, dtype)
+
+
+def _check_inputs(
+    x: torch.Tensor,
+    v0: torch.Tensor,
+    i0: torch.Tensor,
+    b0: torch.Tensor,
+    params: torch.Tensor,
+    cfg: KernelConfig,
+) -> tuple[int, int, int]:
+    if x.dtype not in _DTYPES:
+        raise ValueError(f"dtype {x.dtype}: the CPU kernel runs float32 and float64")
+    if x.dim() != 3:
+        raise ValueError(f"x must be (B, T, N), got shape {tuple(x.shape)}")
+    batch, steps, n = x.shape
+    state = (batch, n)
+    _check("x", x, (batch, steps, n), x.dtype)
+    _check("v0", v0, state, x.dtype)
+    _check("i0", i0, state if cfg.has_syn else None, x.dtype)
+    _check("b0", b0, state if cfg.family == 2 else None, x.dtype)
+    _check("params", params, (len(ROW), n), x.dtype)
+    return batch, steps, n
+
+
+def _raise(code: int, what: str) -> None:
+    if code:
+        message = f"sinabs CPU kernel ({what}): {_ERRORS.get(code, f'error {code}')}"
+        raise MemoryError(message) if code == 2 else RuntimeError(message)
+
+
+def _isa_level(isa_name: str | None) -> int:
+    return -1 if isa_name is None else ISAS.index(isa_name)
+
+
+def scan_forward(
+    x: torch.Tensor,
+    v0: torch.Tensor,
+    i0: torch.Tensor,
+    b0: torch.Tensor,
+    params: torch.Tensor,
+    cfg: KernelConfig,
+    *,
+    isa_name: str | None = None,
+) -> Tensors:
+    """Forward in neutral form; returns ``(out, v, i, b, rec_v, rec_i, rec_b)``.
+
+    ``isa_name`` forces a lower instruction set than the best one (for tests).
+    """
+    batch, steps, n = _check_inputs(x, v0, i0, b0, params, cfg)
+
+    def state(present: bool) -> torch.Tensor:
+        return x.new_empty((batch, n) if present else (0,))
+
+    def seq(present: bool) -> torch.Tensor:
+        return x.new_empty(x.shape if present and cfg.record else (0,))
+
+    syn, adaptive = cfg.has_syn, cfg.family == 2
+    out, v, i, b = torch.empty_like(x), state(True), state(syn), state(adaptive)
+    rec_v, rec_i, rec_b = seq(True), seq(syn), seq(adaptive)
+    code = _lib().sinabs_scan_forward(
+        _DTYPES[x.dtype], _isa_level(isa_name), torch.get_num_threads(), batch, steps, n,
+        ctypes.cast(_ints(cfg), _p), ctypes.cast(_consts(cfg), _p),
+        _ptr(x), _ptr(v0), _ptr(i0), _ptr(b0), _ptr(params),
+        _ptr(out), _ptr(v), _ptr(i), _ptr(b), _ptr(rec_v), _ptr(rec_i), _ptr(rec_b),
+    )  # fmt: skip
+    _raise(code, "forward")
+    return out, v, i, b, rec_v, rec_i, rec_b
+
+
+def scan_backward(
+    g_out: torch.Tensor,
+    g_v: torch.Tensor,
+    g_i: torch.Tensor,
+    g_b: torch.Tensor,
+    g_rec_v: torch.Tensor,
+    g_rec_i: torch.Tensor,
+    g_rec_b: torch.Tensor,
+    x: torch.Tensor,
+    v0: torch.Tensor,
+    i0: torch.Tensor,
+    b0: torch.Tensor,
+    params: torch.Tensor,
+    cfg: KernelConfig,
+    *,
+    isa_name: str | None = None,
+) -> Tensors:
+    """Gradients ``(g_x, g_v0, g_i0, g_b0, g_params (P, N))``; empty ``g_*`` count as zero."""
+    batch, steps, n = _check_inputs(x, v0, i0, b0, params, cfg)
+    dtype, state, seq = x.dtype, (batch, n), (batch, steps, n)
+    syn, adaptive = cfg.has_syn, cfg.family == 2
+    _optional("g_out", g_out, seq, dtype)
+    _optional("g_v", g_v, state, dtype)
+    _optional("g_i", g_i, state, dtype)
+    _optional("g_b", g_b, state, dtype)
+    rec = cfg.record
+    for name, g in (("g_rec_v", g_rec_v), ("g_rec_i", g_rec_i), ("g_rec_b", g_rec_b)):
+        _optional(name, g, seq, dtype)
+    g_x = torch.empty_like(x)
+    g_v0 = x.new_empty(state)
+    g_i0 = x.new_empty(state if syn else (0,))
+    g_b0 = x.new_empty(state if adaptive else (0,))
+    g_params = x.new_empty((len(ROW), n))
+    code = _lib().sinabs_scan_backward(
+        _DTYPES[dtype], _isa_level(isa_name), torch.get_num_threads(), batch, steps, n,
+        ctypes.cast(_ints(cfg), _p), ctypes.cast(_consts(cfg), _p),
+        _ptr(g_out), _ptr(g_v), _ptr(g_i) if syn else None, _ptr(g_b) if adaptive else None,
+        _ptr(g_rec_v) if rec else None, _ptr(g_rec_i) if rec and syn else None,
+        _ptr(g_rec_b) if rec and adaptive else None,
+        _ptr(x), _ptr(v0), _ptr(i0), _ptr(b0), _ptr(params),
+        _ptr(g_x), _ptr(g_v0), _ptr(g_i0), _ptr(g_b0), _ptr(g_params),
+    )  # fmt: skip
+    _raise(code, "backward")
+    return g_x, g_v0, g_i0, g_b0, g_params

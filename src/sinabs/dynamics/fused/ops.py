@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -20,6 +20,10 @@ from . import cpu_kernel, torch_impl
 from .config import ROW, KernelConfig
 
 Tensors = tuple[torch.Tensor, ...]
+ScanOutputs = tuple[
+    torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor
+]
+ScanGradients = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
 _warned_fallback = False
 
@@ -73,7 +77,8 @@ def neuron_scan(
     params = torch.stack(
         [alpha_mem, alpha_syn, threshold, min_v_mem, alpha_adapt, adapt_scale, reset_amount]
     )
-    return forward(x.contiguous(), v0.contiguous(), i0.contiguous(), b0.contiguous(), params, cfg)
+    outputs = forward(x.contiguous(), v0.contiguous(), i0.contiguous(), b0.contiguous(), params, cfg)
+    return cast(ScanOutputs, outputs)
 
 
 @neuron_scan.register_fake
@@ -120,7 +125,7 @@ def neuron_scan_backward(
         t.contiguous()
         for t in (g_out, g_v, g_i, g_b, g_rec_v, g_rec_i, g_rec_b, x, v0, i0, b0, params)
     ]
-    return backward(*tensors, cfg)
+    return cast(ScanGradients, backward(*tensors, cfg))
 
 
 @neuron_scan_backward.register_fake

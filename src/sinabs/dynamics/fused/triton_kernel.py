@@ -28,7 +28,8 @@ Triton is an optional dependency (the ``gpu`` extra). This module imports withou
 error naming the extra otherwise.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Triton < 3.2 interpreter reads `tl.constexpr`
+# annotations as objects, not strings.
 
 import math
 

@@ -56,6 +56,7 @@ typedef struct {
 typedef struct {
     int64_t B, T, N, nblocks;
     Cfg cfg;
+    int f64;    /* scalar type: 0 float, 1 double */
     int kind;   /* specialization: see SPECIALIZE in scan_kernel.h */
     int active; /* bit mask of the parameter rows that receive a gradient */
     const void *x, *v0, *i0, *b0, *params;
@@ -69,37 +70,17 @@ typedef void (*ItemFn)(const Job *, int64_t, void *);
 
 /* ------------------------------------------------------------------ instantiations */
 
-#define INSTANTIATE_F32(ISA)                 \
-    _Pragma("push_macro(\"S\")")             \
-    /* placeholder, see below */
+#define CAT3_(a, b, c) a##_##b##_##c
+#define CAT3(a, b, c) CAT3_(a, b, c)
+#define BLOCK_F32 64 /* lanes per block: 256 bytes of a row, four cache lines */
+#define BLOCK_F64 32
 
-#define S float
+#define ISA_NAME default
 #define S_IS_FLOAT 1
-#define FLOOR floorf
-#define TRUNC truncf
-#define BLOCK 64
-#define SUF f32_default
 #include "scan_kernel.h"
-#undef SUF
-#undef BLOCK
-#undef TRUNC
-#undef FLOOR
-#undef S_IS_FLOAT
-#undef S
-
-#define S double
 #define S_IS_FLOAT 0
-#define FLOOR floor
-#define TRUNC trunc
-#define BLOCK 32
-#define SUF f64_default
 #include "scan_kernel.h"
-#undef SUF
-#undef BLOCK
-#undef TRUNC
-#undef FLOOR
-#undef S_IS_FLOAT
-#undef S
+#undef ISA_NAME
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define SCAN_X86 1
@@ -120,61 +101,21 @@ typedef void (*ItemFn)(const Job *, int64_t, void *);
 
 #if SCAN_X86
 TARGET_PUSH(TARGET_AVX2)
-#define S float
+#define ISA_NAME avx2
 #define S_IS_FLOAT 1
-#define FLOOR floorf
-#define TRUNC truncf
-#define BLOCK 64
-#define SUF f32_avx2
 #include "scan_kernel.h"
-#undef SUF
-#undef BLOCK
-#undef TRUNC
-#undef FLOOR
-#undef S_IS_FLOAT
-#undef S
-#define S double
 #define S_IS_FLOAT 0
-#define FLOOR floor
-#define TRUNC trunc
-#define BLOCK 32
-#define SUF f64_avx2
 #include "scan_kernel.h"
-#undef SUF
-#undef BLOCK
-#undef TRUNC
-#undef FLOOR
-#undef S_IS_FLOAT
-#undef S
+#undef ISA_NAME
 TARGET_POP
 
 TARGET_PUSH(TARGET_AVX512)
-#define S float
+#define ISA_NAME avx512
 #define S_IS_FLOAT 1
-#define FLOOR floorf
-#define TRUNC truncf
-#define BLOCK 64
-#define SUF f32_avx512
 #include "scan_kernel.h"
-#undef SUF
-#undef BLOCK
-#undef TRUNC
-#undef FLOOR
-#undef S_IS_FLOAT
-#undef S
-#define S double
 #define S_IS_FLOAT 0
-#define FLOOR floor
-#define TRUNC trunc
-#define BLOCK 32
-#define SUF f64_avx512
 #include "scan_kernel.h"
-#undef SUF
-#undef BLOCK
-#undef TRUNC
-#undef FLOOR
-#undef S_IS_FLOAT
-#undef S
+#undef ISA_NAME
 TARGET_POP
 #endif
 
@@ -200,7 +141,7 @@ static int pick(int dtype, int isa, Kernels *k) {
     if (isa < 0) isa = best;
     if (isa > best) return ERR_ISA;
     int f32 = dtype == 0;
-    k->block = f32 ? 64 : 32;
+    k->block = f32 ? BLOCK_F32 : BLOCK_F64;
 #if SCAN_X86
     if (isa == ISA_AVX512) {
         k->fwd = f32 ? fwd_item_f32_avx512 : fwd_item_f64_avx512;
@@ -339,18 +280,13 @@ EXPORT int sinabs_scan_forward(int dtype, int isa, int threads, int64_t B, int64
     if (!err) err = read_config(&J, config, consts);
     if (!err) err = pick(dtype, isa, &k);
     if (err) return err;
-    J.B = B, J.T = T, J.N = N;
+    J.B = B, J.T = T, J.N = N, J.f64 = dtype == 1;
     J.nblocks = (N + k.block - 1) / k.block;
     J.x = x, J.v0 = v0, J.i0 = i0, J.b0 = b0, J.params = params;
     J.out = out, J.v = v, J.i = i, J.b = b, J.rec_v = rec_v, J.rec_i = rec_i, J.rec_b = rec_b;
     if (B * N == 0) return OK;
     return run(&J, k.fwd, B * J.nblocks, T * k.block, threads, 0);
 }
-
-typedef struct {
-    const Job *J;
-    int dtype;
-} ReduceArgs;
 
 #define REDUCE_CHUNK 1024
 
@@ -360,8 +296,6 @@ static void reduce_item(const Job *J, int64_t item, void *unused) {
     const int64_t B = J->B, N = J->N;
     const int64_t n0 = item * REDUCE_CHUNK;
     const int64_t n1 = n0 + REDUCE_CHUNK < N ? n0 + REDUCE_CHUNK : N;
-    const int f32 = J->cfg.spike == -1; /* unused marker, see sinabs_scan_backward */
-    (void)f32;
     double acc[REDUCE_CHUNK];
     for (int row = 0; row < N_ROWS; row++) {
         for (int64_t n = n0; n < n1; n++) acc[n - n0] = 0.0;
@@ -370,7 +304,7 @@ static void reduce_item(const Job *J, int64_t item, void *unused) {
             for (int64_t bb = 0; bb < B; bb++)
                 for (int64_t n = n0; n < n1; n++) acc[n - n0] += p[bb * N + n];
         }
-        if (J->kind < 0) { /* float64 output, see sinabs_scan_backward */
+        if (J->f64) {
             double *g = (double *)J->g_params + row * N;
             for (int64_t n = n0; n < n1; n++) g[n] = acc[n - n0];
         } else {
@@ -399,7 +333,7 @@ EXPORT int sinabs_scan_backward(int dtype, int isa, int threads, int64_t B, int6
     if (!err) err = read_config(&J, config, consts);
     if (!err) err = pick(dtype, isa, &k);
     if (err) return err;
-    J.B = B, J.T = T, J.N = N;
+    J.B = B, J.T = T, J.N = N, J.f64 = dtype == 1;
     J.nblocks = (N + k.block - 1) / k.block;
     J.x = x, J.v0 = v0, J.i0 = i0, J.b0 = b0, J.params = params;
     J.g_out = g_out, J.g_v = g_v, J.g_i = g_i, J.g_b = g_b;
@@ -418,7 +352,6 @@ EXPORT int sinabs_scan_backward(int dtype, int isa, int threads, int64_t B, int6
     }
     if (!err) {
         Job R = J;
-        R.kind = dtype == 0 ? 0 : -1; /* tells reduce_item the output type */
         if (B == 0) R.active = 0;
         int64_t chunks = (N + REDUCE_CHUNK - 1) / REDUCE_CHUNK;
         err = run(&R, reduce_item, chunks, (B + 1) * REDUCE_CHUNK, threads, 0);

@@ -1,9 +1,8 @@
 /* One instantiation of the fused neuron scan for a scalar type and an instruction set.
  *
- * Included by scan.c once per (type, ISA) with
- *   S      the scalar type (float or double),
- *   SUF    a name suffix (f32_avx512, f64_default, ...),
- *   BLOCK  lanes per block (neurons processed together by one work item).
+ * Included by scan.c once per (type, ISA) with S_IS_FLOAT (1: float, 0: double) and
+ * ISA_NAME (default, avx2, avx512) defined; the functions are named like
+ * fwd_item_f32_avx512.
  *
  * The math is the one of torch_impl.py, written lane by lane in the same floating-point
  * order (the forward is bit-identical to it): one loop over the lanes of a block inside
@@ -17,9 +16,19 @@
  * leak is a factor 1, and 1 * v == v exactly).
  */
 
-#define CAT2(a, b) a##_##b
-#define CAT(a, b) CAT2(a, b)
-#define NAME(x) CAT(x, SUF)
+#if S_IS_FLOAT
+#define S float
+#define FLOOR floorf
+#define TRUNC truncf
+#define BLOCK BLOCK_F32
+#define NAME(x) CAT3(x, f32, ISA_NAME)
+#else
+#define S double
+#define FLOOR floor
+#define TRUNC trunc
+#define BLOCK BLOCK_F64
+#define NAME(x) CAT3(x, f64, ISA_NAME)
+#endif
 
 /* ------------------------------------------------------------------ exp
  * A vectorizable exp (glibc's scalar expf blocks vectorization): x = k ln2 + r with
@@ -550,5 +559,8 @@ static void NAME(bwd_item)(const Job *J, int64_t item, void *scratch) {
 #undef STEP_DECLS
 #undef EXP
 #undef NAME
-#undef CAT
-#undef CAT2
+#undef BLOCK
+#undef TRUNC
+#undef FLOOR
+#undef S
+#undef S_IS_FLOAT
