@@ -31,7 +31,8 @@ def test_auto_prefers_fused_cpu_on_cpu() -> None:
 @pytest.mark.parametrize(
     "params, x, recurrent",
     [
-        (_params(spike_fn=sa.MaxSpike), torch.zeros(2, 3, 4), False),  # MaxSpike class, not instance
+        # MaxSpike passed as the class, not an instance:
+        (_params(spike_fn=sa.MaxSpike), torch.zeros(2, 3, 4), False),
         (_params(surrogate_grad_fn=lambda v, t: v * 0 + 1), torch.zeros(2, 3, 4), False),
         (_params(reset_fn=lambda s, st, t: st), torch.zeros(2, 3, 4), False),
         (_params(), torch.zeros(2, 3, 4, dtype=torch.bfloat16), False),
@@ -49,7 +50,9 @@ def test_auto_falls_back_to_reference_and_explicit_cpu_says_why(params, x, recur
 
 def test_triton_needs_cuda() -> None:
     with pytest.raises(dynamics.BackendError, match="cuda"):
-        dynamics.select("spiking", torch.zeros(1, 2, 3), _params(), recurrent=False, backend="triton")
+        dynamics.select(
+            "spiking", torch.zeros(1, 2, 3), _params(), recurrent=False, backend="triton"
+        )
 
 
 def test_unknown_backend_name_is_rejected_at_construction() -> None:

@@ -23,8 +23,8 @@ from types import MappingProxyType
 import torch
 
 from ..activation.reset_mechanism import State
-from .params import LeakyParams
 from .fused.backend import fused_scan, fused_unsupported
+from .params import LeakyParams
 from .reference import RecConnect, reference_scan
 
 FAMILIES = ("leaky", "spiking", "adaptive")

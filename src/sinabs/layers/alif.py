@@ -9,8 +9,8 @@ from torch import nn
 
 from ..activation import SingleSpike
 from ..dynamics.params import AdaptiveParams
-from ._neuron import cast, check_spike_fn, default_reset, default_surrogate
 from ..dynamics.registry import check_backend_name
+from ._neuron import cast, check_spike_fn, default_reset, default_surrogate
 from .reshape import squeeze_variant
 from .stateful_layer import (
     StatefulLayer,

@@ -56,9 +56,13 @@ LAYERS: dict[str, Callable[[str], torch.nn.Module]] = {
         10.0, 20.0, tau_syn=3.0, spike_fn=sa.MultiSpike, norm_input=False, backend=be
     ),
     "alif_per_neuron_min": lambda be: sl.ALIF(
-        PER_NEURON, 2 * PER_NEURON, adapt_scale=THRESHOLDS, spike_threshold=THRESHOLDS,
-        min_v_mem=-0.5, backend=be,
-    ),  # fmt: skip
+        PER_NEURON,
+        2 * PER_NEURON,
+        adapt_scale=THRESHOLDS,
+        spike_threshold=THRESHOLDS,
+        min_v_mem=-0.5,
+        backend=be,
+    ),
     "alif_train_alphas_reset": lambda be: sl.ALIF(
         10.0, 25.0, train_alphas=True, reset_fn=sa.MembraneReset(), backend=be
     ),
@@ -85,7 +89,7 @@ def _run(make: Callable[[str], torch.nn.Module], backend: str, dtype: torch.dtyp
     out = layer(x)
     recordings = {k: v.as_subclass(torch.Tensor) for k, v in layer.recordings.items()}
     loss = (out * w_out).sum() + out_warm.sum() * 0.5
-    for k, rec in recordings.items():
+    for rec in recordings.values():
         loss = loss + (rec * torch.linspace(-1, 1, rec.numel(), dtype=dtype).view_as(rec)).sum()
     params = {n: p for n, p in layer.named_parameters() if p.requires_grad}
     grads = torch.autograd.grad(loss, [warm, x, *params.values()], allow_unused=True)

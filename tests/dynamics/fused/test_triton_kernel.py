@@ -13,12 +13,18 @@ Every case checks, in neutral form against :mod:`.torch_impl` and in layer form
 :func:`~sinabs.dynamics.reference.reference_scan`: outputs, final states and
 recordings bit-identical; gradients w.r.t. the input, the initial states and every
 parameter within ``rtol=1e-5`` (``atol=1e-5 * max|reference|``).
+
+Also here, in this process: the kernels compiled for sm_90 without a GPU (``triton.compile``;
+checks the PTX for FMA contraction and IEEE division), the module without triton, and
+the same cases on a CUDA device when there is one.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
 import importlib.util
+import inspect
 import json
 import os
 import subprocess
@@ -50,6 +56,10 @@ from sinabs.dynamics.params import AdaptiveParams, LeakyParams, SpikingParams
 from sinabs.dynamics.reference import reference_scan
 
 HAS_TRITON = importlib.util.find_spec("triton") is not None
+#: the interpreters of triton 3.0 to 3.6 fail on scalar kernel arguments with numpy 2.4
+INTERPRETER_OK = HAS_TRITON and tuple(
+    int(p) for p in importlib.metadata.version("triton").split(".")[:2]
+) >= (3, 7)
 BATCH = 2
 SPIKE_FNS = {"single": SingleSpike, "multi": MultiSpike, "max": MaxSpike(2)}
 SURROGATES = {
@@ -258,9 +268,7 @@ def check_against_torch_impl(case: Case, device: str) -> list[str]:
         for e in _equal(n, g, r, any_empty=case.steps == 0)
     ]
     gen = torch.Generator().manual_seed(zlib.crc32(case.id.encode()) + 1)
-    upstream = [
-        torch.rand(r.shape, generator=gen, dtype=torch.float64).to(r) * 2 - 1 for r in ref
-    ]
+    upstream = [torch.rand(r.shape, generator=gen, dtype=torch.float64).to(r) * 2 - 1 for r in ref]
     if case.upstream == "out":
         upstream = [upstream[0]] + [x.new_empty(0)] * 6
     got_g = tk.scan_backward(*upstream, *args, block=case.block)
@@ -329,6 +337,8 @@ def interpreted(request: pytest.FixtureRequest) -> dict[str, list[str]]:
     """Runs the selected cases under TRITON_INTERPRET=1 in one subprocess."""
     if not HAS_TRITON:
         pytest.skip("triton is not installed (pip install 'sinabs[gpu]')")
+    if not INTERPRETER_OK:
+        pytest.skip("the interpreter of triton < 3.7 fails on scalar arguments (numpy 2.4)")
     wanted = sorted(
         {
             item.callspec.params["case"].id
@@ -381,7 +391,10 @@ def test_every_option_is_covered() -> None:
         assert {c.dtype for c in mine} == {"f32", "f64"}
 
 
-GPU_CASES = [c for c in CASES if c.dtype == "f32" and c.steps == 8 and not c.per_neuron][:16]
+# every family, spike function and reset (and the leaky options), compiled for the GPU
+GPU_CASES = [
+    c for c in CASES if c.dtype == "f32" and not (c.syn or c.norm or c.min_v or c.per_neuron)
+]
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -389,6 +402,89 @@ GPU_CASES = [c for c in CASES if c.dtype == "f32" and c.steps == 8 and not c.per
 @pytest.mark.parametrize("case", GPU_CASES, ids=lambda c: c.id)
 def test_cuda_kernel_matches(case: Case) -> None:
     assert run_case(dataclasses.replace(case, block=128), "cuda") == []
+
+
+# ---------------------------------------------------------------- compiled for a GPU
+# triton.compile needs no GPU: these build the PTX for sm_90 on any machine with the
+# NVIDIA backend, catching what the interpreter does not check (types of loop-carried
+# values, constexpr branches) and checking the instructions that exactness rests on.
+
+
+def _ptx(kernel: Any, constexprs: dict[str, object], dtype: torch.dtype) -> str:
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    if not isinstance(kernel, triton.runtime.JITFunction):
+        pytest.skip("the kernels are interpreted in this process (TRITON_INTERPRET is set)")
+    if "nvidia" not in triton.backends.backends:
+        pytest.skip("triton has no NVIDIA backend on this platform")
+    ty = "fp32" if dtype == torch.float32 else "fp64"
+    signature = {
+        name: "constexpr" if name in constexprs else f"*{ty}" if name.endswith("_ptr") else "i32"
+        for name in kernel.arg_names
+    }
+    if "constexprs" in inspect.signature(ASTSource).parameters:
+        source = ASTSource(kernel, signature, constexprs=constexprs)
+    else:  # triton 3.0: keys are argument positions, constants apart
+        names = kernel.arg_names
+        source = ASTSource(
+            kernel,
+            {k: ty for k, ty in enumerate(signature.values()) if ty != "constexpr"},
+            constants={k: constexprs[n] for k, n in enumerate(names) if n in constexprs},
+        )
+    options = {"num_warps": 4, **tk.LAUNCH_OPTIONS}
+    return triton.compile(source, target=GPUTarget("cuda", 90, 32), options=options).asm["ptx"]
+
+
+def _cfg(family: int, spike: int, reset: int, surrogate: int, **flags: bool) -> KernelConfig:
+    opts = {"has_syn": True, "has_leak": True, "norm_input": True, "has_min": True}
+    opts |= {"by_amount": False, "record": True} | flags
+    return KernelConfig(
+        family, opts["has_syn"], opts["has_leak"], opts["norm_input"], opts["has_min"], spike,
+        reset, opts["by_amount"], surrogate, opts["record"], (2.0, 0.5, 0.4, 0.15, 4.0, 1.1),
+    )  # fmt: skip
+
+
+FORWARD_CONFIGS = {
+    "leaky": _cfg(0, 0, 0, 0),
+    **{f"{f}-{s}": _cfg(k, j, 1, 1) for k, f in ((1, "spiking"), (2, "adaptive"))
+       for j, s in ((1, "single"), (2, "multi"), (3, "max"))},
+    "spiking-no_leak-no_syn": _cfg(1, 2, 2, 0, has_leak=False, has_syn=False),
+}  # fmt: skip
+BACKWARD_CONFIGS = {
+    "leaky": (_cfg(0, 0, 0, 0), True),
+    "spiking-multi-subtract-exp": (_cfg(1, 2, 1, 1), True),
+    "spiking-single-to_value-gaussian-no_syn": (_cfg(1, 1, 2, 3, has_syn=False), True),
+    "adaptive-max-amount-multigaussian-no_leak": (
+        _cfg(2, 3, 1, 4, by_amount=True, has_leak=False), False,
+    ),
+    "adaptive-single-to_value-periodic": (_cfg(2, 1, 2, 2, norm_input=False), True),
+    "adaptive-single-subtract-heaviside": (_cfg(2, 1, 1, 0, has_syn=False, record=False), True),
+}  # fmt: skip
+DTYPES = {"f32": torch.float32, "f64": torch.float64}
+
+
+@pytest.mark.skipif(not HAS_TRITON, reason="triton is not installed")
+@pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES.keys())
+@pytest.mark.parametrize("cfg", FORWARD_CONFIGS.values(), ids=FORWARD_CONFIGS.keys())
+def test_forward_compiles_without_fma(cfg: KernelConfig, dtype: torch.dtype) -> None:
+    ptx = _ptx(tk._forward_kernel, tk.forward_constexprs(cfg, dtype, 512), dtype)
+    assert "fma." not in ptx  # a*b + c contracted would change spikes
+    if cfg.spike in (2, 3) and dtype == torch.float32:
+        assert "div.rn" in ptx and "div.full" not in ptx and "div.approx" not in ptx
+
+
+@pytest.mark.skipif(not HAS_TRITON, reason="triton is not installed")
+@pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES.keys())
+@pytest.mark.parametrize(
+    ("cfg", "upstream"), BACKWARD_CONFIGS.values(), ids=BACKWARD_CONFIGS.keys()
+)
+def test_backward_compiles(cfg: KernelConfig, upstream: bool, dtype: torch.dtype) -> None:
+    constexprs = tk.backward_constexprs(cfg, dtype, 512, (upstream,) * 6)
+    ptx = _ptx(tk._backward_kernel, constexprs, dtype)
+    if cfg.surrogate == 0 or cfg.family == 0:  # no exp(), whose f64 library code uses fma
+        assert "fma." not in ptx  # the recomputed forward must match the forward
 
 
 def test_imports_and_explains_without_triton(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -161,7 +161,8 @@ def _neuron_row(
     try:
         expanded = tensor.to(like.dtype).expand(neuron_shape)
     except RuntimeError:
-        return f"{name} of shape {tuple(tensor.shape)} does not broadcast to the neurons {tuple(neuron_shape)}"
+        shape, neurons = tuple(tensor.shape), tuple(neuron_shape)
+        return f"{name} of shape {shape} does not broadcast to the neurons {neurons}"
     return expanded.reshape(-1)
 
 

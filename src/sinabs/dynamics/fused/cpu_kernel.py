@@ -113,9 +113,7 @@ def _ptr(t: torch.Tensor) -> int | None:
     return t.data_ptr() if t.numel() else None
 
 
-def _check(
-    name: str, t: torch.Tensor, shape: tuple[int, ...] | None, dtype: torch.dtype
-) -> None:
+def _check(name: str, t: torch.Tensor, shape: tuple[int, ...] | None, dtype: torch.dtype) -> None:
     """``t`` must be a contiguous CPU tensor of ``dtype``; of ``shape``, or empty if None."""
     if t.device.type != "cpu":
         raise ValueError(f"{name} is on {t.device}; the CPU kernel needs CPU tensors")

@@ -77,7 +77,9 @@ def neuron_scan(
     params = torch.stack(
         [alpha_mem, alpha_syn, threshold, min_v_mem, alpha_adapt, adapt_scale, reset_amount]
     )
-    outputs = forward(x.contiguous(), v0.contiguous(), i0.contiguous(), b0.contiguous(), params, cfg)
+    outputs = forward(
+        x.contiguous(), v0.contiguous(), i0.contiguous(), b0.contiguous(), params, cfg
+    )
     return cast(ScanOutputs, outputs)
 
 
@@ -203,8 +205,13 @@ def _register_cuda() -> None:
     @neuron_scan_backward.register_kernel("cuda")
     def _(*args: Any) -> Tensors:
         *tensors, config, fconfig = args
+        g_out, g_v, g_i, g_b, g_rv, g_ri, g_rb, x, v0, i0, b0, params = (
+            t.contiguous() for t in tensors
+        )
         cfg = KernelConfig.from_lists(config, fconfig)
-        return triton_kernel.scan_backward(*[t.contiguous() for t in tensors], cfg)
+        return triton_kernel.scan_backward(
+            g_out, g_v, g_i, g_b, g_rv, g_ri, g_rb, x, v0, i0, b0, params, cfg
+        )
 
 
 _register_cuda()

@@ -126,7 +126,9 @@ def scan_forward(
             rec_b.append(b)
 
     def stacked(items: list[torch.Tensor], present: bool) -> torch.Tensor:
-        return torch.stack(items, 1) if cfg.record and present and items else x.new_empty(0)
+        if not (cfg.record and present):
+            return x.new_empty(0)
+        return torch.stack(items, 1) if items else torch.empty_like(x)  # T == 0: (B, 0, N)
 
     out = torch.stack(outs, 1) if outs else torch.empty_like(x)
     return (

@@ -6,12 +6,16 @@ batch row and ``BLOCK`` neurons and runs the time loop inside; per-neuron parame
 are loaded once per program. Every field of :class:`~.config.KernelConfig` is a
 ``tl.constexpr``, so each configuration compiles to code without dead branches.
 
-**Exactness.** Kernels are launched with ``enable_fp_fusion=False`` (a launch option of
-Triton >= 3.0; since Triton 3.x its default is to contract ``a * b + c`` into an FMA,
-which rounds once instead of twice and changes spikes). Float32 division in the spike
-count uses IEEE round-to-nearest (``tl.div_rn``), since ``/`` may lower to an
-approximate division on NVIDIA GPUs. Under ``TRITON_INTERPRET=1`` the kernels run on
-CPU tensors through numpy, which is how the test suite checks them without a GPU.
+**Exactness.** Every launch passes ``enable_fp_fusion=False`` (:data:`LAUNCH_OPTIONS`:
+a keyword of the launch ``kernel[grid](..., enable_fp_fusion=False)``, not of the
+``@triton.jit`` decorator, in Triton 3.0 to 3.9). Triton's default contracts
+``a * b + c`` into an FMA, which rounds once instead of twice and changes spikes.
+Float32 division in the spike count is IEEE round-to-nearest (``tl.div_rn``), since
+``/`` lowers to ``div.full.f32`` (2 ulp) on NVIDIA GPUs. The test suite compiles the
+kernels for sm_90 without a GPU and checks the PTX for both, and runs them on CPU
+tensors under ``TRITON_INTERPRET=1`` (numpy) against torch_impl and the reference.
+The surrogate gradients use Triton's fast ``exp`` and division: gradients agree with
+torch_impl to about 1e-7 relative in float32, not bit for bit.
 
 **Backward.** Only the input, the initial states and the parameters are saved by the
 forward. The backward kernel first recomputes the forward in the same program and
@@ -28,9 +32,10 @@ Triton is an optional dependency (the ``gpu`` extra). This module imports withou
 error naming the extra otherwise.
 """
 
-# No `from __future__ import annotations`: Triton < 3.2 interpreter reads `tl.constexpr`
-# annotations as objects, not strings.
+# No `from __future__ import annotations` here: the interpreter of Triton 3.0 compares
+# the `tl.constexpr` annotations as objects and would miss them as strings.
 
+import contextlib
 import math
 
 import torch
@@ -46,7 +51,7 @@ try:
     import triton
     import triton.language as tl
 except ImportError as error:  # the `gpu` extra is not installed
-    triton = None
+    triton = None  # type: ignore[assignment]
     _IMPORT_ERROR: str | None = str(error)
 else:
     _IMPORT_ERROR = None
@@ -68,7 +73,7 @@ def available() -> bool:
 def unavailable_reason() -> str | None:
     """Why the Triton kernels cannot run, or None."""
     if triton is None:
-        return f"triton is not installed ({_IMPORT_ERROR}); install the extra: pip install 'sinabs[gpu]'"
+        return f"triton is not installed ({_IMPORT_ERROR}); pip install 'sinabs[gpu]'"
     return None
 
 
@@ -193,8 +198,8 @@ if triton is not None:
         row = pid // N_BLOCKS
         offs = (pid % N_BLOCKS) * BLOCK + tl.arange(0, BLOCK)
         mask = offs < N
-        state = row.to(tl.int64) * N + offs  # (B, N) index
-        seq = row.to(tl.int64) * T * N + offs  # (B, T, N) index of step 0
+        row64 = row.to(tl.int64)  # 64-bit offsets: B * T * N may exceed 2**31
+        state = row64 * N + offs  # (B, N) index
         a_mem = tl.load(p_ptr + 0 * N + offs, mask=mask, other=1.0)
         a_syn = tl.load(p_ptr + 1 * N + offs, mask=mask, other=0.0)
         theta = tl.load(p_ptr + 2 * N + offs, mask=mask, other=1.0)
@@ -209,9 +214,16 @@ if triton is not None:
             i = tl.load(i0_ptr + state, mask=mask, other=0.0)
         if FAMILY == 2:
             b = tl.load(b0_ptr + state, mask=mask, other=0.0)
-        for t in range(T):
-            at = seq + t * N
-            x = tl.load(x_ptr + at, mask=mask, other=0.0)
+        base = row64 * T * N  # (B, T, N) index of (row, t, 0); T >= 1
+        last = (row64 * T + T - 1) * N
+        x_next = tl.load(x_ptr + base + offs, mask=mask, other=0.0)
+        for _t in range(T):
+            at = base + offs
+            base += N
+            # x is loaded one step ahead, so that its latency overlaps a step
+            # (the last step loads the last input again)
+            x = x_next
+            x_next = tl.load(x_ptr + tl.minimum(base, last) + offs, mask=mask, other=0.0)
             _, _, _, s, _, v, i, b = _step(
                 x, v, i, b, a_mem, a_syn, theta, m, a_ad, beta, amount,
                 FAMILY, HAS_SYN, HAS_LEAK, NORM_INPUT, HAS_MIN, SPIKE, RESET, BY_AMOUNT,
@@ -253,8 +265,8 @@ if triton is not None:
         row = pid // N_BLOCKS
         offs = (pid % N_BLOCKS) * BLOCK + tl.arange(0, BLOCK)
         mask = offs < N
-        state = row.to(tl.int64) * N + offs  # (B, N) index
-        seq = row.to(tl.int64) * T * N + offs  # (B, T, N) index of step 0
+        row64 = row.to(tl.int64)  # 64-bit offsets: B * T * N may exceed 2**31
+        state = row64 * N + offs  # (B, N) index
         a_mem = tl.load(p_ptr + 0 * N + offs, mask=mask, other=1.0)
         a_syn = tl.load(p_ptr + 1 * N + offs, mask=mask, other=0.0)
         theta = tl.load(p_ptr + 2 * N + offs, mask=mask, other=1.0)
@@ -272,14 +284,19 @@ if triton is not None:
             i = tl.load(i0_ptr + state, mask=mask, other=0.0)
         if FAMILY == 2:
             b = tl.load(b0_ptr + state, mask=mask, other=0.0)
-        for t in range(T):
-            at = seq + t * N
+        base = row64 * T * N  # (B, T, N) index of (row, t, 0); T >= 1
+        last = (row64 * T + T - 1) * N
+        x_next = tl.load(x_ptr + base + offs, mask=mask, other=0.0)
+        for _t in range(T):
+            at = base + offs
+            base += N
+            x = x_next  # loaded one step ahead, as in the forward kernel
+            x_next = tl.load(x_ptr + tl.minimum(base, last) + offs, mask=mask, other=0.0)
             tl.store(g_x_ptr + at, v, mask=mask)
             if HAS_SYN:
                 tl.store(i_scratch_ptr + at, i, mask=mask)
             if FAMILY == 2:
                 tl.store(b_scratch_ptr + at, b, mask=mask)
-            x = tl.load(x_ptr + at, mask=mask, other=0.0)
             _, _, _, _, _, v, i, b = _step(
                 x, v, i, b, a_mem, a_syn, theta, m, a_ad, beta, amount,
                 FAMILY, HAS_SYN, HAS_LEAK, NORM_INPUT, HAS_MIN, SPIKE, RESET, BY_AMOUNT,
@@ -307,8 +324,10 @@ if triton is not None:
         gp_ad = zero
         gp_beta = zero
         gp_amount = zero
-        for k in range(T):
-            at = seq + (T - 1 - k) * N
+        base = (row64 * T + T) * N  # one past the last step
+        for _k in range(T):
+            base -= N
+            at = base + offs
             v_prev = tl.load(g_x_ptr + at, mask=mask, other=0.0)
             i_prev = v_prev
             b_prev = v_prev
@@ -389,7 +408,7 @@ if triton is not None:
         if FAMILY == 2:
             tl.store(g_b0_ptr + state, gb, mask=mask)
         # per-program partial parameter gradients, (B, P, N)
-        gp = g_p_ptr + row.to(tl.int64) * 7 * N + offs
+        gp = g_p_ptr + row64 * 7 * N + offs
         tl.store(gp + 0 * N, gp_mem, mask=mask)
         tl.store(gp + 1 * N, gp_syn, mask=mask)
         tl.store(gp + 2 * N, gp_th, mask=mask)
@@ -417,7 +436,13 @@ def launch_shape(batch: int, n: int, device: torch.device) -> tuple[int, int]:
     return block, max(1, min(8, block // 128))
 
 
-def _constexprs(cfg: KernelConfig, x: torch.Tensor) -> dict[str, object]:
+#: Triton launch options of every kernel: no contraction of ``a * b + c`` into an FMA
+#: (Triton's default is to contract; the option is a launch keyword).
+LAUNCH_OPTIONS: dict[str, object] = {"enable_fp_fusion": False}
+
+
+def forward_constexprs(cfg: KernelConfig, dtype: torch.dtype, block: int) -> dict[str, object]:
+    """The ``tl.constexpr`` arguments of the forward kernel for ``cfg``."""
     return {
         "FAMILY": cfg.family,
         "HAS_SYN": cfg.has_syn,
@@ -428,7 +453,33 @@ def _constexprs(cfg: KernelConfig, x: torch.Tensor) -> dict[str, object]:
         "RESET": cfg.reset,
         "BY_AMOUNT": cfg.reset_by_amount,
         "CAP": float(cfg.fconfig[0]) if cfg.spike == SPIKE_MAX else 0.0,
-        "IS_F32": x.dtype == torch.float32,
+        "RECORD": cfg.record,
+        "IS_F32": dtype == torch.float32,
+        "BLOCK": block,
+    }
+
+
+def backward_constexprs(
+    cfg: KernelConfig, dtype: torch.dtype, block: int, upstream: tuple[bool, ...]
+) -> dict[str, object]:
+    """The ``tl.constexpr`` arguments of the backward kernel for ``cfg``.
+
+    ``upstream``: whether ``(g_v, g_i, g_b, g_rec_v, g_rec_i, g_rec_b)`` are present.
+    """
+    has = dict(zip(("GV", "GI", "GB", "GRV", "GRI", "GRB"), upstream, strict=True))
+    adaptive = cfg.family == 2
+    constexprs = forward_constexprs(cfg, dtype, block)
+    del constexprs["RECORD"]
+    return {
+        **constexprs,
+        "TH_GRAD": cfg.reset == RESET_SUBTRACT and not cfg.reset_by_amount,
+        "HAS_GV": has["GV"],
+        "HAS_GI": cfg.has_syn and has["GI"],
+        "HAS_GB": adaptive and has["GB"],
+        "HAS_GRV": cfg.record and has["GRV"],
+        "HAS_GRI": cfg.record and cfg.has_syn and has["GRI"],
+        "HAS_GRB": cfg.record and adaptive and has["GRB"],
+        **_surrogate_constexprs(cfg),
     }
 
 
@@ -451,6 +502,11 @@ def _surrogate_constexprs(cfg: KernelConfig) -> dict[str, object]:
         **{f"C{j}": c[j] for j in range(5)},
         **{f"K{j}": k[j] for j in range(4)},
     }
+
+
+def _on_device(x: torch.Tensor) -> contextlib.AbstractContextManager[object]:
+    # Triton launches on the current CUDA device; make it the tensors' device.
+    return torch.cuda.device(x.device) if x.is_cuda else contextlib.nullcontext()
 
 
 def _check(x: torch.Tensor, params: torch.Tensor) -> None:
@@ -477,6 +533,7 @@ def scan_forward(
     device. ``block`` overrides the neurons per program (a power of two).
     """
     _check(x, params)
+    x, v0, i0, b0, params = (t.contiguous() for t in (x, v0, i0, b0, params))
     batch, steps, n = x.shape
     adaptive = cfg.family == 2
     out = torch.empty_like(x)
@@ -488,22 +545,24 @@ def scan_forward(
         return torch.empty_like(x) if cfg.record and present else x.new_empty(0)
 
     rec_v, rec_i, rec_b = seq(True), seq(cfg.has_syn), seq(adaptive)
+    if steps == 0:  # the kernels assume T >= 1
+        return out, v.copy_(v0), i.copy_(i0), b.copy_(b0), rec_v, rec_i, rec_b
     if batch * n == 0:
         return out, v, i, b, rec_v, rec_i, rec_b
-    blk, warps = launch_shape(batch, n, x.device)
-    blk = block or blk
-    n_blocks = triton.cdiv(n, blk)
+    auto_block, warps = launch_shape(batch, n, x.device)
+    block = block or auto_block
+    n_blocks = triton.cdiv(n, block)
 
     def ptr(t: torch.Tensor) -> torch.Tensor:  # absent tensors: any valid pointer
         return t if t.numel() else x
 
-    _forward_kernel[(batch * n_blocks,)](
-        x, v0, ptr(i0), ptr(b0), params,
-        out, v, ptr(i), ptr(b), ptr(rec_v), ptr(rec_i), ptr(rec_b),
-        steps, n, n_blocks,
-        **_constexprs(cfg, x), RECORD=cfg.record, BLOCK=blk,
-        num_warps=warps, enable_fp_fusion=False,
-    )  # fmt: skip
+    with _on_device(x):
+        _forward_kernel[(batch * n_blocks,)](
+            x, v0, ptr(i0), ptr(b0), params,
+            out, v, ptr(i), ptr(b), ptr(rec_v), ptr(rec_i), ptr(rec_b),
+            steps, n, n_blocks,
+            **forward_constexprs(cfg, x.dtype, block), num_warps=warps, **LAUNCH_OPTIONS,
+        )  # fmt: skip
     return out, v, i, b, rec_v, rec_i, rec_b
 
 
@@ -530,40 +589,46 @@ def scan_backward(
     zero. ``block`` overrides the neurons per program (a power of two).
     """
     _check(x, params)
+    g_out, g_v, g_i, g_b, g_rec_v, g_rec_i, g_rec_b, x, v0, i0, b0, params = (
+        t.contiguous()
+        for t in (g_out, g_v, g_i, g_b, g_rec_v, g_rec_i, g_rec_b, x, v0, i0, b0, params)
+    )
     batch, steps, n = x.shape
     adaptive = cfg.family == 2
     g_x = torch.empty_like(x)
     g_v0 = torch.empty_like(v0)
     g_i0 = torch.empty_like(v0) if cfg.has_syn else x.new_empty(0)
     g_b0 = torch.empty_like(v0) if adaptive else x.new_empty(0)
-    if batch * n == 0:
-        return g_x.zero_(), g_v0, g_i0, g_b0, params.new_zeros(params.shape)
+    if steps == 0 or batch * n == 0:  # the kernels assume T >= 1
+
+        def passed(g: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+            return out.copy_(g) if g.numel() and out.numel() else out.zero_()
+
+        return (
+            g_x,
+            passed(g_v, g_v0),
+            passed(g_i, g_i0),
+            passed(g_b, g_b0),
+            params.new_zeros(params.shape),
+        )
     g_partial = x.new_empty((batch, N_PARAMS, n))
     i_scratch = torch.empty_like(x) if cfg.has_syn else x.new_empty(0)
     b_scratch = torch.empty_like(x) if adaptive else x.new_empty(0)
-    blk, warps = launch_shape(batch, n, x.device)
-    blk = block or blk
-    n_blocks = triton.cdiv(n, blk)
-    record = cfg.record
+    auto_block, warps = launch_shape(batch, n, x.device)
+    block = block or auto_block
+    n_blocks = triton.cdiv(n, block)
+    upstream = tuple(g.numel() > 0 for g in (g_v, g_i, g_b, g_rec_v, g_rec_i, g_rec_b))
 
     def ptr(t: torch.Tensor) -> torch.Tensor:  # absent tensors: any valid pointer
         return t if t.numel() else x
 
-    _backward_kernel[(batch * n_blocks,)](
-        g_out, ptr(g_v), ptr(g_i), ptr(g_b), ptr(g_rec_v), ptr(g_rec_i), ptr(g_rec_b),
-        x, v0, ptr(i0), ptr(b0), params,
-        g_x, g_v0, ptr(g_i0), ptr(g_b0), g_partial, ptr(i_scratch), ptr(b_scratch),
-        steps, n, n_blocks,
-        **_constexprs(cfg, x),
-        TH_GRAD=cfg.reset == RESET_SUBTRACT and not cfg.reset_by_amount,
-        HAS_GV=g_v.numel() > 0,
-        HAS_GI=cfg.has_syn and g_i.numel() > 0,
-        HAS_GB=adaptive and g_b.numel() > 0,
-        HAS_GRV=record and g_rec_v.numel() > 0,
-        HAS_GRI=record and cfg.has_syn and g_rec_i.numel() > 0,
-        HAS_GRB=record and adaptive and g_rec_b.numel() > 0,
-        **_surrogate_constexprs(cfg),
-        BLOCK=blk,
-        num_warps=warps, enable_fp_fusion=False,
-    )  # fmt: skip
+    with _on_device(x):
+        _backward_kernel[(batch * n_blocks,)](
+            g_out, ptr(g_v), ptr(g_i), ptr(g_b), ptr(g_rec_v), ptr(g_rec_i), ptr(g_rec_b),
+            x, v0, ptr(i0), ptr(b0), params,
+            g_x, g_v0, ptr(g_i0), ptr(g_b0), g_partial, ptr(i_scratch), ptr(b_scratch),
+            steps, n, n_blocks,
+            **backward_constexprs(cfg, x.dtype, block, upstream),
+            num_warps=warps, **LAUNCH_OPTIONS,
+        )  # fmt: skip
     return g_x, g_v0, g_i0, g_b0, g_partial.sum(0)

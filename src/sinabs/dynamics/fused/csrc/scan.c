@@ -7,10 +7,11 @@
  * (It is built as a Python extension module only so that setuptools compiles it; the
  * empty PyInit function below is never called.)
  *
- * Work is split into items (batch row b, block of BLOCK neurons); inside an item the
- * time loop runs over vectorized loops across the lanes of the block. Items run on
- * plain pthreads. The hot functions are compiled three times (AVX-512, AVX2,
- * baseline) on x86-64 and the best one the CPU supports is picked at run time.
+ * Work is split into items (a batch row and a few slots of BLOCK neurons, see Job);
+ * inside an item the time loop runs over vectorized loops across the lanes of a slot.
+ * Items run on plain pthreads (the thread count comes from the caller). The hot
+ * functions are compiled three times (AVX-512, AVX2, baseline) on x86-64 and the best
+ * one the CPU supports is picked at run time (sinabs_scan_isa).
  *
  * Compile with -ffp-contract=off (no FMA contraction) and without -ffast-math: the
  * forward must reproduce torch's float operations exactly.
@@ -29,14 +30,18 @@
 #endif
 
 #define ALWAYS_INLINE __attribute__((always_inline))
-#define PREFETCH_STEPS 8
-#define PREFETCH_ROW(p, nl)                                                   \
-    do {                                                                      \
-        const char *pf_ = (const char *)(p);                                  \
-        for (int pl_ = 0; pl_ < (int)((nl) * sizeof(S)); pl_ += 64)           \
-            __builtin_prefetch(pf_ + pl_);                                    \
-    } while (0)
-
+#define NOINLINE __attribute__((noinline))
+#define UNUSED __attribute__((unused)) /* ISA-independent helpers: only one copy is used */
+/* The lane loops touch only distinct arrays (rows of x and outputs, local states):
+ * no runtime alias checks, which GCC otherwise adds and which can fail over to the
+ * scalar loop. */
+#if defined(__clang__)
+#define IVDEP _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define IVDEP _Pragma("GCC ivdep")
+#else
+#define IVDEP
+#endif
 enum { ROW_AM, ROW_AS, ROW_TH, ROW_MIN, ROW_AAD, ROW_BETA, ROW_R, N_ROWS };
 enum { SPIKE_NONE, SPIKE_SINGLE, SPIKE_MULTI, SPIKE_MAX };
 enum { RESET_NONE, RESET_SUBTRACT, RESET_TO_VALUE };
@@ -44,8 +49,24 @@ enum { SG_HEAVISIDE, SG_SINGLE_EXP, SG_PERIODIC_EXP, SG_GAUSSIAN, SG_MULTI_GAUSS
 enum { ISA_DEFAULT, ISA_AVX2, ISA_AVX512 };
 enum { OK = 0, ERR_ARGUMENT = 1, ERR_MEMORY = 2, ERR_ISA = 3 };
 
-#define N_CONFIG 10
+/* rows of the per-call parameter table (scan_kernel.h, setup) */
+enum { Q_AM, Q_K, Q_KN, Q_AS, Q_TH, Q_M, Q_AAD, Q_OMA, Q_BETA, Q_R, Q_SGA, Q_SGB, N_Q };
+/* flag rows (and a row of zeros) */
+enum { F_MIN, F_SUB, F_TO, F_NONE, F_AMOUNT, F_GTH, F_ZERO, N_F };
+
+/* backward: accumulators of the parameter gradients, and the row each one feeds (A_R
+ * serves the threshold or reset_amount: only one of them receives a reset gradient) */
+#define ACC_CHUNK 16
+enum { A_AM, A_AS, A_R, A_MIN, A_AAD, A_BETA, N_ACC };
+static const int ACC_OF_ROW[N_ROWS] = {A_AM, A_AS, A_R, A_MIN, A_AAD, A_BETA, A_R};
+
 #define N_SG 12
+/* lanes per slot: 256 bytes of a row, four cache lines */
+#define BLOCK_F32 64
+#define BLOCK_F64 32
+/* the recomputed forward of a backward item should stay in L2 (measured: 256 KiB to
+ * 512 KiB are best on a 1 MiB L2) */
+#define SCRATCH_BUDGET ((size_t)384 << 10)
 
 typedef struct {
     int family, syn, leak, norm, has_min, spike, reset, by_amount, surrogate, record;
@@ -53,13 +74,21 @@ typedef struct {
     double sg[N_SG]; /* surrogate constants, see cpu_kernel.py */
 } Cfg;
 
+/* Neurons are cut into slots of BLOCK lanes: slot j starts at j * BLOCK; when BLOCK
+ * does not divide N a last slot starts at N - BLOCK and overlaps the one before (its
+ * overlapping lanes are computed twice, by the same thread, with identical results),
+ * so every slot is full. With N < BLOCK there is one slot, run on zero-padded rows.
+ * A work item is a batch row and G consecutive slots. */
 typedef struct {
-    int64_t B, T, N, nblocks;
+    int64_t B, T, N;
+    int64_t nslots, G, nchunks; /* slots per row, slots per item, items per row */
     Cfg cfg;
-    int f64;    /* scalar type: 0 float, 1 double */
-    int kind;   /* specialization: see SPECIALIZE in scan_kernel.h */
-    int active; /* bit mask of the parameter rows that receive a gradient */
-    const void *x, *v0, *i0, *b0, *params;
+    int f64;      /* scalar type: 0 float, 1 double */
+    int kind;     /* specialization: see SPECIALIZE in scan_kernel.h */
+    int active;   /* bit mask of the parameter rows that receive a gradient */
+    int used_acc; /* bit mask of the accumulators in use */
+    const void *x, *v0, *i0, *b0;
+    const void *q, *flags; /* per-call tables, see setup in scan_kernel.h */
     void *out, *v, *i, *b, *rec_v, *rec_i, *rec_b;
     const void *g_out, *g_v, *g_i, *g_b, *g_rec_v, *g_rec_i, *g_rec_b;
     void *g_x, *g_v0, *g_i0, *g_b0, *g_params;
@@ -68,12 +97,16 @@ typedef struct {
 
 typedef void (*ItemFn)(const Job *, int64_t, void *);
 
+static inline int64_t slot_n0(const Job *J, int64_t slot) {
+    int64_t block = J->f64 ? BLOCK_F64 : BLOCK_F32;
+    int64_t n0 = slot * block;
+    return n0 + block <= J->N ? n0 : (J->N > block ? J->N - block : 0);
+}
+
 /* ------------------------------------------------------------------ instantiations */
 
 #define CAT3_(a, b, c) a##_##b##_##c
 #define CAT3(a, b, c) CAT3_(a, b, c)
-#define BLOCK_F32 64 /* lanes per block: 256 bytes of a row, four cache lines */
-#define BLOCK_F64 32
 
 #define ISA_NAME default
 #define S_IS_FLOAT 1
@@ -133,29 +166,38 @@ EXPORT int sinabs_scan_isa(void) {
 
 typedef struct {
     ItemFn fwd, bwd;
+    void (*setup)(const Job *, const void *, void *, void *);
+    size_t (*fwd_scratch)(int64_t);
+    size_t (*bwd_scratch)(const Job *, int64_t);
     int block;
+    size_t elem;
 } Kernels;
+
+#define KERNELS(T, ISA)                                                         \
+    (Kernels) {                                                                 \
+        fwd_item_##T##_##ISA, bwd_item_##T##_##ISA,                             \
+            (void (*)(const Job *, const void *, void *, void *))setup_##T##_default, \
+            fwd_scratch_##T##_default, bwd_scratch_##T##_default,               \
+            0, 0                                                                \
+    }
 
 static int pick(int dtype, int isa, Kernels *k) {
     int best = sinabs_scan_isa();
     if (isa < 0) isa = best;
     if (isa > best) return ERR_ISA;
     int f32 = dtype == 0;
-    k->block = f32 ? BLOCK_F32 : BLOCK_F64;
 #if SCAN_X86
     if (isa == ISA_AVX512) {
-        k->fwd = f32 ? fwd_item_f32_avx512 : fwd_item_f64_avx512;
-        k->bwd = f32 ? bwd_item_f32_avx512 : bwd_item_f64_avx512;
-        return OK;
-    }
-    if (isa == ISA_AVX2) {
-        k->fwd = f32 ? fwd_item_f32_avx2 : fwd_item_f64_avx2;
-        k->bwd = f32 ? bwd_item_f32_avx2 : bwd_item_f64_avx2;
-        return OK;
-    }
+        *k = f32 ? KERNELS(f32, avx512) : KERNELS(f64, avx512);
+    } else if (isa == ISA_AVX2) {
+        *k = f32 ? KERNELS(f32, avx2) : KERNELS(f64, avx2);
+    } else
 #endif
-    k->fwd = f32 ? fwd_item_f32_default : fwd_item_f64_default;
-    k->bwd = f32 ? bwd_item_f32_default : bwd_item_f64_default;
+    {
+        *k = f32 ? KERNELS(f32, default) : KERNELS(f64, default);
+    }
+    k->block = f32 ? BLOCK_F32 : BLOCK_F64;
+    k->elem = f32 ? sizeof(float) : sizeof(double);
     return OK;
 }
 
@@ -165,16 +207,15 @@ typedef struct {
     const Job *J;
     ItemFn fn;
     size_t scratch_bytes;
-    int64_t nitems, grain;
+    int64_t nitems;
     int64_t next; /* atomic counter of handed-out items */
 } Task;
 
 static void work(Task *tk, void *scratch) {
     for (;;) {
-        int64_t it = __atomic_fetch_add(&tk->next, tk->grain, __ATOMIC_RELAXED);
+        int64_t it = __atomic_fetch_add(&tk->next, 1, __ATOMIC_RELAXED);
         if (it >= tk->nitems) break;
-        int64_t end = it + tk->grain < tk->nitems ? it + tk->grain : tk->nitems;
-        for (; it < end; it++) tk->fn(tk->J, it, scratch);
+        tk->fn(tk->J, it, scratch);
     }
 }
 
@@ -195,21 +236,18 @@ static void *worker(void *arg) {
 
 #define MAX_THREADS 256
 
-/* Runs fn over nitems items on up to `threads` threads (the caller's included). */
-static int run(const Job *J, ItemFn fn, int64_t nitems, int64_t cost_per_item, int threads,
-               size_t scratch_bytes) {
-    /* about 2^17 element-steps (tens of microseconds) per thread pay for its start */
-    int64_t by_work = (nitems * cost_per_item) >> 17;
-    int64_t n = threads;
-    if (n > nitems) n = nitems;
-    if (n > by_work) n = by_work;
-    if (n > MAX_THREADS) n = MAX_THREADS;
-    if (n < 1) n = 1;
-    int64_t grain = (1 << 14) / (cost_per_item > 0 ? cost_per_item : 1);
-    if (grain < 1) grain = 1;
-    if (grain > nitems / (4 * n)) grain = nitems / (4 * n) > 0 ? nitems / (4 * n) : 1;
-    Task tk = {J, fn, scratch_bytes, nitems, grain, 0};
+/* Threads worth starting for `work` element-steps: each should get about 2^17 of them
+ * (tens of microseconds), which pays for its start. */
+static int64_t useful_threads(int threads, int64_t work) {
+    int64_t n = threads < MAX_THREADS ? threads : MAX_THREADS;
+    if (n > (work >> 17)) n = work >> 17;
+    return n < 1 ? 1 : n;
+}
 
+/* Runs fn over nitems items on up to n threads (the caller's included). */
+static int run(const Job *J, ItemFn fn, int64_t nitems, int64_t n, size_t scratch_bytes) {
+    if (n > nitems) n = nitems;
+    Task tk = {J, fn, scratch_bytes, nitems, 0};
     void *scratch = alloc_scratch(scratch_bytes);
     if (scratch_bytes && !scratch) return ERR_MEMORY;
     pthread_t ids[MAX_THREADS];
@@ -245,18 +283,58 @@ static int read_config(Job *J, const int32_t *config, const double *consts) {
     if (c->reset < RESET_NONE || c->reset > RESET_TO_VALUE) return ERR_ARGUMENT;
     if (c->surrogate < SG_HEAVISIDE || c->surrogate > SG_MULTI_GAUSSIAN) return ERR_ARGUMENT;
     int multi = c->spike == SPIKE_MULTI || c->spike == SPIKE_MAX;
-    J->kind = c->family == 0 ? c->syn : 2 + 4 * (c->family - 1) + 2 * c->syn + multi;
+    int base = c->family == 0 ? c->syn : 2 + 4 * (c->family - 1) + 2 * c->syn + multi;
+    int fast = !c->has_min && (c->family == 0 || (c->reset == RESET_SUBTRACT && !c->by_amount));
+    J->kind = 2 * base + fast;
     int gth = c->family != 0 && c->reset == RESET_SUBTRACT && !c->by_amount;
     int gr = c->family != 0 && (c->reset == RESET_TO_VALUE ||
                                 (c->reset == RESET_SUBTRACT && c->by_amount));
     J->active = (c->leak << ROW_AM) | (c->syn << ROW_AS) | (gth << ROW_TH) |
                 (c->has_min << ROW_MIN) | ((c->family == 2) << ROW_AAD) |
                 ((c->family == 2 && gth) << ROW_BETA) | (gr << ROW_R);
+    J->used_acc = 0;
+    for (int row = 0; row < N_ROWS; row++) {
+        if (J->active & (1 << row)) J->used_acc |= 1 << ACC_OF_ROW[row];
+    }
     return OK;
 }
 
-static int check_shape(int64_t B, int64_t T, int64_t N, int dtype) {
+/* Common set-up of both directions: configuration, kernels, slots, the per-call tables
+ * (in *tables, to be freed by the caller). `rows`: per-step scratch rows of the backward
+ * (0 for the forward), which bound the slots per item. */
+static int prepare(Job *J, Kernels *k, void **tables, int dtype, int isa, int threads,
+                   int64_t B, int64_t T, int64_t N, const int32_t *config,
+                   const double *consts, const void *params, int backward) {
+    memset(J, 0, sizeof *J);
+    *tables = NULL;
     if (B < 0 || T < 0 || N < 0 || (dtype != 0 && dtype != 1)) return ERR_ARGUMENT;
+    int err = read_config(J, config, consts);
+    if (!err) err = pick(dtype, isa, k);
+    if (err) return err;
+    J->B = B, J->T = T, J->N = N, J->f64 = dtype == 1;
+    int64_t block = k->block;
+    J->nslots = N < block ? 1 : N / block + (N % block != 0);
+    /* The forward runs one slot per item (measured fastest: its states stay in L1).
+     * The backward runs G slots per item, as many as keep the recomputed forward of the
+     * item within SCRATCH_BUDGET (in L2) and leave two items per thread. */
+    J->G = 1;
+    if (backward) {
+        int64_t n = useful_threads(threads, B * T * N);
+        int64_t per_row = B >= 2 * n ? 1 : (2 * n + B - 1) / (B > 0 ? B : 1);
+        if (per_row > J->nslots) per_row = J->nslots;
+        J->G = (J->nslots + per_row - 1) / per_row;
+        size_t rows = 2 + J->cfg.syn + (J->cfg.family == 2);
+        size_t per_slot = rows * (size_t)(T > 0 ? T : 1) * (size_t)block * k->elem;
+        int64_t fit = (int64_t)(SCRATCH_BUDGET / per_slot);
+        if (J->G > fit) J->G = fit > 0 ? fit : 1;
+    }
+    J->nchunks = (J->nslots + J->G - 1) / J->G;
+    size_t q_len = (size_t)N_Q * J->nslots * block;
+    *tables = malloc((q_len + (size_t)N_F * block) * k->elem);
+    if (!*tables) return ERR_MEMORY;
+    void *flags = (char *)*tables + q_len * k->elem;
+    k->setup(J, params, *tables, flags);
+    J->q = *tables, J->flags = flags;
     return OK;
 }
 
@@ -274,18 +352,18 @@ EXPORT int sinabs_scan_forward(int dtype, int isa, int threads, int64_t B, int64
                                const void *params, void *out, void *v, void *i, void *b,
                                void *rec_v, void *rec_i, void *rec_b) {
     Job J;
-    memset(&J, 0, sizeof J);
     Kernels k;
-    int err = check_shape(B, T, N, dtype);
-    if (!err) err = read_config(&J, config, consts);
-    if (!err) err = pick(dtype, isa, &k);
-    if (err) return err;
-    J.B = B, J.T = T, J.N = N, J.f64 = dtype == 1;
-    J.nblocks = (N + k.block - 1) / k.block;
-    J.x = x, J.v0 = v0, J.i0 = i0, J.b0 = b0, J.params = params;
-    J.out = out, J.v = v, J.i = i, J.b = b, J.rec_v = rec_v, J.rec_i = rec_i, J.rec_b = rec_b;
-    if (B * N == 0) return OK;
-    return run(&J, k.fwd, B * J.nblocks, T * k.block, threads, 0);
+    void *tables;
+    int err = prepare(&J, &k, &tables, dtype, isa, threads, B, T, N, config, consts, params, 0);
+    if (!err && B * N > 0) {
+        J.x = x, J.v0 = v0, J.i0 = i0, J.b0 = b0;
+        J.out = out, J.v = v, J.i = i, J.b = b;
+        J.rec_v = rec_v, J.rec_i = rec_i, J.rec_b = rec_b;
+        err = run(&J, k.fwd, B * J.nchunks, useful_threads(threads, B * T * N),
+                  k.fwd_scratch(J.G) * k.elem);
+    }
+    free(tables);
+    return err;
 }
 
 #define REDUCE_CHUNK 1024
@@ -317,7 +395,7 @@ static void reduce_item(const Job *J, int64_t item, void *unused) {
 /**
  * Backward scan: gradients of sinabs_scan_forward's outputs in, gradients of x, the
  * initial states and the params (7, N) out. Absent gradient inputs (NULL) count as
- * zero. Saves nothing between calls: the forward is recomputed per block.
+ * zero. Nothing is kept from the forward: it is recomputed per work item.
  */
 EXPORT int sinabs_scan_backward(int dtype, int isa, int threads, int64_t B, int64_t T,
                                 int64_t N, const int32_t *config, const double *consts,
@@ -327,36 +405,33 @@ EXPORT int sinabs_scan_backward(int dtype, int isa, int threads, int64_t B, int6
                                 const void *i0, const void *b0, const void *params, void *g_x,
                                 void *g_v0, void *g_i0, void *g_b0, void *g_params) {
     Job J;
-    memset(&J, 0, sizeof J);
     Kernels k;
-    int err = check_shape(B, T, N, dtype);
-    if (!err) err = read_config(&J, config, consts);
-    if (!err) err = pick(dtype, isa, &k);
-    if (err) return err;
-    J.B = B, J.T = T, J.N = N, J.f64 = dtype == 1;
-    J.nblocks = (N + k.block - 1) / k.block;
-    J.x = x, J.v0 = v0, J.i0 = i0, J.b0 = b0, J.params = params;
+    void *tables;
+    int err = prepare(&J, &k, &tables, dtype, isa, threads, B, T, N, config, consts, params, 1);
+    if (err || N == 0) {
+        free(tables);
+        return err;
+    }
+    J.x = x, J.v0 = v0, J.i0 = i0, J.b0 = b0;
     J.g_out = g_out, J.g_v = g_v, J.g_i = g_i, J.g_b = g_b;
     J.g_rec_v = J.cfg.record ? g_rec_v : NULL;
     J.g_rec_i = J.cfg.record ? g_rec_i : NULL;
     J.g_rec_b = J.cfg.record ? g_rec_b : NULL;
     J.g_x = g_x, J.g_v0 = g_v0, J.g_i0 = g_i0, J.g_b0 = g_b0, J.g_params = g_params;
-    size_t elem = dtype == 0 ? sizeof(float) : sizeof(double);
-    if (N == 0) return OK;
+    int64_t threads_used = useful_threads(threads, 3 * B * T * N);
     if (B > 0) {
-        size_t n_scratch = 2 + J.cfg.syn + (J.cfg.family == 2 ? 2 : 0);
-        size_t scratch = (size_t)T * (size_t)k.block * n_scratch * elem;
         J.partial = (double *)malloc((size_t)N_ROWS * (size_t)B * (size_t)N * sizeof(double));
-        if (!J.partial) return ERR_MEMORY;
-        err = run(&J, k.bwd, B * J.nblocks, 3 * T * k.block, threads, scratch);
+        err = J.partial ? OK : ERR_MEMORY;
+        if (!err) err = run(&J, k.bwd, B * J.nchunks, threads_used, k.bwd_scratch(&J, J.G) * k.elem);
+    } else {
+        J.active = 0;
     }
     if (!err) {
-        Job R = J;
-        if (B == 0) R.active = 0;
         int64_t chunks = (N + REDUCE_CHUNK - 1) / REDUCE_CHUNK;
-        err = run(&R, reduce_item, chunks, (B + 1) * REDUCE_CHUNK, threads, 0);
+        err = run(&J, reduce_item, chunks, useful_threads(threads, B * N * N_ROWS), 0);
     }
     free(J.partial);
+    free(tables);
     return err;
 }
 

@@ -5,15 +5,17 @@
  * fwd_item_f32_avx512.
  *
  * The math is the one of torch_impl.py, written lane by lane in the same floating-point
- * order (the forward is bit-identical to it): one loop over the lanes of a block inside
- * the time loop, with the states of the block in small local arrays. The loops over
- * lanes contain only branch-free selects so that the compiler vectorizes them.
+ * order (the forward is bit-identical to it). Neurons are cut into slots of BLOCK
+ * lanes (see Job in scan.c); a work item is a batch row and a range of slots, and runs
+ * the time loop outside and the slots inside. The loop over the lanes of a slot
+ * contains only branch-free selects, so that the compiler vectorizes it.
  *
- * Structural choices (family, synapse, single vs multi spike) are compile-time
- * arguments of always-inline functions, expanded into a few specializations by
- * scan.c; the remaining options are uniform selects, written so that a disabled option
- * gives exactly the same float operations as torch_impl (for instance the missing
- * leak is a factor 1, and 1 * v == v exactly).
+ * Family, synapse, single vs multi spike and FAST (no min_v_mem, subtract the
+ * threshold: the defaults) are compile-time arguments of always-inline functions,
+ * expanded into 20 specializations for float32 (SPECIALIZE below; float64, for checks
+ * more than speed, has the 10 general ones); the other options are per-lane
+ * selects on flag rows, written so that a disabled option gives exactly the float
+ * operations of torch_impl (the missing leak is a factor 1: 1 * v == v).
  */
 
 #if S_IS_FLOAT
@@ -108,135 +110,142 @@ static inline ALWAYS_INLINE double NAME(exp_d)(double x) {
 static inline ALWAYS_INLINE S NAME(fabs_s)(S x) { return x < 0 ? -x : x; }
 
 /* ------------------------------------------------------------------ surrogates
- * d spike / d v at (v1, th) for every step of a block, in place of v1 in `buf`
- * (rows of BLOCK lanes, T rows). `th` has a row stride `ths` (0: one row for all t).
- * Formulas and constants: activation/surrogate_gradient_fn.py; `c` from cpu_kernel.py.
- */
-static inline ALWAYS_INLINE void NAME(surrogate)(int kind, const double *c, S *restrict buf,
-                                                  const S *restrict th_base, int64_t ths,
-                                                  int64_t T, int nl) {
+ * Formulas: activation/surrogate_gradient_fn.py; constants `c` from cpu_kernel.py.
+ * Divisions are multiplications by reciprocals (the surrogate only enters gradients;
+ * its relative error stays below 1e-6). The factors that depend on the threshold only
+ * (fa, fb) come from the parameter table (fixed threshold) or from sg_factors
+ * (adaptive threshold). */
+
+static inline ALWAYS_INLINE void NAME(sg_factor)(int kind, const double *c, S th, S *fa,
+                                                 S *fb) {
+    if (kind == SG_SINGLE_EXP) {
+        S width = th * (S)c[0];
+        *fa = (S)1 / width;
+        *fb = (S)c[1] / width;
+    } else {
+        *fa = (S)1 / th; /* Heaviside, PeriodicExponential */
+        *fb = (S)0;
+    }
+}
+
+static NOINLINE void NAME(sg_factors)(int kind, const double *c, const S *restrict th,
+                                      S *restrict fa, S *restrict fb) {
+    IVDEP
+    for (int l = 0; l < BLOCK; l++) NAME(sg_factor)(kind, c, th[l], &fa[l], &fb[l]);
+}
+
+/* row[l] = surrogate(row[l], th[l]) for one row of BLOCK lanes (row holds v1). */
+static NOINLINE void NAME(sg_row)(int kind, const double *c, S *restrict row,
+                                  const S *restrict th, const S *restrict fa,
+                                  const S *restrict fb) {
     if (kind == SG_HEAVISIDE) {
         const S window = (S)c[0];
-        for (int64_t t = 0; t < T; t++) {
-            S *restrict row = buf + t * BLOCK;
-            const S *restrict thr = th_base + t * ths;
-            for (int l = 0; l < nl; l++) {
-                S th = thr[l];
-                row[l] = (row[l] >= th - window ? (S)1 : (S)0) / th;
-            }
-        }
+        IVDEP
+        for (int l = 0; l < BLOCK; l++) row[l] = row[l] >= th[l] - window ? fa[l] : (S)0;
     } else if (kind == SG_SINGLE_EXP) {
-        const S width_f = (S)c[0], scale = (S)c[1];
-        for (int64_t t = 0; t < T; t++) {
-            S *restrict row = buf + t * BLOCK;
-            const S *restrict thr = th_base + t * ths;
-            for (int l = 0; l < nl; l++) {
-                S th = thr[l];
-                S width = th * width_f;
-                row[l] = (scale / width) * EXP(-NAME(fabs_s)(row[l] - th) / width);
-            }
+        IVDEP
+        for (int l = 0; l < BLOCK; l++) {
+            row[l] = fb[l] * EXP(-NAME(fabs_s)(row[l] - th[l]) * fa[l]);
         }
     } else if (kind == SG_PERIODIC_EXP) {
-        const S width = (S)c[0], scale = (S)c[1];
-        for (int64_t t = 0; t < T; t++) {
-            S *restrict row = buf + t * BLOCK;
-            const S *restrict thr = th_base + t * ths;
-            for (int l = 0; l < nl; l++) {
-                S th = thr[l], v = row[l];
-                S n = v / th - (S)0.5;
-                S frac = n - FLOOR(n);
-                S periodic = th * ((S)2 * frac - (S)1);
-                S below = v < th ? v - th : (S)0;
-                S above = v >= th ? periodic : (S)0;
-                row[l] = scale * EXP(-NAME(fabs_s)(above + below) / width);
-            }
+        const S inv_width = (S)(1.0 / c[0]), scale = (S)c[1];
+        IVDEP
+        for (int l = 0; l < BLOCK; l++) {
+            S thl = th[l], v = row[l];
+            S n = v * fa[l] - (S)0.5;
+            S frac = n - FLOOR(n);
+            S periodic = thl * ((S)2 * frac - (S)1);
+            S dist = v < thl ? v - thl : periodic;
+            row[l] = scale * EXP(-NAME(fabs_s)(dist) * inv_width);
         }
     } else if (kind == SG_GAUSSIAN) {
-        const S mu = (S)c[0], two_var = (S)c[1], norm = (S)c[2], scale = (S)c[3];
-        for (int64_t t = 0; t < T; t++) {
-            S *restrict row = buf + t * BLOCK;
-            const S *restrict thr = th_base + t * ths;
-            for (int l = 0; l < nl; l++) {
-                S d = (row[l] - thr[l]) - mu;
-                row[l] = EXP(-(d * d) / two_var) / norm * scale;
-            }
+        const S mu = (S)c[0], inv_two_var = (S)(1.0 / c[1]);
+        const S factor = (S)(c[3] / c[2]); /* grad_scale / norm */
+        IVDEP
+        for (int l = 0; l < BLOCK; l++) {
+            S d = (row[l] - th[l]) - mu;
+            row[l] = EXP(-(d * d) * inv_two_var) * factor;
         }
     } else { /* SG_MULTI_GAUSSIAN */
-        const S mu = (S)c[0], two_var = (S)c[1], norm = (S)c[2];
-        const S side_mu = (S)c[3], side_two_var = (S)c[4], side_norm = (S)c[5];
-        const S h = (S)c[6], one_h = (S)c[7], scale = (S)c[8];
-        const S side_mu_neg = -side_mu;
-        for (int64_t t = 0; t < T; t++) {
-            S *restrict row = buf + t * BLOCK;
-            const S *restrict thr = th_base + t * ths;
-            for (int l = 0; l < nl; l++) {
-                S x = row[l] - thr[l];
-                S d0 = x - mu, d1 = x - side_mu, d2 = x - side_mu_neg;
-                S g0 = EXP(-(d0 * d0) / two_var) / norm;
-                S g1 = EXP(-(d1 * d1) / side_two_var) / side_norm;
-                S g2 = EXP(-(d2 * d2) / side_two_var) / side_norm;
-                row[l] = (one_h * g0 - h * g1 - h * g2) * scale;
-            }
+        const S mu = (S)c[0], inv_two_var = (S)(1.0 / c[1]);
+        const S side_mu = (S)c[3], side_inv_two_var = (S)(1.0 / c[4]);
+        const S f0 = (S)(c[7] * c[8] / c[2]); /* (1 + h) grad_scale / norm */
+        const S f1 = (S)(c[6] * c[8] / c[5]); /* h grad_scale / side_norm */
+        IVDEP
+        for (int l = 0; l < BLOCK; l++) {
+            S x = row[l] - th[l];
+            S d0 = x - mu, d1 = x - side_mu, d2 = x + side_mu;
+            S g0 = EXP(-(d0 * d0) * inv_two_var);
+            S g1 = EXP(-(d1 * d1) * side_inv_two_var);
+            S g2 = EXP(-(d2 * d2) * side_inv_two_var);
+            row[l] = f0 * g0 - f1 * (g1 + g2);
         }
     }
 }
 
-/* ------------------------------------------------------------------ block set-up */
+/* ------------------------------------------------------------------ set-up (per call)
+ * The parameter table q: for every slot N_Q rows of BLOCK lanes (slot-major, so that a
+ * step of a slot reads one contiguous piece), prepared so that disabled options are
+ * exact identities; lanes past N get harmless values and are never stored. And the
+ * flag rows: 1 or 0 in every lane (GCC does not vectorize selects on a loop-invariant
+ * scalar for AVX-512; selects on a per-lane comparison it does). */
 
-typedef struct {
-    /* per-lane parameters, prepared so that disabled options are exact identities */
-    S am[BLOCK];    /* alpha_mem, 1 without leak */
-    S k[BLOCK];     /* drive factor: 1 - alpha_mem with norm_input, else 1 */
-    S as[BLOCK];    /* alpha_syn */
-    S th0[BLOCK];   /* threshold (b0 of the adaptive threshold) */
-    S m[BLOCK];     /* min_v_mem */
-    S aad[BLOCK];   /* alpha_adapt */
-    S oma[BLOCK];   /* 1 - alpha_adapt */
-    S beta[BLOCK];  /* adapt_scale */
-    S R[BLOCK];     /* reset_amount */
-    S zero[BLOCK];  /* a row of zeros standing in for absent inputs */
-    S sink[3][BLOCK]; /* rows that absent outputs are written to */
-} NAME(Lanes);
-
-static inline ALWAYS_INLINE void NAME(load_lanes)(const Job *J, int64_t n0, int nl,
-                                                   NAME(Lanes) *L) {
+static UNUSED void NAME(setup)(const Job *J, const void *params, S *restrict q, S *restrict flags) {
     const int64_t N = J->N;
-    const S *P = (const S *)J->params + n0;
-    const int leak = J->cfg.leak, norm = J->cfg.norm;
-    for (int l = 0; l < BLOCK; l++) {
-        /* padding lanes get harmless values; they are never stored */
-        int in = l < nl;
-        S a = in ? P[ROW_AM * N + l] : (S)0.5;
-        L->am[l] = leak ? a : (S)1;
-        L->k[l] = norm ? (S)1 - a : (S)1;
-        L->as[l] = in ? P[ROW_AS * N + l] : (S)0.5;
-        L->th0[l] = in ? P[ROW_TH * N + l] : (S)1;
-        L->m[l] = in ? P[ROW_MIN * N + l] : (S)0;
-        L->aad[l] = in ? P[ROW_AAD * N + l] : (S)0.5;
-        L->oma[l] = (S)1 - L->aad[l];
-        L->beta[l] = in ? P[ROW_BETA * N + l] : (S)0;
-        L->R[l] = in ? P[ROW_R * N + l] : (S)0;
-        L->zero[l] = (S)0;
+    const S *P = (const S *)params;
+    const Cfg *c = &J->cfg;
+    static const double pad[N_ROWS] = {0.5, 0.5, 1.0, 0.0, 0.5, 0.0, 0.0};
+    for (int64_t slot = 0; slot < J->nslots; slot++) {
+        const int64_t n0 = slot_n0(J, slot);
+        S *qs = q + slot * N_Q * BLOCK;
+        for (int l = 0; l < BLOCK; l++) {
+            S row[N_ROWS];
+            for (int r = 0; r < N_ROWS; r++) row[r] = n0 + l < N ? P[r * N + n0 + l] : (S)pad[r];
+            S am = row[ROW_AM], aad = row[ROW_AAD], fa = 0, fb = 0;
+            if (c->family != 0) NAME(sg_factor)(c->surrogate, c->sg, row[ROW_TH], &fa, &fb);
+            qs[Q_AM * BLOCK + l] = c->leak ? am : (S)1;
+            qs[Q_K * BLOCK + l] = c->norm ? (S)1 - am : (S)1;
+            qs[Q_KN * BLOCK + l] = (S)c->norm;
+            qs[Q_AS * BLOCK + l] = row[ROW_AS];
+            qs[Q_TH * BLOCK + l] = row[ROW_TH];
+            qs[Q_M * BLOCK + l] = row[ROW_MIN];
+            qs[Q_AAD * BLOCK + l] = aad;
+            qs[Q_OMA * BLOCK + l] = (S)1 - aad;
+            qs[Q_BETA * BLOCK + l] = row[ROW_BETA];
+            qs[Q_R * BLOCK + l] = row[ROW_R];
+            qs[Q_SGA * BLOCK + l] = fa;
+            qs[Q_SGB * BLOCK + l] = fb;
+        }
+    }
+    const int sub = c->reset == RESET_SUBTRACT;
+    const int on[N_F] = {
+        [F_MIN] = c->has_min,
+        [F_SUB] = sub,
+        [F_TO] = c->reset == RESET_TO_VALUE,
+        [F_NONE] = c->reset == RESET_NONE,
+        [F_AMOUNT] = c->by_amount,
+        [F_GTH] = sub && !c->by_amount,
+        [F_ZERO] = 0,
+    };
+    for (int f = 0; f < N_F; f++) {
+        for (int l = 0; l < BLOCK; l++) flags[f * BLOCK + l] = (S)on[f];
     }
 }
 
-/* Initial state row: v0[b, n0:n0+nl] or zeros. */
-static inline ALWAYS_INLINE void NAME(load_row)(S *restrict dst, const void *src, int64_t b,
-                                                 int64_t N, int64_t n0, int nl) {
-    const S *s = (const S *)src;
-    for (int l = 0; l < nl; l++) dst[l] = s ? s[b * N + n0 + l] : (S)0;
-    for (int l = nl; l < BLOCK; l++) dst[l] = (S)0;
-}
+/* ------------------------------------------------------------------ pieces of a step */
 
-/* ------------------------------------------------------------------ one step
- * The forward step for one lane. FAM, SYN, MULTI are compile-time constants after
- * inlining; the rest are uniform flags. Returns the new v and writes the pieces the
- * backward needs. */
-#define STEP_DECLS                                                                    \
-    const int to_value = J->cfg.reset == RESET_TO_VALUE;                             \
-    const int no_reset = J->cfg.reset == RESET_NONE;                                 \
-    const int by_amount = J->cfg.by_amount, has_min = J->cfg.has_min;                \
-    const S cap = (S)J->cfg.cap
+typedef struct {
+    const S *am, *k, *kn, *as, *th0, *m, *aad, *oma, *beta, *R, *sga, *sgb; /* q rows */
+} NAME(Par);
+
+static inline ALWAYS_INLINE NAME(Par) NAME(par)(const Job *J, int64_t slot) {
+    const S *q = (const S *)J->q + slot * N_Q * BLOCK;
+    NAME(Par) p = {q + Q_AM * BLOCK,  q + Q_K * BLOCK,    q + Q_KN * BLOCK,
+                   q + Q_AS * BLOCK,  q + Q_TH * BLOCK,   q + Q_M * BLOCK,
+                   q + Q_AAD * BLOCK, q + Q_OMA * BLOCK,  q + Q_BETA * BLOCK,
+                   q + Q_R * BLOCK,   q + Q_SGA * BLOCK,  q + Q_SGB * BLOCK};
+    return p;
+}
 
 static inline ALWAYS_INLINE S NAME(spike)(S v1, S th, const int MULTI, S cap) {
     if (MULTI) {
@@ -247,316 +256,441 @@ static inline ALWAYS_INLINE S NAME(spike)(S v1, S th, const int MULTI, S cap) {
     return (v1 - th) >= 0 ? (S)1 : (S)0;
 }
 
-static inline ALWAYS_INLINE S NAME(reset)(S v1, S s, S th, S R, int to_value, int no_reset,
-                                          int by_amount) {
-    S sub = v1 - s * (by_amount ? R : th);
+/* The reset, then the clamp to min_v_mem. FAST: subtract the threshold, no clamp. */
+static inline ALWAYS_INLINE S NAME(reset)(S v1, S s, S th, S R, S f_to, S f_none,
+                                          S f_amount, const int FAST) {
+    if (FAST) return v1 - s * th;
+    S sub = v1 - s * (f_amount != 0 ? R : th);
     S to = s == 0 ? v1 : R;
-    return no_reset ? v1 : (to_value ? to : sub);
+    return f_none != 0 ? v1 : (f_to != 0 ? to : sub);
 }
 
-static inline ALWAYS_INLINE S NAME(clamp_min)(S v2, S m, int has_min) {
+static inline ALWAYS_INLINE S NAME(clamp_min)(S v2, S m, S f_min, const int FAST) {
+    if (FAST) return v2;
     S d = v2 - m;
     S relu = d < 0 ? (S)0 : d; /* keeps NaN and -0.0 like torch.relu */
-    return has_min ? relu + m : v2;
+    return f_min != 0 ? relu + m : v2;
 }
+
+/* Zero-filled copy of a row of nl < BLOCK lanes (layers with fewer than BLOCK neurons
+ * run on such padded rows); src NULL gives zeros. */
+static inline ALWAYS_INLINE void NAME(pad_row)(S *restrict dst, const S *src, int nl) {
+    for (int l = 0; l < BLOCK; l++) dst[l] = src && l < nl ? src[l] : (S)0;
+}
+
+static inline ALWAYS_INLINE void NAME(copy_row)(S *restrict dst, const S *restrict src,
+                                                int nl) {
+    for (int l = 0; l < nl; l++) dst[l] = src[l];
+}
+
+/* The initial-state row of slot n0 from a (B, N) tensor (zeros when absent). */
+static inline ALWAYS_INLINE void NAME(load_state)(S *restrict dst, const void *src,
+                                                   const Job *J, int64_t b, int64_t n0,
+                                                   int nl) {
+    NAME(pad_row)(dst, src ? (const S *)src + b * J->N + n0 : NULL, nl);
+}
+
+#define FLAG(f) (flags + (f) * BLOCK)
 
 /* ------------------------------------------------------------------ forward */
 
-static inline ALWAYS_INLINE void NAME(fwd_block)(const Job *J, int64_t b, int64_t n0, int nl,
-                                                  const int FAM, const int SYN,
-                                                  const int MULTI) {
-    const int64_t T = J->T, N = J->N;
-    NAME(Lanes) L;
-    NAME(load_lanes)(J, n0, nl, &L);
-    STEP_DECLS;
-    S v[BLOCK], i[BLOCK], bb[BLOCK];
-    NAME(load_row)(v, J->v0, b, N, n0, nl);
-    NAME(load_row)(i, SYN ? J->i0 : NULL, b, N, n0, nl);
-    NAME(load_row)(bb, FAM == 2 ? J->b0 : NULL, b, N, n0, nl);
+/* One step of one slot: states v, i, bb in place. */
+static inline ALWAYS_INLINE void NAME(fwd_lanes)(const S *restrict xt, S *restrict ot,
+                                                  S *restrict rvt, S *restrict rit,
+                                                  S *restrict rbt, S *restrict v,
+                                                  S *restrict i, S *restrict bb,
+                                                  NAME(Par) p, const S *restrict flags,
+                                                  S cap, const int FAM, const int SYN,
+                                                  const int MULTI, const int FAST) {
+    const S *restrict f_min = FLAG(F_MIN), *restrict f_to = FLAG(F_TO);
+    const S *restrict f_none = FLAG(F_NONE), *restrict f_amount = FLAG(F_AMOUNT);
+    IVDEP
+    for (int l = 0; l < BLOCK; l++) {
+        S c = xt[l];
+        if (SYN) {
+            c = p.as[l] * (i[l] + c);
+            i[l] = c;
+            rit[l] = c;
+        }
+        S v1 = p.am[l] * v[l] + p.k[l] * c;
+        S vn;
+        if (FAM == 0) {
+            vn = NAME(clamp_min)(v1, p.m[l], f_min[l], FAST);
+            ot[l] = vn;
+        } else {
+            S bp = bb[l];
+            S th = FAM == 2 ? p.th0[l] + p.beta[l] * bp : p.th0[l];
+            S s = NAME(spike)(v1, th, MULTI, cap);
+            S v2 = NAME(reset)(v1, s, th, p.R[l], f_to[l], f_none[l], f_amount[l], FAST);
+            if (FAM == 2) {
+                S bn = p.aad[l] * bp + p.oma[l] * s;
+                bb[l] = bn;
+                rbt[l] = bn;
+            }
+            vn = NAME(clamp_min)(v2, p.m[l], f_min[l], FAST);
+            ot[l] = s;
+        }
+        v[l] = vn;
+        rvt[l] = vn;
+    }
+}
 
-    const int64_t base = b * T * N + n0;
-    const S *restrict x = (const S *)J->x + base;
-    S *restrict out = (S *)J->out + base;
-    const int rec = J->cfg.record;
-    /* absent recordings go to a sink row (time stride 0) */
-    S *restrict rv = rec ? (S *)J->rec_v + base : L.sink[0];
-    S *restrict ri = rec && SYN ? (S *)J->rec_i + base : L.sink[1];
-    S *restrict rb = rec && FAM == 2 ? (S *)J->rec_b + base : L.sink[2];
-    const int64_t rs = rec ? N : 0;
-    const int64_t rsi = rec && SYN ? N : 0, rsb = rec && FAM == 2 ? N : 0;
+/* Scratch (in scalars) of a forward item with G slots. */
+static UNUSED size_t NAME(fwd_scratch)(int64_t G) { return (size_t)(3 * G + 8) * BLOCK; }
 
+static inline ALWAYS_INLINE void NAME(fwd_chunk)(const Job *J, S *restrict ws, int64_t b,
+                                                  int64_t s0, int64_t s1, const int FAM,
+                                                  const int SYN, const int MULTI,
+                                                  const int FAST) {
+    const int64_t T = J->T, N = J->N, G = s1 - s0;
+    const int partial = N < BLOCK, nl = partial ? (int)N : BLOCK;
+    const S *flags = (const S *)J->flags;
+    const S cap = (S)J->cfg.cap;
+    const int rec = J->cfg.record, rec_i = rec && SYN, rec_b = rec && FAM == 2;
+    S *states = ws;                /* per slot: v, i, b rows */
+    S *sink = ws + 3 * G * BLOCK;  /* absent recordings are written here */
+    S *pad = sink + 3 * BLOCK;     /* padded rows: x, out, rec_v, rec_i, rec_b */
+    const S *x = (const S *)J->x;
+    S *out = (S *)J->out, *rv = (S *)J->rec_v, *ri = (S *)J->rec_i, *rb = (S *)J->rec_b;
+
+    for (int64_t g = 0; g < G; g++) {
+        int64_t n0 = slot_n0(J, s0 + g);
+        S *st = states + 3 * g * BLOCK;
+        NAME(load_state)(st, J->v0, J, b, n0, nl);
+        if (SYN) NAME(load_state)(st + BLOCK, J->i0, J, b, n0, nl);
+        if (FAM == 2) NAME(load_state)(st + 2 * BLOCK, J->b0, J, b, n0, nl);
+    }
     for (int64_t t = 0; t < T; t++) {
-        const S *restrict xt = x + t * N;
-        S *restrict ot = out + t * N;
-        S *restrict rvt = rv + t * rs;
-        S *restrict rit = ri + t * rsi;
-        S *restrict rbt = rb + t * rsb;
-        if (t + PREFETCH_STEPS < T) PREFETCH_ROW(xt + PREFETCH_STEPS * N, nl);
-        for (int l = 0; l < nl; l++) {
-            S c = xt[l];
-            if (SYN) {
-                c = L.as[l] * (i[l] + c);
-                i[l] = c;
-                rit[l] = c;
+        for (int64_t g = 0; g < G; g++) {
+            const int64_t n0 = slot_n0(J, s0 + g), off = (b * T + t) * N + n0;
+            const S *xt = x + off;
+            S *ot = out + off, *rvt = rec ? rv + off : sink;
+            S *rit = rec_i ? ri + off : sink + BLOCK, *rbt = rec_b ? rb + off : sink + 2 * BLOCK;
+            if (partial) {
+                NAME(pad_row)(pad, xt, nl);
+                xt = pad;
+                ot = pad + BLOCK;
+                if (rec) rvt = pad + 2 * BLOCK;
+                if (rec_i) rit = pad + 3 * BLOCK;
+                if (rec_b) rbt = pad + 4 * BLOCK;
             }
-            S v1 = L.am[l] * v[l] + L.k[l] * c;
-            S vn;
-            if (FAM == 0) {
-                vn = NAME(clamp_min)(v1, L.m[l], has_min);
-                ot[l] = vn;
-            } else {
-                S bp = bb[l];
-                S th = FAM == 2 ? L.th0[l] + L.beta[l] * bp : L.th0[l];
-                S s = NAME(spike)(v1, th, MULTI, cap);
-                S v2 = NAME(reset)(v1, s, th, L.R[l], to_value, no_reset, by_amount);
-                if (FAM == 2) {
-                    S bn = L.aad[l] * bp + L.oma[l] * s;
-                    bb[l] = bn;
-                    rbt[l] = bn;
-                }
-                vn = NAME(clamp_min)(v2, L.m[l], has_min);
-                ot[l] = s;
+            S *st = states + 3 * g * BLOCK;
+            NAME(fwd_lanes)(xt, ot, rvt, rit, rbt, st, st + BLOCK, st + 2 * BLOCK,
+                            NAME(par)(J, s0 + g), flags, cap, FAM, SYN, MULTI, FAST);
+            if (partial) {
+                NAME(copy_row)(out + off, ot, nl);
+                if (rec) NAME(copy_row)(rv + off, rvt, nl);
+                if (rec_i) NAME(copy_row)(ri + off, rit, nl);
+                if (rec_b) NAME(copy_row)(rb + off, rbt, nl);
             }
-            v[l] = vn;
-            rvt[l] = vn;
         }
     }
-    S *vo = (S *)J->v + b * N + n0;
-    for (int l = 0; l < nl; l++) vo[l] = v[l];
-    if (SYN) {
-        S *io = (S *)J->i + b * N + n0;
-        for (int l = 0; l < nl; l++) io[l] = i[l];
-    }
-    if (FAM == 2) {
-        S *bo = (S *)J->b + b * N + n0;
-        for (int l = 0; l < nl; l++) bo[l] = bb[l];
+    for (int64_t g = 0; g < G; g++) {
+        int64_t o = b * N + slot_n0(J, s0 + g);
+        S *st = states + 3 * g * BLOCK;
+        NAME(copy_row)((S *)J->v + o, st, nl);
+        if (SYN) NAME(copy_row)((S *)J->i + o, st + BLOCK, nl);
+        if (FAM == 2) NAME(copy_row)((S *)J->b + o, st + 2 * BLOCK, nl);
     }
 }
 
 /* ------------------------------------------------------------------ backward
- * Per block: (1) recompute the forward, keeping the states before every step and v1
- * (and th); (2) turn v1 into the surrogate in place; (3) walk time in reverse.
- * scratch: T * BLOCK * (2 + SYN + 2 * (FAM == 2)) scalars. */
+ * Per item: (1) recompute the forward, keeping for every step and slot the states
+ * before the step and the surrogate at v1; (2) walk time in reverse.
+ *
+ * The parameter gradients are summed over time in S within chunks of ACC_CHUNK steps
+ * and the chunk sums in double, per lane; scan.c sums over the batch in double. */
 
-static inline ALWAYS_INLINE void NAME(bwd_block)(const Job *J, int64_t b, int64_t n0, int nl,
-                                                  S *restrict scratch, const int FAM,
-                                                  const int SYN, const int MULTI) {
-    const int64_t T = J->T, N = J->N;
-    NAME(Lanes) L;
-    NAME(load_lanes)(J, n0, nl, &L);
-    STEP_DECLS;
-    const int norm = J->cfg.norm;
-    const int sub = J->cfg.reset == RESET_SUBTRACT;
-    const int has_gth = sub && !by_amount; /* the reset passes gradient into th */
+/* Rows kept per step and slot: v, surrogate, i (SYN), b (adaptive). */
+static inline int NAME(bwd_rows)(const Cfg *c) { return 2 + c->syn + (c->family == 2); }
 
-    const int64_t TB = T * BLOCK;
-    S *restrict sv = scratch;                       /* v before step t */
-    S *restrict sg = sv + TB;                       /* v1, then the surrogate */
-    S *restrict si = sg + TB;                       /* i before step t (SYN) */
-    S *restrict sb = si + (SYN ? TB : 0);           /* b before step t (FAM 2) */
-    S *restrict sth = sb + (FAM == 2 ? TB : 0);     /* th of step t (FAM 2) */
+/* Per slot: forward states v, i, b; their gradients gv, gi, gb; the N_ACC sums. */
+#define SLOT_ROWS (6 + N_ACC)
 
-    const int64_t base = b * T * N + n0;
-    const S *restrict x = (const S *)J->x + base;
+/* Scratch (in scalars) of a backward item with G slots (the double sums come last). */
+static UNUSED size_t NAME(bwd_scratch)(const Job *J, int64_t G) {
+    size_t per_step = (size_t)NAME(bwd_rows)(&J->cfg) * (size_t)G * BLOCK;
+    size_t s = (size_t)SLOT_ROWS * G * BLOCK + 10 * BLOCK + per_step * (size_t)J->T;
+    return s + (size_t)N_ACC * G * BLOCK * sizeof(double) / sizeof(S) + BLOCK;
+}
 
+static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, int64_t b,
+                                                  int64_t s0, int64_t s1, const int FAM,
+                                                  const int SYN, const int MULTI,
+                                                  const int FAST) {
+    const int64_t T = J->T, N = J->N, G = s1 - s0;
+    const int partial = N < BLOCK, nl = partial ? (int)N : BLOCK;
+    const S *flags = (const S *)J->flags;
+    const S *restrict f_min = FLAG(F_MIN), *restrict f_sub = FLAG(F_SUB);
+    const S *restrict f_to = FLAG(F_TO), *restrict f_none = FLAG(F_NONE);
+    const S *restrict f_amount = FLAG(F_AMOUNT), *restrict f_gth = FLAG(F_GTH);
+    const S *zero = FLAG(F_ZERO);
+    const S cap = (S)J->cfg.cap;
+    const int kind = J->cfg.surrogate;
+    const double *sgc = J->cfg.sg;
+
+    S *slots = ws;                             /* SLOT_ROWS rows per slot */
+    S *pad = slots + SLOT_ROWS * G * BLOCK;    /* padded rows: x g_out g_rv g_ri g_rb g_x */
+    S *tmp = pad + 6 * BLOCK;                  /* 4 rows: th, fa, fb, spare */
+    const int rows = NAME(bwd_rows)(&J->cfg);
+    S *steps = tmp + 4 * BLOCK; /* per step t and slot g: rows v, surrogate, i, b */
+    double *tot = (double *)(((uintptr_t)(steps + (size_t)T * rows * G * BLOCK) + 63) &
+                             ~(uintptr_t)63); /* N_ACC rows per slot */
+    const int64_t row_i = 2 * BLOCK, row_b = (2 + SYN) * BLOCK, step_len = rows * BLOCK;
+#define SLOT(g, r) (slots + ((g) * SLOT_ROWS + (r)) * BLOCK)
+    enum { R_V, R_I, R_B, R_GV, R_GI, R_GB, R_ACC };
+
+    const S *x = (const S *)J->x;
     /* (1) recompute the forward */
-    {
-        S v[BLOCK], i[BLOCK], bb[BLOCK];
-        NAME(load_row)(v, J->v0, b, N, n0, nl);
-        NAME(load_row)(i, SYN ? J->i0 : NULL, b, N, n0, nl);
-        NAME(load_row)(bb, FAM == 2 ? J->b0 : NULL, b, N, n0, nl);
-        for (int64_t t = 0; t < T; t++) {
-            const S *restrict xt = x + t * N;
-            S *restrict svt = sv + t * BLOCK;
-            S *restrict sgt = sg + t * BLOCK;
-            S *restrict sit = si + t * BLOCK;
-            S *restrict sbt = sb + t * BLOCK;
-            S *restrict stht = sth + t * BLOCK;
-            if (t + PREFETCH_STEPS < T) PREFETCH_ROW(xt + PREFETCH_STEPS * N, nl);
-            for (int l = 0; l < nl; l++) {
+    for (int64_t g = 0; g < G; g++) {
+        int64_t n0 = slot_n0(J, s0 + g);
+        NAME(load_state)(SLOT(g, R_V), J->v0, J, b, n0, nl);
+        if (SYN) NAME(load_state)(SLOT(g, R_I), J->i0, J, b, n0, nl);
+        if (FAM == 2) NAME(load_state)(SLOT(g, R_B), J->b0, J, b, n0, nl);
+    }
+    for (int64_t t = 0; t < T; t++) {
+        for (int64_t g = 0; g < G; g++) {
+            const int64_t n0 = slot_n0(J, s0 + g), off = (b * T + t) * N + n0;
+            const NAME(Par) p = NAME(par)(J, s0 + g);
+            const S *restrict xt = x + off;
+            if (partial) {
+                NAME(pad_row)(pad, xt, nl);
+                xt = pad;
+            }
+            S *restrict v = SLOT(g, R_V), *restrict i = SLOT(g, R_I);
+            S *restrict bb = SLOT(g, R_B), *restrict th_row = tmp;
+            S *st = steps + (t * G + g) * step_len;
+            S *restrict svt = st, *restrict sgt = st + BLOCK;
+            S *restrict sit = st + row_i, *restrict sbt = st + row_b;
+            IVDEP
+            for (int l = 0; l < BLOCK; l++) {
                 S c = xt[l];
                 svt[l] = v[l];
                 if (SYN) {
                     sit[l] = i[l];
-                    c = L.as[l] * (i[l] + c);
+                    c = p.as[l] * (i[l] + c);
                     i[l] = c;
                 }
-                S v1 = L.am[l] * v[l] + L.k[l] * c;
+                S v1 = p.am[l] * v[l] + p.k[l] * c;
                 if (FAM == 0) {
-                    v[l] = NAME(clamp_min)(v1, L.m[l], has_min);
+                    v[l] = NAME(clamp_min)(v1, p.m[l], f_min[l], FAST);
                 } else {
                     S bp = bb[l];
-                    S th = FAM == 2 ? L.th0[l] + L.beta[l] * bp : L.th0[l];
+                    S th = FAM == 2 ? p.th0[l] + p.beta[l] * bp : p.th0[l];
                     S s = NAME(spike)(v1, th, MULTI, cap);
-                    S v2 = NAME(reset)(v1, s, th, L.R[l], to_value, no_reset, by_amount);
+                    S v2 = NAME(reset)(v1, s, th, p.R[l], f_to[l], f_none[l], f_amount[l],
+                                       FAST);
                     if (FAM == 2) {
                         sbt[l] = bp;
-                        stht[l] = th;
-                        bb[l] = L.aad[l] * bp + L.oma[l] * s;
+                        th_row[l] = th;
+                        bb[l] = p.aad[l] * bp + p.oma[l] * s;
                     }
                     sgt[l] = v1;
-                    v[l] = NAME(clamp_min)(v2, L.m[l], has_min);
+                    v[l] = NAME(clamp_min)(v2, p.m[l], f_min[l], FAST);
                 }
+            }
+            if (FAM == 2) {
+                NAME(sg_factors)(kind, sgc, th_row, tmp + BLOCK, tmp + 2 * BLOCK);
+                NAME(sg_row)(kind, sgc, sgt, th_row, tmp + BLOCK, tmp + 2 * BLOCK);
+            } else if (FAM == 1) {
+                NAME(sg_row)(kind, sgc, sgt, p.th0, p.sga, p.sgb);
             }
         }
     }
 
-    /* (2) surrogate of every step */
-    if (FAM != 0) {
-        NAME(surrogate)(J->cfg.surrogate, J->cfg.sg, sg, FAM == 2 ? sth : L.th0,
-                        FAM == 2 ? BLOCK : 0, T, nl);
+    /* (2) reverse */
+    for (int64_t g = 0; g < G; g++) {
+        int64_t n0 = slot_n0(J, s0 + g);
+        NAME(load_state)(SLOT(g, R_GV), J->g_v, J, b, n0, nl);
+        if (SYN) NAME(load_state)(SLOT(g, R_GI), J->g_i, J, b, n0, nl);
+        if (FAM == 2) NAME(load_state)(SLOT(g, R_GB), J->g_b, J, b, n0, nl);
+        for (int k = 0; k < N_ACC * BLOCK; k++) {
+            SLOT(g, R_ACC)[k] = (S)0;
+            tot[g * N_ACC * BLOCK + k] = 0.0;
+        }
     }
-
-    /* (3) reverse */
-    S gv[BLOCK], gi[BLOCK], gb[BLOCK];
-    NAME(load_row)(gv, J->g_v, b, N, n0, nl);
-    NAME(load_row)(gi, SYN ? J->g_i : NULL, b, N, n0, nl);
-    NAME(load_row)(gb, FAM == 2 ? J->g_b : NULL, b, N, n0, nl);
-    double acc_am[BLOCK], acc_as[BLOCK], acc_r[BLOCK], acc_min[BLOCK], acc_aad[BLOCK],
-        acc_beta[BLOCK];
-    for (int l = 0; l < BLOCK; l++) {
-        acc_am[l] = acc_as[l] = acc_r[l] = acc_min[l] = acc_aad[l] = acc_beta[l] = 0.0;
-    }
-
-    /* absent gradient inputs read a zero row (time stride 0) */
-    const S *restrict go = J->g_out ? (const S *)J->g_out + base : L.zero;
-    const int64_t gos = J->g_out ? N : 0;
-    const S *restrict grv = J->g_rec_v ? (const S *)J->g_rec_v + base : L.zero;
-    const int64_t grvs = J->g_rec_v ? N : 0;
-    const S *restrict gri = SYN && J->g_rec_i ? (const S *)J->g_rec_i + base : L.zero;
-    const int64_t gris = SYN && J->g_rec_i ? N : 0;
-    const S *restrict grb = FAM == 2 && J->g_rec_b ? (const S *)J->g_rec_b + base : L.zero;
-    const int64_t grbs = FAM == 2 && J->g_rec_b ? N : 0;
-    S *restrict gx = (S *)J->g_x + base;
-
+    const S *g_out = (const S *)J->g_out, *g_rv = (const S *)J->g_rec_v;
+    const S *g_ri = SYN ? (const S *)J->g_rec_i : NULL;
+    const S *g_rb = FAM == 2 ? (const S *)J->g_rec_b : NULL;
+    S *g_x = (S *)J->g_x;
     for (int64_t t = T - 1; t >= 0; t--) {
-        const S *restrict xt = x + t * N;
-        const S *restrict got = go + t * gos;
-        const S *restrict grvt = grv + t * grvs;
-        const S *restrict grit = gri + t * gris;
-        const S *restrict grbt = grb + t * grbs;
-        S *restrict gxt = gx + t * N;
-        const S *restrict svt = sv + t * BLOCK;
-        const S *restrict sgt = sg + t * BLOCK;
-        const S *restrict sit = si + t * BLOCK;
-        const S *restrict sbt = sb + t * BLOCK;
-        if (t >= PREFETCH_STEPS) {
-            PREFETCH_ROW(xt - PREFETCH_STEPS * N, nl);
-            PREFETCH_ROW(got - PREFETCH_STEPS * gos, nl);
-        }
-        for (int l = 0; l < nl; l++) {
-            S xv = xt[l];
-            S vp = svt[l];
-            S ip = SYN ? sit[l] : (S)0;
-            S c = SYN ? L.as[l] * (ip + xv) : xv;
-            S v1 = L.am[l] * vp + L.k[l] * c;
-            S g_vt = gv[l] + grvt[l];
-            S v2 = v1, s = 0, th = 0, bp = 0;
-            if (FAM == 0) {
-                g_vt = g_vt + got[l];
-            } else {
-                bp = FAM == 2 ? sbt[l] : (S)0;
-                th = FAM == 2 ? L.th0[l] + L.beta[l] * bp : L.th0[l];
-                s = NAME(spike)(v1, th, MULTI, cap);
-                v2 = NAME(reset)(v1, s, th, L.R[l], to_value, no_reset, by_amount);
+        for (int64_t g = 0; g < G; g++) {
+            const int64_t n0 = slot_n0(J, s0 + g), off = (b * T + t) * N + n0;
+            const NAME(Par) p = NAME(par)(J, s0 + g);
+            /* absent gradient inputs read the zero row */
+            const S *xt = x + off, *got = g_out ? g_out + off : zero;
+            const S *grvt = g_rv ? g_rv + off : zero, *grit = g_ri ? g_ri + off : zero;
+            const S *grbt = g_rb ? g_rb + off : zero;
+            S *gxt = g_x + off;
+            if (partial) {
+                NAME(pad_row)(pad, xt, nl);
+                NAME(pad_row)(pad + BLOCK, g_out ? got : NULL, nl);
+                NAME(pad_row)(pad + 2 * BLOCK, g_rv ? grvt : NULL, nl);
+                NAME(pad_row)(pad + 3 * BLOCK, g_ri ? grit : NULL, nl);
+                NAME(pad_row)(pad + 4 * BLOCK, g_rb ? grbt : NULL, nl);
+                xt = pad, got = pad + BLOCK, grvt = pad + 2 * BLOCK;
+                grit = pad + 3 * BLOCK, grbt = pad + 4 * BLOCK, gxt = pad + 5 * BLOCK;
             }
-            /* clamp */
-            S g_v2 = has_min ? ((v2 - L.m[l]) > 0 ? g_vt : (S)0) : g_vt;
-            acc_min[l] += (double)(g_vt - g_v2);
-            S g_v1 = g_v2;
-            if (FAM != 0) {
-                S g_s = got[l];
-                /* reset */
-                S amount = by_amount ? L.R[l] : th;
-                S g_reset_sub = -s * g_v2;
-                S g_v1_to = s == 0 ? g_v2 : (S)0;
-                S g_reset = sub ? g_reset_sub : (to_value ? g_v2 - g_v1_to : (S)0);
-                g_s = sub ? g_s - amount * g_v2 : g_s;
-                g_v1 = to_value ? g_v1_to : g_v2;
-                acc_r[l] += (double)g_reset;
-                if (FAM == 2) {
-                    S g_bt = gb[l] + grbt[l];
-                    g_s = g_s + L.oma[l] * g_bt;
-                    acc_aad[l] += (double)((bp - s) * g_bt);
-                    S g_bp = L.aad[l] * g_bt;
-                    gb[l] = has_gth ? g_bp + L.beta[l] * g_reset_sub : g_bp;
-                    acc_beta[l] += (double)(bp * g_reset_sub);
+            const S *restrict xr = xt, *restrict gor = got, *restrict grvr = grvt;
+            const S *restrict grir = grit, *restrict grbr = grbt;
+            S *restrict gxr = gxt;
+            const S *st = steps + (t * G + g) * step_len;
+            const S *restrict svt = st, *restrict sgt = st + BLOCK;
+            const S *restrict sit = st + row_i, *restrict sbt = st + row_b;
+            S *restrict gv = SLOT(g, R_GV), *restrict gi = SLOT(g, R_GI);
+            S *restrict gb = SLOT(g, R_GB), *acc = SLOT(g, R_ACC);
+            S *restrict a_am = acc + A_AM * BLOCK, *restrict a_as = acc + A_AS * BLOCK;
+            S *restrict a_r = acc + A_R * BLOCK, *restrict a_min = acc + A_MIN * BLOCK;
+            S *restrict a_aad = acc + A_AAD * BLOCK, *restrict a_beta = acc + A_BETA * BLOCK;
+            IVDEP
+            for (int l = 0; l < BLOCK; l++) {
+                S xv = xr[l];
+                S vp = svt[l];
+                S ip = SYN ? sit[l] : (S)0;
+                S c = SYN ? p.as[l] * (ip + xv) : xv;
+                S v1 = p.am[l] * vp + p.k[l] * c;
+                S g_vt = gv[l] + grvr[l];
+                S v2 = v1, s = 0, th = 0, bp = 0;
+                if (FAM == 0) {
+                    g_vt = g_vt + gor[l];
+                } else {
+                    bp = FAM == 2 ? sbt[l] : (S)0;
+                    th = FAM == 2 ? p.th0[l] + p.beta[l] * bp : p.th0[l];
+                    s = NAME(spike)(v1, th, MULTI, cap);
+                    if (!FAST) {
+                        v2 = NAME(reset)(v1, s, th, p.R[l], f_to[l], f_none[l], f_amount[l],
+                                         FAST);
+                    }
                 }
-                g_v1 = g_v1 + g_s * sgt[l];
+                /* clamp */
+                S g_v2 = g_vt;
+                if (!FAST) {
+                    g_v2 = f_min[l] != 0 ? ((v2 - p.m[l]) > 0 ? g_vt : (S)0) : g_vt;
+                    a_min[l] += g_vt - g_v2;
+                }
+                S g_v1 = g_v2;
+                if (FAM != 0) {
+                    /* reset */
+                    S g_reset_sub = -s * g_v2, g_s;
+                    if (FAST) {
+                        g_s = gor[l] - th * g_v2;
+                        a_r[l] += g_reset_sub;
+                    } else {
+                        S amount = f_amount[l] != 0 ? p.R[l] : th;
+                        S g_v1_to = s == 0 ? g_v2 : (S)0;
+                        S g_reset = f_sub[l] != 0 ? g_reset_sub
+                                                  : (f_to[l] != 0 ? g_v2 - g_v1_to : (S)0);
+                        g_s = f_sub[l] != 0 ? gor[l] - amount * g_v2 : gor[l];
+                        g_v1 = f_to[l] != 0 ? g_v1_to : g_v2;
+                        a_r[l] += g_reset;
+                    }
+                    if (FAM == 2) {
+                        S g_bt = gb[l] + grbr[l];
+                        g_s = g_s + p.oma[l] * g_bt;
+                        a_aad[l] += (bp - s) * g_bt;
+                        S g_bp = p.aad[l] * g_bt;
+                        if (FAST) {
+                            gb[l] = g_bp + p.beta[l] * g_reset_sub;
+                        } else {
+                            gb[l] = f_gth[l] != 0 ? g_bp + p.beta[l] * g_reset_sub : g_bp;
+                        }
+                        a_beta[l] += bp * g_reset_sub;
+                    }
+                    g_v1 = g_v1 + g_s * sgt[l];
+                }
+                /* leak; kn is 1 with norm_input, else 0 */
+                gv[l] = p.am[l] * g_v1;
+                a_am[l] += vp * g_v1 - p.kn[l] * (c * g_v1);
+                S g_cur = p.k[l] * g_v1;
+                if (SYN) {
+                    S g_c = (gi[l] + grir[l]) + g_cur;
+                    S gg = p.as[l] * g_c;
+                    gxr[l] = gg;
+                    gi[l] = gg;
+                    a_as[l] += (ip + xv) * g_c;
+                } else {
+                    gxr[l] = g_cur;
+                }
             }
-            /* leak */
-            gv[l] = L.am[l] * g_v1;
-            acc_am[l] += (double)(norm ? vp * g_v1 - c * g_v1 : vp * g_v1);
-            S g_cur = L.k[l] * g_v1;
-            if (SYN) {
-                S g_c = (gi[l] + grit[l]) + g_cur;
-                S g = L.as[l] * g_c;
-                gxt[l] = g;
-                gi[l] = g;
-                acc_as[l] += (double)((ip + xv) * g_c);
-            } else {
-                gxt[l] = g_cur;
+            if (partial) NAME(copy_row)(g_x + off, gxr, nl);
+        }
+        if (t % ACC_CHUNK == 0) {
+            for (int64_t g = 0; g < G; g++) {
+                S *restrict ac = SLOT(g, R_ACC);
+                double *restrict to = tot + g * N_ACC * BLOCK;
+                IVDEP
+                for (int k = 0; k < N_ACC * BLOCK; k++) {
+                    to[k] += (double)ac[k];
+                    ac[k] = (S)0;
+                }
             }
         }
     }
 
-    S *g_v0 = (S *)J->g_v0 + b * N + n0;
-    for (int l = 0; l < nl; l++) g_v0[l] = gv[l];
-    if (SYN) {
-        S *g_i0 = (S *)J->g_i0 + b * N + n0;
-        for (int l = 0; l < nl; l++) g_i0[l] = gi[l];
+    for (int64_t g = 0; g < G; g++) {
+        int64_t n0 = slot_n0(J, s0 + g), o = b * N + n0;
+        NAME(copy_row)((S *)J->g_v0 + o, SLOT(g, R_GV), nl);
+        if (SYN) NAME(copy_row)((S *)J->g_i0 + o, SLOT(g, R_GI), nl);
+        if (FAM == 2) NAME(copy_row)((S *)J->g_b0 + o, SLOT(g, R_GB), nl);
+        /* per-(batch row, neuron) sums of the parameter gradients, (P, B, N) */
+        for (int row = 0; row < N_ROWS; row++) {
+            if (!(J->active & (1 << row))) continue;
+            const double *src = tot + (g * N_ACC + ACC_OF_ROW[row]) * BLOCK;
+            double *dst = J->partial + row * J->B * N + o;
+            for (int l = 0; l < nl; l++) dst[l] = src[l];
+        }
     }
-    if (FAM == 2) {
-        S *g_b0 = (S *)J->g_b0 + b * N + n0;
-        for (int l = 0; l < nl; l++) g_b0[l] = gb[l];
-    }
-    /* per-(batch row, block) partial sums of the parameter gradients, (P, B, N) */
-    const int64_t BN = J->B * N, off = b * N + n0;
-    double *part = J->partial;
-    const double *accs[N_ROWS] = {acc_am, acc_as, acc_r, acc_min, acc_aad, acc_beta, acc_r};
-    for (int row = 0; row < N_ROWS; row++) {
-        if (!(J->active & (1 << row))) continue;
-        for (int l = 0; l < nl; l++) part[row * BN + off + l] = accs[row][l];
-    }
+#undef SLOT
 }
 
-/* ------------------------------------------------------------------ dispatch per item */
+/* ------------------------------------------------------------------ work items
+ * kind = 2 * (family/synapse/spike case below) + FAST, where FAST means: no min_v_mem,
+ * subtractive reset by the threshold (the defaults), without the selects. */
+
+#if S_IS_FLOAT
+#define SPECIALIZE_FAST(CALL, F, SY, M)                                 \
+    if (J->kind & 1) {                                                  \
+        CALL(F, SY, M, 1);                                              \
+    } else {                                                            \
+        CALL(F, SY, M, 0);                                              \
+    }
+#else /* float64 is for checks rather than speed: the general code only (half the build) */
+#define SPECIALIZE_FAST(CALL, F, SY, M) CALL(F, SY, M, 0);
+#endif
 
 #define SPECIALIZE(CALL)                                                \
-    switch (J->kind) {                                                  \
-        case 0: CALL(0, 0, 0); break;                                   \
-        case 1: CALL(0, 1, 0); break;                                   \
-        case 2: CALL(1, 0, 0); break;                                   \
-        case 3: CALL(1, 0, 1); break;                                   \
-        case 4: CALL(1, 1, 0); break;                                   \
-        case 5: CALL(1, 1, 1); break;                                   \
-        case 6: CALL(2, 0, 0); break;                                   \
-        case 7: CALL(2, 0, 1); break;                                   \
-        case 8: CALL(2, 1, 0); break;                                   \
-        default: CALL(2, 1, 1); break;                                  \
+    switch (J->kind >> 1) {                                             \
+        case 0: SPECIALIZE_FAST(CALL, 0, 0, 0) break;                   \
+        case 1: SPECIALIZE_FAST(CALL, 0, 1, 0) break;                   \
+        case 2: SPECIALIZE_FAST(CALL, 1, 0, 0) break;                   \
+        case 3: SPECIALIZE_FAST(CALL, 1, 0, 1) break;                   \
+        case 4: SPECIALIZE_FAST(CALL, 1, 1, 0) break;                   \
+        case 5: SPECIALIZE_FAST(CALL, 1, 1, 1) break;                   \
+        case 6: SPECIALIZE_FAST(CALL, 2, 0, 0) break;                   \
+        case 7: SPECIALIZE_FAST(CALL, 2, 0, 1) break;                   \
+        case 8: SPECIALIZE_FAST(CALL, 2, 1, 0) break;                   \
+        default: SPECIALIZE_FAST(CALL, 2, 1, 1) break;                  \
     }
 
 static void NAME(fwd_item)(const Job *J, int64_t item, void *scratch) {
-    (void)scratch;
-    const int64_t b = item / J->nblocks, blk = item % J->nblocks;
-    const int64_t n0 = blk * BLOCK;
-    const int nl = (int)(J->N - n0 < BLOCK ? J->N - n0 : BLOCK);
-#define FWD_CALL(F, SY, M) NAME(fwd_block)(J, b, n0, nl, F, SY, M)
-    SPECIALIZE(FWD_CALL)
-#undef FWD_CALL
+    const int64_t b = item / J->nchunks, s0 = (item % J->nchunks) * J->G;
+    const int64_t s1 = s0 + J->G < J->nslots ? s0 + J->G : J->nslots;
+#define FWD(F, SY, M, FA) NAME(fwd_chunk)(J, (S *)scratch, b, s0, s1, F, SY, M, FA)
+    SPECIALIZE(FWD)
+#undef FWD
 }
 
 static void NAME(bwd_item)(const Job *J, int64_t item, void *scratch) {
-    const int64_t b = item / J->nblocks, blk = item % J->nblocks;
-    const int64_t n0 = blk * BLOCK;
-    const int nl = (int)(J->N - n0 < BLOCK ? J->N - n0 : BLOCK);
-#define BWD_CALL(F, SY, M) NAME(bwd_block)(J, b, n0, nl, (S *)scratch, F, SY, M)
-    SPECIALIZE(BWD_CALL)
-#undef BWD_CALL
+    const int64_t b = item / J->nchunks, s0 = (item % J->nchunks) * J->G;
+    const int64_t s1 = s0 + J->G < J->nslots ? s0 + J->G : J->nslots;
+#define BWD(F, SY, M, FA) NAME(bwd_chunk)(J, (S *)scratch, b, s0, s1, F, SY, M, FA)
+    SPECIALIZE(BWD)
+#undef BWD
 }
 
 #undef SPECIALIZE
-#undef STEP_DECLS
+#undef SPECIALIZE_FAST
+#undef FLAG
 #undef EXP
 #undef NAME
 #undef BLOCK
