@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # torch first, pinned: an unpinned resolve can pull a multi-GB CUDA build.
 TORCH := torch==2.13.0
 STAMP := $(VENV)/.installed
-LINTED := src tests examples
+LINTED := src tests examples benchmarks
 FIGURES := out/figures
 
 .PHONY: venv demo test lint clean
@@ -27,10 +27,12 @@ test: venv
 	$(BIN)/python -m pytest -q
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy src/sinabs
 
 lint: venv
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy src/sinabs
 
 clean:
 	rm -rf $(VENV) out

@@ -13,14 +13,19 @@ CSRC = "src/sinabs/dynamics/fused/csrc"
 scan = Extension(
     "sinabs.dynamics.fused._scan",
     sources=[f"{CSRC}/scan.c"],
-    depends=[f"{CSRC}/scan_kernel.h"],
+    depends=[f"{CSRC}/scan_kernel.h", f"{CSRC}/surrogate.h"],
     # -ffp-contract=off: no FMA contraction, the forward reproduces torch bit for bit;
     # never -ffast-math. -fno-math-errno lets floor/trunc inline and -fno-trapping-math
     # lets the selects of the lane loops vectorize; neither changes any result.
     # -g0: no debug information (Python's default CFLAGS add -g; 4x the library size).
     extra_compile_args=[
-        "-std=c11", "-O3", "-g0", "-ffp-contract=off", "-fno-math-errno",
-        "-fno-trapping-math", "-pthread",
+        "-std=c11",
+        "-O3",
+        "-g0",
+        "-ffp-contract=off",
+        "-fno-math-errno",
+        "-fno-trapping-math",
+        "-pthread",
     ],
     extra_link_args=["-pthread"],
     libraries=["m"],

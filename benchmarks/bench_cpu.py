@@ -106,12 +106,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 layer = _layer(name, backend)
                 xg = x.clone().requires_grad_(True)
 
-                def fwd(layer: Any = layer) -> None:
+                def fwd(layer: Any = layer, x: Any = x) -> None:
                     with torch.no_grad():
                         layer(x)
                     layer.reset_states()
 
-                def train(layer: Any = layer, xg: Any = xg) -> None:
+                def train(layer: Any = layer, xg: Any = xg, grad: Any = grad) -> None:
                     out = layer(xg)
                     out.backward(grad)
                     layer.reset_states()
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             row["cpu_train_over_floor"] = row["cpu_train_ms"] / floor_train
             rows.append(row)
             print(
-                f"{name:8s} {str(size):18s} fwd {row['cpu_fwd_ms']:8.2f} ms "
+                f"{name:8s} {size!s:18s} fwd {row['cpu_fwd_ms']:8.2f} ms "
                 f"(ref {row['reference_fwd_ms']:8.1f}, x{row['speedup_fwd']:6.1f}, "
                 f"{row['cpu_fwd_over_floor']:4.2f} floor)  train {row['cpu_train_ms']:8.2f} ms "
                 f"(ref {row['reference_train_ms']:8.1f}, x{row['speedup_train']:6.1f}, "

@@ -115,3 +115,20 @@ def test_inductor_compiled_layer_equals_eager() -> None:
     assert torch.equal(outs[0], outs[1])
     for a, b in zip(grads[0], grads[1], strict=True):
         assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_fallback_without_compiled_kernel_warns_once_and_matches(monkeypatch) -> None:
+    from sinabs.dynamics.fused import cpu_kernel
+
+    x = torch.randn(2, 10, 4) * 3
+    expected = sl.LIF(10.0, backend="reference")(x)
+    monkeypatch.setattr(cpu_kernel, "available", lambda: False)
+    monkeypatch.setattr(ops, "_warned_fallback", False)
+    layer = sl.LIF(10.0, backend="cpu")
+    with pytest.warns(RuntimeWarning, match="compiled CPU kernel is not available") as record:
+        first = layer(x)
+        layer.reset_states()
+        second = layer(x)
+    assert len([w for w in record if "compiled CPU kernel" in str(w.message)]) == 1
+    assert torch.equal(first, expected)
+    assert torch.equal(second, expected)

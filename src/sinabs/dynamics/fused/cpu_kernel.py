@@ -8,8 +8,10 @@ then run :mod:`.torch_impl`).
 
 :func:`scan_forward` and :func:`scan_backward` have the signatures of
 :mod:`.torch_impl`: the forward is bit-identical to it, the gradients agree to rounding
-(parameter gradients are accumulated in float64). The hot loops are compiled for
-AVX-512, AVX2 and baseline x86-64; :func:`isa` names the one this CPU runs.
+(the parameter gradients are summed in float64 over chunks of 16 steps and over the
+batch, in a fixed order: results do not depend on the thread count). The hot loops are
+compiled for AVX-512, AVX2 and baseline x86-64; :func:`isa` names the one this CPU
+runs. The thread count is ``torch.get_num_threads()``; small calls run on one thread.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import ctypes
 import functools
 import importlib.util
 import math
+from typing import Any
 
 import torch
 
@@ -33,8 +36,10 @@ _DTYPES = {torch.float32: 0, torch.float64: 1}
 
 _p = ctypes.c_void_p
 _i64 = ctypes.c_int64
-_FORWARD_ARGS = [ctypes.c_int, ctypes.c_int, ctypes.c_int, _i64, _i64, _i64, _p, _p] + [_p] * 12
-_BACKWARD_ARGS = [ctypes.c_int, ctypes.c_int, ctypes.c_int, _i64, _i64, _i64, _p, _p] + [_p] * 17
+# dtype, isa, threads, B, T, N, config, consts, then the tensors (scan.c)
+_HEAD: list[Any] = [ctypes.c_int, ctypes.c_int, ctypes.c_int, _i64, _i64, _i64, _p, _p]
+_FORWARD_ARGS = _HEAD + [_p] * 12
+_BACKWARD_ARGS = _HEAD + [_p] * 17
 
 
 @functools.cache

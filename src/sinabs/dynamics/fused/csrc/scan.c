@@ -17,6 +17,10 @@
  * forward must reproduce torch's float operations exactly.
  */
 
+#if defined(__linux__)
+#define _GNU_SOURCE /* sched_getcpu, pthread_attr_setaffinity_np */
+#include <sched.h>
+#endif
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -86,7 +90,6 @@ typedef struct {
     int f64;      /* scalar type: 0 float, 1 double */
     int kind;     /* specialization: see SPECIALIZE in scan_kernel.h */
     int active;   /* bit mask of the parameter rows that receive a gradient */
-    int used_acc; /* bit mask of the accumulators in use */
     const void *x, *v0, *i0, *b0;
     const void *q, *flags; /* per-call tables, see setup in scan_kernel.h */
     void *out, *v, *i, *b, *rec_v, *rec_i, *rec_b;
@@ -176,7 +179,7 @@ typedef struct {
 #define KERNELS(T, ISA)                                                         \
     (Kernels) {                                                                 \
         fwd_item_##T##_##ISA, bwd_item_##T##_##ISA,                             \
-            (void (*)(const Job *, const void *, void *, void *))setup_##T##_default, \
+            setup_##T##_default,                                                \
             fwd_scratch_##T##_default, bwd_scratch_##T##_default,               \
             0, 0                                                                \
     }
@@ -236,12 +239,30 @@ static void *worker(void *arg) {
 
 #define MAX_THREADS 256
 
-/* Threads worth starting for `work` element-steps: each should get about 2^17 of them
- * (tens of microseconds), which pays for its start. */
+/* Threads worth starting for `work` forward element-steps (a backward one counts 8):
+ * each should get at least 2^20 of them (about 200 us), twice what its start costs
+ * (about 100 us measured from pthread_create to the thread running). */
 static int64_t useful_threads(int threads, int64_t work) {
     int64_t n = threads < MAX_THREADS ? threads : MAX_THREADS;
-    if (n > (work >> 17)) n = work >> 17;
+    if (n > (work >> 20)) n = work >> 20;
     return n < 1 ? 1 : n;
+}
+
+/* Thread attributes that keep a worker off the caller's CPU. Linux tends to start a
+ * new thread on its parent's CPU and to move it to an idle one only after a few
+ * milliseconds (measured: 2 to 5 ms, while the caller keeps its CPU busy with its own
+ * share), which is longer than a whole call; with this it starts within 0.1 ms. */
+static int worker_attr(pthread_attr_t *attr) {
+    if (pthread_attr_init(attr) != 0) return 0;
+#if defined(__linux__)
+    cpu_set_t cpus;
+    int me = sched_getcpu();
+    if (me >= 0 && sched_getaffinity(0, sizeof cpus, &cpus) == 0) {
+        CPU_CLR(me, &cpus);
+        if (CPU_COUNT(&cpus) > 0) pthread_attr_setaffinity_np(attr, sizeof cpus, &cpus);
+    }
+#endif
+    return 1;
 }
 
 /* Runs fn over nitems items on up to n threads (the caller's included). */
@@ -252,10 +273,13 @@ static int run(const Job *J, ItemFn fn, int64_t nitems, int64_t n, size_t scratc
     if (scratch_bytes && !scratch) return ERR_MEMORY;
     pthread_t ids[MAX_THREADS];
     int started = 0;
+    pthread_attr_t attr;
+    int has_attr = n > 1 && worker_attr(&attr);
     for (int64_t k = 1; k < n; k++) {
-        if (pthread_create(&ids[started], NULL, worker, &tk) != 0) break;
+        if (pthread_create(&ids[started], has_attr ? &attr : NULL, worker, &tk) != 0) break;
         started++;
     }
+    if (has_attr) pthread_attr_destroy(&attr);
     work(&tk, scratch);
     for (int k = 0; k < started; k++) pthread_join(ids[k], NULL);
     free(scratch);
@@ -292,16 +316,11 @@ static int read_config(Job *J, const int32_t *config, const double *consts) {
     J->active = (c->leak << ROW_AM) | (c->syn << ROW_AS) | (gth << ROW_TH) |
                 (c->has_min << ROW_MIN) | ((c->family == 2) << ROW_AAD) |
                 ((c->family == 2 && gth) << ROW_BETA) | (gr << ROW_R);
-    J->used_acc = 0;
-    for (int row = 0; row < N_ROWS; row++) {
-        if (J->active & (1 << row)) J->used_acc |= 1 << ACC_OF_ROW[row];
-    }
     return OK;
 }
 
 /* Common set-up of both directions: configuration, kernels, slots, the per-call tables
- * (in *tables, to be freed by the caller). `rows`: per-step scratch rows of the backward
- * (0 for the forward), which bound the slots per item. */
+ * (in *tables, to be freed by the caller). */
 static int prepare(Job *J, Kernels *k, void **tables, int dtype, int isa, int threads,
                    int64_t B, int64_t T, int64_t N, const int32_t *config,
                    const double *consts, const void *params, int backward) {
@@ -319,7 +338,7 @@ static int prepare(Job *J, Kernels *k, void **tables, int dtype, int isa, int th
      * item within SCRATCH_BUDGET (in L2) and leave two items per thread. */
     J->G = 1;
     if (backward) {
-        int64_t n = useful_threads(threads, B * T * N);
+        int64_t n = useful_threads(threads, 8 * B * T * N);
         int64_t per_row = B >= 2 * n ? 1 : (2 * n + B - 1) / (B > 0 ? B : 1);
         if (per_row > J->nslots) per_row = J->nslots;
         J->G = (J->nslots + per_row - 1) / per_row;
@@ -418,7 +437,7 @@ EXPORT int sinabs_scan_backward(int dtype, int isa, int threads, int64_t B, int6
     J.g_rec_i = J.cfg.record ? g_rec_i : NULL;
     J.g_rec_b = J.cfg.record ? g_rec_b : NULL;
     J.g_x = g_x, J.g_v0 = g_v0, J.g_i0 = g_i0, J.g_b0 = g_b0, J.g_params = g_params;
-    int64_t threads_used = useful_threads(threads, 3 * B * T * N);
+    int64_t threads_used = useful_threads(threads, 8 * B * T * N);
     if (B > 0) {
         J.partial = (double *)malloc((size_t)N_ROWS * (size_t)B * (size_t)N * sizeof(double));
         err = J.partial ? OK : ERR_MEMORY;

@@ -32,156 +32,7 @@
 #define NAME(x) CAT3(x, f64, ISA_NAME)
 #endif
 
-/* ------------------------------------------------------------------ exp
- * A vectorizable exp (glibc's scalar expf blocks vectorization): x = k ln2 + r with
- * |r| <= ln2 / 2, exp(r) by a polynomial, 2^k built in the exponent bits. Relative
- * error about 1 ulp; it only enters the surrogate gradient. */
-
-static inline ALWAYS_INLINE float NAME(exp_f)(float x) {
-    const float shift = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-    float xc = x < -87.0f ? -87.0f : x;
-    xc = xc > 88.0f ? 88.0f : xc;
-    float shifted = xc * 1.44269504088896341f + shift;
-    float kf = shifted - shift;
-    float r = xc - kf * 0.693359375f;
-    r = r - kf * -2.12194440e-4f;
-    float z = r * r;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * z + r + 1.0f;
-    /* k from the bits of the shifted value: no float-to-int conversion needed */
-    int32_t kbits, sbits;
-    memcpy(&kbits, &shifted, sizeof kbits);
-    memcpy(&sbits, &shift, sizeof sbits);
-    int32_t bits = (kbits - sbits + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    float y = p * scale;
-    y = x < -87.0f ? 0.0f : y;
-    y = x > 88.0f ? (float)INFINITY : y;
-    return x != x ? x : y;
-}
-
-static inline ALWAYS_INLINE double NAME(exp_d)(double x) {
-    const double shift = 6755399441055744.0; /* 1.5 * 2^52 */
-    double xc = x < -708.0 ? -708.0 : x;
-    xc = xc > 709.0 ? 709.0 : xc;
-    double shifted = xc * 1.4426950408889634074 + shift;
-    double kd = shifted - shift;
-    double r = xc - kd * 6.93145751953125e-1;
-    r = r - kd * 1.42860682030941723212e-6;
-    /* Taylor series to degree 13: error r^14 / 14! < 1e-17 for |r| <= ln2 / 2 */
-    double p = 1.0 / 6227020800.0;
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
-    int64_t kbits, sbits;
-    memcpy(&kbits, &shifted, sizeof kbits);
-    memcpy(&sbits, &shift, sizeof sbits);
-    int64_t bits = (kbits - sbits + 1023) << 52;
-    double scale;
-    memcpy(&scale, &bits, sizeof scale);
-    double y = p * scale;
-    y = x < -708.0 ? 0.0 : y;
-    y = x > 709.0 ? (double)INFINITY : y;
-    return x != x ? x : y;
-}
-
-#if S_IS_FLOAT
-#define EXP(x) NAME(exp_f)(x)
-#else
-#define EXP(x) NAME(exp_d)(x)
-#endif
-
-static inline ALWAYS_INLINE S NAME(fabs_s)(S x) { return x < 0 ? -x : x; }
-
-/* ------------------------------------------------------------------ surrogates
- * Formulas: activation/surrogate_gradient_fn.py; constants `c` from cpu_kernel.py.
- * Divisions are multiplications by reciprocals (the surrogate only enters gradients;
- * its relative error stays below 1e-6). The factors that depend on the threshold only
- * (fa, fb) come from the parameter table (fixed threshold) or from sg_factors
- * (adaptive threshold). */
-
-static inline ALWAYS_INLINE void NAME(sg_factor)(int kind, const double *c, S th, S *fa,
-                                                 S *fb) {
-    if (kind == SG_SINGLE_EXP) {
-        S width = th * (S)c[0];
-        *fa = (S)1 / width;
-        *fb = (S)c[1] / width;
-    } else {
-        *fa = (S)1 / th; /* Heaviside, PeriodicExponential */
-        *fb = (S)0;
-    }
-}
-
-static NOINLINE void NAME(sg_factors)(int kind, const double *c, const S *restrict th,
-                                      S *restrict fa, S *restrict fb) {
-    IVDEP
-    for (int l = 0; l < BLOCK; l++) NAME(sg_factor)(kind, c, th[l], &fa[l], &fb[l]);
-}
-
-/* row[l] = surrogate(row[l], th[l]) for one row of BLOCK lanes (row holds v1). */
-static NOINLINE void NAME(sg_row)(int kind, const double *c, S *restrict row,
-                                  const S *restrict th, const S *restrict fa,
-                                  const S *restrict fb) {
-    if (kind == SG_HEAVISIDE) {
-        const S window = (S)c[0];
-        IVDEP
-        for (int l = 0; l < BLOCK; l++) row[l] = row[l] >= th[l] - window ? fa[l] : (S)0;
-    } else if (kind == SG_SINGLE_EXP) {
-        IVDEP
-        for (int l = 0; l < BLOCK; l++) {
-            row[l] = fb[l] * EXP(-NAME(fabs_s)(row[l] - th[l]) * fa[l]);
-        }
-    } else if (kind == SG_PERIODIC_EXP) {
-        const S inv_width = (S)(1.0 / c[0]), scale = (S)c[1];
-        IVDEP
-        for (int l = 0; l < BLOCK; l++) {
-            S thl = th[l], v = row[l];
-            S n = v * fa[l] - (S)0.5;
-            S frac = n - FLOOR(n);
-            S periodic = thl * ((S)2 * frac - (S)1);
-            S dist = v < thl ? v - thl : periodic;
-            row[l] = scale * EXP(-NAME(fabs_s)(dist) * inv_width);
-        }
-    } else if (kind == SG_GAUSSIAN) {
-        const S mu = (S)c[0], inv_two_var = (S)(1.0 / c[1]);
-        const S factor = (S)(c[3] / c[2]); /* grad_scale / norm */
-        IVDEP
-        for (int l = 0; l < BLOCK; l++) {
-            S d = (row[l] - th[l]) - mu;
-            row[l] = EXP(-(d * d) * inv_two_var) * factor;
-        }
-    } else { /* SG_MULTI_GAUSSIAN */
-        const S mu = (S)c[0], inv_two_var = (S)(1.0 / c[1]);
-        const S side_mu = (S)c[3], side_inv_two_var = (S)(1.0 / c[4]);
-        const S f0 = (S)(c[7] * c[8] / c[2]); /* (1 + h) grad_scale / norm */
-        const S f1 = (S)(c[6] * c[8] / c[5]); /* h grad_scale / side_norm */
-        IVDEP
-        for (int l = 0; l < BLOCK; l++) {
-            S x = row[l] - th[l];
-            S d0 = x - mu, d1 = x - side_mu, d2 = x + side_mu;
-            S g0 = EXP(-(d0 * d0) * inv_two_var);
-            S g1 = EXP(-(d1 * d1) * side_inv_two_var);
-            S g2 = EXP(-(d2 * d2) * side_inv_two_var);
-            row[l] = f0 * g0 - f1 * (g1 + g2);
-        }
-    }
-}
+#include "surrogate.h"
 
 /* ------------------------------------------------------------------ set-up (per call)
  * The parameter table q: for every slot N_Q rows of BLOCK lanes (slot-major, so that a
@@ -190,9 +41,11 @@ static NOINLINE void NAME(sg_row)(int kind, const double *c, S *restrict row,
  * flag rows: 1 or 0 in every lane (GCC does not vectorize selects on a loop-invariant
  * scalar for AVX-512; selects on a per-lane comparison it does). */
 
-static UNUSED void NAME(setup)(const Job *J, const void *params, S *restrict q, S *restrict flags) {
+static UNUSED void NAME(setup)(const Job *J, const void *params, void *q_out,
+                               void *flags_out) {
     const int64_t N = J->N;
     const S *P = (const S *)params;
+    S *restrict q = (S *)q_out, *restrict flags = (S *)flags_out;
     const Cfg *c = &J->cfg;
     static const double pad[N_ROWS] = {0.5, 0.5, 1.0, 0.0, 0.5, 0.0, 0.0};
     for (int64_t slot = 0; slot < J->nslots; slot++) {
@@ -256,7 +109,7 @@ static inline ALWAYS_INLINE S NAME(spike)(S v1, S th, const int MULTI, S cap) {
     return (v1 - th) >= 0 ? (S)1 : (S)0;
 }
 
-/* The reset, then the clamp to min_v_mem. FAST: subtract the threshold, no clamp. */
+/* The reset (FAST: subtract the threshold). */
 static inline ALWAYS_INLINE S NAME(reset)(S v1, S s, S th, S R, S f_to, S f_none,
                                           S f_amount, const int FAST) {
     if (FAST) return v1 - s * th;
@@ -265,6 +118,7 @@ static inline ALWAYS_INLINE S NAME(reset)(S v1, S s, S th, S R, S f_to, S f_none
     return f_none != 0 ? v1 : (f_to != 0 ? to : sub);
 }
 
+/* The clamp to min_v_mem (FAST: none). */
 static inline ALWAYS_INLINE S NAME(clamp_min)(S v2, S m, S f_min, const int FAST) {
     if (FAST) return v2;
     S d = v2 - m;
@@ -691,7 +545,6 @@ static void NAME(bwd_item)(const Job *J, int64_t item, void *scratch) {
 #undef SPECIALIZE
 #undef SPECIALIZE_FAST
 #undef FLAG
-#undef EXP
 #undef NAME
 #undef BLOCK
 #undef TRUNC
