@@ -10,7 +10,7 @@ from ...activation.reset_mechanism import State
 from ..params import AdaptiveParams, LeakyParams
 from ..reference import RecConnect
 from . import ops
-from .config import prepare
+from .config import prepare, unsupported_reason
 
 
 def fused_unsupported(
@@ -21,23 +21,7 @@ def fused_unsupported(
         return f"the input is on {x.device.type}, this backend runs on {device_type}"
     if recurrent:
         return "recurrent layers (rec_connect is an arbitrary module) run on the reference"
-    return _reason(family, x, params)
-
-
-def _reason(family: str, x: torch.Tensor, params: LeakyParams) -> str | None:
-    prepared = prepare(family, x, _dummy_state(family, x, params), params)
-    return prepared if isinstance(prepared, str) else None
-
-
-def _dummy_state(family: str, x: torch.Tensor, params: LeakyParams) -> State:
-    shape = (x.shape[0], *x.shape[2:])
-    empty = torch.empty(shape, dtype=x.dtype, device=x.device)
-    state = {"v_mem": empty}
-    if params.alpha_syn is not None:
-        state["i_syn"] = empty
-    if family == "adaptive":
-        state["b"] = empty
-    return state
+    return unsupported_reason(family, x, params)
 
 
 def fused_scan(

@@ -145,38 +145,44 @@ def _surrogate(fn: object) -> tuple[int, list[float]] | None:
     return kind, [float(v) for v in values]
 
 
-def _neuron_row(
+def _as_row_tensor(value: object, like: torch.Tensor) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value
+    return torch.as_tensor(value, dtype=like.dtype, device=like.device)
+
+
+def _row_reason(
     value: object, neuron_shape: torch.Size, name: str, like: torch.Tensor
-) -> torch.Tensor | str:
-    """``value`` broadcast to the neurons and flattened to ``(N,)``, or a reason."""
-    tensor = (
-        torch.as_tensor(value, dtype=like.dtype, device=like.device)
-        if not isinstance(value, torch.Tensor)
-        else value
-    )
+) -> str | None:
+    """Why ``value`` cannot be broadcast to the neurons as a ``(N,)`` row, or None."""
+    tensor = _as_row_tensor(value, like)
     if tensor.device != like.device:
         return f"{name} is on {tensor.device}, the input on {like.device}"
     if tensor.dim() > len(neuron_shape):
         return f"{name} has a batch dimension (shape {tuple(tensor.shape)})"
     try:
-        expanded = tensor.to(like.dtype).expand(neuron_shape)
+        broadcast = torch.broadcast_shapes(tensor.shape, neuron_shape)
     except RuntimeError:
+        broadcast = None
+    if broadcast != neuron_shape:
         shape, neurons = tuple(tensor.shape), tuple(neuron_shape)
         return f"{name} of shape {shape} does not broadcast to the neurons {neurons}"
-    return expanded.reshape(-1)
+    return None
 
 
-def prepare(
-    family: str, x: torch.Tensor, state: dict[str, torch.Tensor], p: LeakyParams
-) -> Prepared | str:
-    """Builds the neutral form of a call, or returns why it cannot be fused."""
+def _check(
+    family: str, x: torch.Tensor, p: LeakyParams
+) -> tuple[dict[str, object], KernelConfig] | str:
+    """The parameter rows and static configuration of a call, or why it cannot be fused.
+
+    Builds no tensors beyond 0-dim ones for Python numbers: the registry calls it for
+    every forward to choose a backend.
+    """
     if x.dtype not in (torch.float32, torch.float64):
         return f"dtype {x.dtype} (fused kernels run float32 and float64)"
     if family not in FAMILY:
         return f"unknown family {family!r}"
-    batch, steps, *trail = x.shape
-    neuron_shape = torch.Size(trail)
-    n = neuron_shape.numel()
+    neuron_shape = x.shape[2:]
     spike, max_spikes, reset, by_amount, surrogate = SPIKE_NONE, -1.0, RESET_NONE, False, 0
     sg: list[float] = []
     amount: object = 0.0
@@ -212,29 +218,10 @@ def prepare(
     if family == "adaptive":
         assert isinstance(p, AdaptiveParams)
         rows["alpha_adapt"], rows["adapt_scale"] = p.alpha_adapt, p.adapt_scale
-    flat = []
     for name in PARAM_ROWS:
-        row = _neuron_row(rows[name], neuron_shape, name, x)
-        if isinstance(row, str):
-            return row
-        flat.append(row)
-
-    def state_of(name: str, present: bool) -> torch.Tensor | str:
-        if not present:
-            return x.new_empty(0)
-        s = state[name]
-        if s.shape != (batch, *trail):
-            return f"state {name} of shape {tuple(s.shape)} for input {tuple(x.shape)}"
-        return s.to(x.dtype).reshape(batch, n)
-
-    states = [
-        state_of("v_mem", True),
-        state_of("i_syn", p.alpha_syn is not None),
-        state_of("b", family == "adaptive"),
-    ]
-    for s in states:
-        if isinstance(s, str):
-            return s
+        reason = _row_reason(rows[name], neuron_shape, name, x)
+        if reason is not None:
+            return reason
     config = KernelConfig(
         family=FAMILY[family],
         has_syn=p.alpha_syn is not None,
@@ -248,5 +235,42 @@ def prepare(
         record=False,
         fconfig=tuple([max_spikes, *sg] + [0.0] * (N_FCONFIG - 1 - len(sg))),
     )
-    v0, i0, b0 = states  # type: ignore[misc]
-    return Prepared(x.reshape(batch, steps, n), v0, i0, b0, tuple(flat), config, neuron_shape)  # type: ignore[arg-type]
+    return rows, config
+
+
+def unsupported_reason(family: str, x: torch.Tensor, p: LeakyParams) -> str | None:
+    """Why a call cannot be fused, or None (no tensors are built)."""
+    checked = _check(family, x, p)
+    return checked if isinstance(checked, str) else None
+
+
+def prepare(
+    family: str, x: torch.Tensor, state: dict[str, torch.Tensor], p: LeakyParams
+) -> Prepared | str:
+    """Builds the neutral form of a call, or returns why it cannot be fused."""
+    checked = _check(family, x, p)
+    if isinstance(checked, str):
+        return checked
+    rows, config = checked
+    batch, steps, *trail = x.shape
+    neuron_shape = torch.Size(trail)
+    n = neuron_shape.numel()
+    flat = tuple(
+        _as_row_tensor(rows[name], x).to(x.dtype).expand(neuron_shape).reshape(-1)
+        for name in PARAM_ROWS
+    )
+    states = []
+    for name, present in (
+        ("v_mem", True),
+        ("i_syn", config.has_syn),
+        ("b", config.family == FAMILY["adaptive"]),
+    ):
+        if not present:
+            states.append(x.new_empty(0))
+            continue
+        s = state[name]
+        if s.shape != (batch, *trail):
+            return f"state {name} of shape {tuple(s.shape)} for input {tuple(x.shape)}"
+        states.append(s.to(x.dtype).reshape(batch, n))
+    v0, i0, b0 = states
+    return Prepared(x.reshape(batch, steps, n), v0, i0, b0, flat, config, neuron_shape)
