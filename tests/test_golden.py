@@ -4,12 +4,14 @@
 the final state and the gradients that real sinabs 3.1.3 produced (fields changed by
 DECISIONS.md are left out, see ``case["absent"]``). Forward values must be bitwise
 equal. Gradients of the reference backend (a per-step autograd loop, like sinabs) are
-bitwise equal too; a fused backend sums gradient contributions in its own order, so
-for ``backend="auto"`` they are compared with ``rtol=1e-5, atol=1e-6·max|golden|``, as
-the golden README recommends. (``rtol=1e-6`` is below float32 accuracy for gradients
-that result from cancellation: in ``alif_no_norm_tau_syn`` the scalar ``tau_mem``
-gradient is −2.39638e-4 in float64; sinabs's float32 value is off by 7e-6 (relative),
-the fused CPU backend's by 1.4e-6, so the two differ by 8.5e-6.)
+bitwise equal too; a fused backend sums gradient contributions in its own order and
+computes the surrogate's exp with its own rounding, so for ``backend="auto"`` a
+gradient may differ from sinabs's by ``rtol=1e-5, atol=1e-6·max|golden|`` (the golden
+README's recommendation) plus sinabs's own float32 error, measured against the same
+case run in float64. (That error is not negligible for gradients that result from
+cancellation: in ``alif_no_norm_tau_syn`` the scalar ``tau_mem`` gradient is
+-2.39647e-4 in float64, sinabs's float32 value is 7.1e-6 off (relative) on one side
+and the fused CPU backend's 5.6e-6 off on the other, so the two differ by 1.3e-5.)
 """
 
 from __future__ import annotations
@@ -66,8 +68,8 @@ def plain(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.detach().as_subclass(torch.Tensor)
 
 
-def run_case(case: dict, backend: str = "auto") -> dict:
-    layer = build_layer(case, backend)
+def run_case(case: dict, backend: str = "auto", dtype: torch.dtype = torch.float32) -> dict:
+    layer = build_layer(case, backend).to(dtype)
     got: dict = {
         "params_at_construction": {
             name: p.detach().clone() for name, p in layer.named_parameters() if p.requires_grad
@@ -98,6 +100,26 @@ def run_case(case: dict, backend: str = "auto") -> dict:
     grads = torch.autograd.grad(loss, list(wrt.values()), allow_unused=True)
     got["grads"] = dict(zip(wrt, grads, strict=True))
     return got
+
+
+def float64_grads(case: dict) -> dict | None:
+    """Gradients of ``case`` computed in float64 by the reference, or None when float64
+    spikes differently from sinabs's float32 (then it is no estimate of the truth)."""
+
+    def f64(value):
+        if isinstance(value, torch.Tensor) and value.is_floating_point():
+            return value.double()
+        if isinstance(value, dict):
+            return {k: f64(v) for k, v in value.items()}
+        return value
+
+    got = run_case(f64(case), "reference", dtype=torch.float64)
+    # spikes differ by whole units; ExpLeak's continuous output by rounding only
+    if "output" in case and not torch.allclose(
+        plain(got["output"]).float(), case["output"], rtol=1e-4, atol=1e-6
+    ):
+        return None
+    return got["grads"]
 
 
 def test_golden_file_is_intact():
@@ -140,6 +162,7 @@ def test_golden_case(case, backend):
 
     # gradients: same set of tensors; bitwise (reference) or within a tolerance (fused)
     assert set(got["grads"]) == set(case["grads"])
+    truth = float64_grads(case) if backend != "reference" else None
     for k, v in case["grads"].items():
         g = got["grads"][k]
         if v is None:
@@ -150,7 +173,8 @@ def test_golden_case(case, backend):
             assert g is not None, k
             assert g.shape == v.shape, k
             atol = GRAD_ATOL_SCALE * v.abs().max().item()
-            assert torch.allclose(plain(g), v, rtol=GRAD_RTOL, atol=atol), (
-                k,
-                (plain(g) - v).abs().max().item(),
-            )
+            # sinabs's own float32 error (zero when float64 spikes differently)
+            own_error = 0.0 if truth is None else (v.double() - truth[k]).abs()
+            diff = (plain(g) - v).double().abs()
+            allowed = GRAD_RTOL * v.double().abs() + atol + own_error
+            assert bool((diff <= allowed).all()), (k, diff.max().item())

@@ -71,6 +71,10 @@ static const int ACC_OF_ROW[N_ROWS] = {A_AM, A_AS, A_R, A_MIN, A_AAD, A_BETA, A_
 /* the recomputed forward of a backward item should stay in L2 (measured: 256 KiB to
  * 512 KiB are best on a 1 MiB L2) */
 #define SCRATCH_BUDGET ((size_t)384 << 10)
+/* steps ahead that the time loops prefetch (scan_kernel.h) */
+#ifndef PREFETCH_STEPS
+#define PREFETCH_STEPS 4
+#endif
 
 typedef struct {
     int family, syn, leak, norm, has_min, spike, reset, by_amount, surrogate, record;

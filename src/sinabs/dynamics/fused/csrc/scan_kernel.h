@@ -146,6 +146,17 @@ static inline ALWAYS_INLINE void NAME(load_state)(S *restrict dst, const void *s
 
 #define FLAG(f) (flags + (f) * BLOCK)
 
+/* Software prefetch of one row of a slot (BLOCK lanes) a few steps ahead: an item
+ * reads a short piece of every step's row and then jumps by N, which the hardware
+ * prefetchers (they stop at page boundaries) do not follow. */
+static inline ALWAYS_INLINE void NAME(prefetch_read)(const S *row) {
+    for (int k = 0; k < BLOCK * (int)sizeof(S); k += 64) __builtin_prefetch((const char *)row + k, 0, 3);
+}
+
+static inline ALWAYS_INLINE void NAME(prefetch_write)(const S *row) {
+    for (int k = 0; k < BLOCK * (int)sizeof(S); k += 64) __builtin_prefetch((const char *)row + k, 1, 3);
+}
+
 /* ------------------------------------------------------------------ forward */
 
 /* One step of one slot: states v, i, bb in place. */
@@ -217,6 +228,14 @@ static inline ALWAYS_INLINE void NAME(fwd_chunk)(const Job *J, S *restrict ws, i
     for (int64_t t = 0; t < T; t++) {
         for (int64_t g = 0; g < G; g++) {
             const int64_t n0 = slot_n0(J, s0 + g), off = (b * T + t) * N + n0;
+            if (!partial && t + PREFETCH_STEPS < T) {
+                const int64_t ahead = off + PREFETCH_STEPS * N;
+                NAME(prefetch_read)(x + ahead);
+                NAME(prefetch_write)(out + ahead);
+                if (rec) NAME(prefetch_write)(rv + ahead);
+                if (rec_i) NAME(prefetch_write)(ri + ahead);
+                if (rec_b) NAME(prefetch_write)(rb + ahead);
+            }
             const S *xt = x + off;
             S *ot = out + off, *rvt = rec ? rv + off : sink;
             S *rit = rec_i ? ri + off : sink + BLOCK, *rbt = rec_b ? rb + off : sink + 2 * BLOCK;
@@ -307,6 +326,7 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
             const int64_t n0 = slot_n0(J, s0 + g), off = (b * T + t) * N + n0;
             const NAME(Par) p = NAME(par)(J, s0 + g);
             const S *restrict xt = x + off;
+            if (!partial && t + PREFETCH_STEPS < T) NAME(prefetch_read)(xt + PREFETCH_STEPS * N);
             if (partial) {
                 NAME(pad_row)(pad, xt, nl);
                 xt = pad;
@@ -376,6 +396,15 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
             const S *grvt = g_rv ? g_rv + off : zero, *grit = g_ri ? g_ri + off : zero;
             const S *grbt = g_rb ? g_rb + off : zero;
             S *gxt = g_x + off;
+            if (!partial && t >= PREFETCH_STEPS) {
+                const int64_t back = off - PREFETCH_STEPS * N;
+                NAME(prefetch_read)(x + back);
+                NAME(prefetch_write)(g_x + back);
+                if (g_out) NAME(prefetch_read)(g_out + back);
+                if (g_rv) NAME(prefetch_read)(g_rv + back);
+                if (g_ri) NAME(prefetch_read)(g_ri + back);
+                if (g_rb) NAME(prefetch_read)(g_rb + back);
+            }
             if (partial) {
                 NAME(pad_row)(pad, xt, nl);
                 NAME(pad_row)(pad + BLOCK, g_out ? got : NULL, nl);
