@@ -29,7 +29,9 @@ from .reference import RecConnect, reference_scan
 
 FAMILIES = ("leaky", "spiking", "adaptive")
 
-ScanFn = Callable[..., tuple[torch.Tensor, State, dict[str, torch.Tensor]]]
+#: ``(output, new state, recordings, output.sum())``
+ScanResult = tuple[torch.Tensor, State, dict[str, torch.Tensor], torch.Tensor]
+ScanFn = Callable[..., ScanResult]
 
 
 class BackendError(ValueError):
@@ -42,8 +44,9 @@ class Backend:
 
     Attributes:
         name: the name users pass as ``backend=``.
-        scan: ``scan(family, x, state, params, *, record, rec_connect)``, same contract
-            as :func:`sinabs.dynamics.reference.reference_scan`.
+        scan: ``scan(family, x, state, params, *, record, rec_connect)``, returns
+            :func:`sinabs.dynamics.reference.reference_scan`'s results and the sum of
+            the output (a 0-dim tensor in the graph: the layers' ``firing_rate``).
         unsupported: ``(family, x, params, recurrent) -> reason or None``.
     """
 
@@ -72,7 +75,22 @@ def _cpu_unsupported(
     return fused_unsupported("cpu", family, x, params, recurrent)
 
 
-REFERENCE = Backend("reference", reference_scan, _reference_unsupported)
+def _reference_with_sum(
+    family: str,
+    x: torch.Tensor,
+    state: State,
+    params: LeakyParams,
+    *,
+    record: bool = False,
+    rec_connect: RecConnect | None = None,
+) -> ScanResult:
+    out, new_state, recordings = reference_scan(
+        family, x, state, params, record=record, rec_connect=rec_connect
+    )
+    return out, new_state, recordings, out.sum()
+
+
+REFERENCE = Backend("reference", _reference_with_sum, _reference_unsupported)
 #: Fused CPU kernel (compiled C; plain PyTorch fallback with a warning when not built).
 CPU = Backend("cpu", fused_scan, _cpu_unsupported)
 #: Fused GPU kernel written in Triton.
@@ -123,7 +141,10 @@ def run(
     record: bool = False,
     rec_connect: RecConnect | None = None,
     backend: str = "auto",
-) -> tuple[torch.Tensor, State, dict[str, torch.Tensor]]:
-    """Runs ``family`` dynamics on ``x`` ``(B, T, ...)`` from ``state`` with ``params``."""
+) -> ScanResult:
+    """Runs ``family`` dynamics on ``x`` ``(B, T, ...)`` from ``state`` with ``params``.
+
+    Returns the output, the new state, the recordings and the sum of the output.
+    """
     chosen = select(family, x, params, recurrent=rec_connect is not None, backend=backend)
     return chosen.scan(family, x, state, params, record=record, rec_connect=rec_connect)

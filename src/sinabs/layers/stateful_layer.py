@@ -297,7 +297,7 @@ class StatefulLayer(nn.Module):
         """Runs ``family`` on ``x`` (B, T, ...) and stores states, recordings, firing rate."""
         state = self._prepare_states(x)
         dtype = torch.promote_types(x.dtype, state["v_mem"].dtype)
-        out, state, recordings = dynamics.run(
+        out, state, recordings, out_sum = dynamics.run(
             family,
             x,
             state,
@@ -309,7 +309,7 @@ class StatefulLayer(nn.Module):
         for name in self.state_names:
             setattr(self, name, state[name])
         self.recordings = {name: as_recording(rec) for name, rec in recordings.items()}
-        self.firing_rate = out.sum() / out.numel()
+        self.firing_rate = out_sum / out.numel()
         return out
 
     # ---- configuration, repr, copying, pickling -------------------------------------

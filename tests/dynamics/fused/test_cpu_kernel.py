@@ -14,6 +14,9 @@ library links no Python or torch library.
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -169,6 +172,9 @@ class CpuScan(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, *grads):  # type: ignore[override]
         x, v0, i0, b0, params = ctx.saved_tensors
+        *grads, g_sum = grads
+        if g_sum is not None:  # out_sum = out.sum(), as ops.py folds it
+            grads[0] = g_sum.expand(x.shape) if grads[0] is None else grads[0] + g_sum
         grads = tuple(x.new_empty(0) if g is None else g.contiguous() for g in grads)
         g = cpu_kernel.scan_backward(*grads, x, v0, i0, b0, params, ctx.cfg, isa_name=ctx.isa)
         return (*g, None, None)
@@ -230,6 +236,7 @@ def _neutral(case: Case) -> tuple[tuple, KernelConfig]:
 
 def _upstream(case: Case, outputs: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
     gen = torch.Generator().manual_seed(zlib.crc32(case.id.encode()) + 1)
+    outputs = outputs[:7]  # out_sum's gradient is folded into g_out by the op (ops.py)
     up = [torch.rand(r.shape, generator=gen, dtype=torch.float64).to(r) * 2 - 1 for r in outputs]
     return [up[0]] + [outputs[0].new_empty(0)] * 6 if case.upstream == "out" else up
 
@@ -253,12 +260,17 @@ def _equal(name: str, got: torch.Tensor, ref: torch.Tensor, any_empty: bool = Fa
         return []
     if got.shape != ref.shape or got.dtype != ref.dtype:
         return [f"{name}: {tuple(got.shape)} {got.dtype} != {tuple(ref.shape)} {ref.dtype}"]
+    if name == "out_sum":  # summed in another order: equal up to rounding
+        rtol = 1e-6 if got.dtype == torch.float32 else 1e-12
+        if not torch.allclose(got, ref, rtol=rtol, atol=0.0):
+            return [f"{name}: {got.item()} != {ref.item()}"]
+        return []
     if not torch.equal(got, ref):
         return [f"{name}: differs at {int((got != ref).sum())} elements"]
     return []
 
 
-OUTPUTS = ("out", "v", "i", "b", "rec_v", "rec_i", "rec_b")
+OUTPUTS = ("out", "v", "i", "b", "rec_v", "rec_i", "rec_b", "out_sum")
 GRADIENTS = ("g_x", "g_v0", "g_i0", "g_b0", "g_params")
 
 
@@ -408,18 +420,67 @@ THREAD_CASES = [
 ]  # fmt: skip
 
 
+@pytest.fixture
+def pool() -> Iterator[None]:
+    before = cpu_kernel.thread_pool()
+    yield
+    cpu_kernel.thread_pool(before)
+
+
 @pytest.mark.parametrize("case", THREAD_CASES, ids=lambda c: c.id)
-def test_threads_do_not_change_results(case: Case, num_threads: None) -> None:
+def test_threads_do_not_change_results(case: Case, num_threads: None, pool: None) -> None:
     args, _ = _neutral(case)
     results = []
-    for threads in (1, 3):
-        torch.set_num_threads(threads)
-        out = cpu_kernel.scan_forward(*args)
-        grads = cpu_kernel.scan_backward(*_upstream(case, out), *args)
-        results.append(out + grads)
-    for name, a, b in zip(OUTPUTS + GRADIENTS, *results, strict=True):
-        assert torch.equal(a, b), name
+    # torch loads an OpenMP runtime on Linux; the kernel then uses its pool by default
+    pools = ["openmp", "threads"] if cpu_kernel.thread_pool() == "openmp" else ["threads"]
+    for use in pools:
+        cpu_kernel.thread_pool(use)
+        assert cpu_kernel.thread_pool() == use
+        for threads in (1, 3):
+            torch.set_num_threads(threads)
+            out = cpu_kernel.scan_forward(*args)
+            grads = cpu_kernel.scan_backward(*_upstream(case, out), *args)
+            results.append(out + grads)
+    for other in results[1:]:
+        for name, a, b in zip(OUTPUTS + GRADIENTS, results[0], other, strict=True):
+            assert torch.equal(a, b), name
     assert check_against_torch_impl(case) == []
+
+
+def test_thread_pool_argument_is_checked(pool: None) -> None:
+    with pytest.raises(ValueError, match="use must be one of"):
+        cpu_kernel.thread_pool("gomp")
+    assert cpu_kernel.thread_pool("threads") == "threads"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_runs_on_threads_of_its_own(pool: None) -> None:
+    """An OpenMP pool does not survive fork: a child computes on threads it starts."""
+    case = THREAD_CASES[0]
+    args, _ = _neutral(case)
+    torch.set_num_threads(2)
+    expected = cpu_kernel.scan_forward(*args)[0]  # the parent uses its pool first
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report the pool and whether the result is the same
+        try:
+            out = cpu_kernel.scan_forward(*args)[0]  # two threads of its own
+            # torch's own parallel operations would hang in the inherited OpenMP state
+            torch.set_num_threads(1)
+            os.write(write, f"{cpu_kernel.thread_pool()} {torch.equal(out, expected)}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    deadline = time.monotonic() + 60
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung")
+        time.sleep(0.01)
+    with os.fdopen(read) as f:
+        report = f.read()
+    assert report == "threads True"
 
 
 # ---------------------------------------------------------------- contract

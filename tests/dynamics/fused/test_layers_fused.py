@@ -1,7 +1,9 @@
 """Every neuron layer on the fused CPU backend against the reference backend.
 
-Outputs, recordings and states must be identical; gradients (input, warm-up input and
-so the initial state, time constants) equal within 1e-5 relative. Two calls in a row
+Outputs, recordings, states and spiking layers' firing rates must be identical (a
+leaky layer's firing rate, the mean of its continuous output, within rounding);
+gradients (input, warm-up input and so the initial state, time constants; the loss
+includes the firing rate) equal within 1e-5 relative. Two calls in a row
 carry the state (and the graph) from one call to the next.
 """
 
@@ -87,14 +89,17 @@ def _run(make: Callable[[str], torch.nn.Module], backend: str, dtype: torch.dtyp
     w_out = torch.randn(shape, dtype=dtype)
     out_warm = layer(warm)
     out = layer(x)
+    rate = layer.firing_rate
     recordings = {k: v.as_subclass(torch.Tensor) for k, v in layer.recordings.items()}
-    loss = (out * w_out).sum() + out_warm.sum() * 0.5
+    # firing_rate is in the graph (a regulariser): its gradient joins the output's
+    loss = (out * w_out).sum() + out_warm.sum() * 0.5 + 3.0 * rate
     for rec in recordings.values():
         loss = loss + (rec * torch.linspace(-1, 1, rec.numel(), dtype=dtype).view_as(rec)).sum()
     params = {n: p for n, p in layer.named_parameters() if p.requires_grad}
     grads = torch.autograd.grad(loss, [warm, x, *params.values()], allow_unused=True)
     states = {n: getattr(layer, n).detach() for n in layer.state_names}
-    return out_warm, out, states, recordings, dict(zip(["warm", "x", *params], grads, strict=True))
+    named_grads = dict(zip(["warm", "x", *params], grads, strict=True))
+    return out_warm, out, states, recordings, named_grads, rate.detach(), layer.does_spike
 
 
 @pytest.mark.parametrize("record", [False, True], ids=["plain", "record"])
@@ -108,6 +113,10 @@ def test_fused_cpu_layer_equals_reference(name: str, dtype: torch.dtype, record:
     assert torch.equal(ref[0], fused[0])
     assert torch.equal(ref[1], fused[1])
     assert ref[1].dtype == dtype
+    if ref[6]:  # spike counts are summed exactly
+        assert torch.equal(ref[5], fused[5])
+    else:
+        torch.testing.assert_close(fused[5], ref[5], rtol=1e-6, atol=0.0)
     for group in (2, 3):
         assert ref[group].keys() == fused[group].keys()
         for key in ref[group]:

@@ -177,6 +177,10 @@ class TritonScan(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, *grads):  # type: ignore[override]
         x, v0, i0, b0, params = ctx.saved_tensors
+        *grads, g_sum = grads
+        if g_sum is not None:  # out_sum = out.sum(), as ops.py folds it
+            grads[0] = g_sum.expand(x.shape) if grads[0] is None else grads[0] + g_sum
+        grads = [x.new_empty(0) if g is None else g.contiguous() for g in grads]
         g = tk.scan_backward(*grads, x, v0, i0, b0, params, ctx.cfg, block=ctx.block)
         return (*g, None, None)
 
@@ -244,6 +248,11 @@ def _equal(name: str, got: torch.Tensor, ref: torch.Tensor, any_empty: bool = Fa
         return []
     if got.shape != ref.shape or got.dtype != ref.dtype:
         return [f"{name}: {tuple(got.shape)} {got.dtype} != {tuple(ref.shape)} {ref.dtype}"]
+    if name == "out_sum":  # a float64 reduction, in the device's order
+        rtol = 1e-6 if got.dtype == torch.float32 else 1e-12
+        if not torch.allclose(got.cpu(), ref.cpu(), rtol=rtol, atol=0.0):
+            return [f"{name}: {got.item()} != {ref.item()}"]
+        return []
     if not torch.equal(got, ref):
         return [f"{name}: differs at {int((got != ref).sum())} elements"]
     return []
@@ -259,7 +268,7 @@ def check_against_torch_impl(case: Case, device: str) -> list[str]:
     args = (prepared.x, prepared.v0, prepared.i0, prepared.b0, params, cfg)
     got = tk.scan_forward(*args, block=case.block)
     ref = torch_impl.scan_forward(*args)
-    names = ("out", "v", "i", "b", "rec_v", "rec_i", "rec_b")
+    names = ("out", "v", "i", "b", "rec_v", "rec_i", "rec_b", "out_sum")
     # At T = 0 torch_impl returns (0,) recordings where the op's fake (and the
     # reference) say (B, 0, N); the kernel follows the fake.
     errors = [
@@ -268,7 +277,9 @@ def check_against_torch_impl(case: Case, device: str) -> list[str]:
         for e in _equal(n, g, r, any_empty=case.steps == 0)
     ]
     gen = torch.Generator().manual_seed(zlib.crc32(case.id.encode()) + 1)
-    upstream = [torch.rand(r.shape, generator=gen, dtype=torch.float64).to(r) * 2 - 1 for r in ref]
+    upstream = [
+        torch.rand(r.shape, generator=gen, dtype=torch.float64).to(r) * 2 - 1 for r in ref[:7]
+    ]  # out_sum's gradient is folded into g_out by the op (ops.py)
     if case.upstream == "out":
         upstream = [upstream[0]] + [x.new_empty(0)] * 6
     got_g = tk.scan_backward(*upstream, *args, block=case.block)

@@ -32,15 +32,19 @@ def fused_scan(
     *,
     record: bool = False,
     rec_connect: RecConnect | None = None,
-) -> tuple[torch.Tensor, State, dict[str, torch.Tensor]]:
-    """Same contract as :func:`sinabs.dynamics.reference.reference_scan`."""
+) -> tuple[torch.Tensor, State, dict[str, torch.Tensor], torch.Tensor]:
+    """:func:`sinabs.dynamics.reference.reference_scan`'s results and the sum of the output.
+
+    The sum (0-dim, in the graph) comes from the kernel, which accumulates it while
+    writing the output, so a layer's ``firing_rate`` costs no further pass.
+    """
     if rec_connect is not None:
         raise ValueError("the fused scan does not run recurrent layers")
     prepared = prepare(family, x, state, params)
     if isinstance(prepared, str):
         raise ValueError(f"the fused scan cannot run this call: {prepared}")
     cfg = dataclasses.replace(prepared.config, record=record)
-    out, v, i, b, rec_v, rec_i, rec_b = ops.neuron_scan(
+    out, v, i, b, rec_v, rec_i, rec_b, out_sum = ops.neuron_scan(
         prepared.x, prepared.v0, prepared.i0, prepared.b0, *prepared.rows,
         cfg.ints(), list(cfg.fconfig),
     )  # fmt: skip
@@ -68,4 +72,4 @@ def fused_scan(
             recordings["spike_threshold"] = (
                 params.spike_threshold + params.adapt_scale * recordings["b"]
             )
-    return as_seq(out), new_state, recordings
+    return as_seq(out), new_state, recordings, out_sum

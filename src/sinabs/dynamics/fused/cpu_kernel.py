@@ -38,7 +38,7 @@ _p = ctypes.c_void_p
 _i64 = ctypes.c_int64
 # dtype, isa, threads, B, T, N, config, consts, then the tensors (scan.c)
 _HEAD: list[Any] = [ctypes.c_int, ctypes.c_int, ctypes.c_int, _i64, _i64, _i64, _p, _p]
-_FORWARD_ARGS = _HEAD + [_p] * 12
+_FORWARD_ARGS = _HEAD + [_p] * 13
 _BACKWARD_ARGS = _HEAD + [_p] * 17
 
 
@@ -61,6 +61,8 @@ def _library() -> ctypes.CDLL | str:
     forward.argtypes, forward.restype = _FORWARD_ARGS, ctypes.c_int
     backward.argtypes, backward.restype = _BACKWARD_ARGS, ctypes.c_int
     best.argtypes, best.restype = [], ctypes.c_int
+    lib.sinabs_scan_threading.argtypes = [ctypes.c_int]
+    lib.sinabs_scan_threading.restype = ctypes.c_int
     return lib
 
 
@@ -85,6 +87,24 @@ def _lib() -> ctypes.CDLL:
 def isa() -> str:
     """The instruction set the kernel runs on this CPU ("avx512", "avx2" or "baseline")."""
     return ISAS[_lib().sinabs_scan_isa()]
+
+
+#: thread pools of the C library, by its codes
+POOLS = ("openmp", "threads")
+
+
+def thread_pool(use: str | None = None) -> str:
+    """The thread pool the kernel runs its work items on; ``use`` changes it.
+
+    ``"openmp"`` is the OpenMP runtime torch has loaded (its threads are already
+    running, so a call starts nothing); ``"threads"`` starts threads per call. The
+    default is ``"openmp"`` when such a runtime is loaded, and always ``"threads"`` in
+    a process forked after the kernel was used. Results do not depend on the pool.
+    """
+    if use is not None and use not in POOLS:
+        raise ValueError(f"use must be one of {POOLS} or None, got {use!r}")
+    code = _lib().sinabs_scan_threading(-1 if use is None else POOLS.index(use))
+    return POOLS[code]
 
 
 def _norm(sigma: float) -> float:
@@ -182,9 +202,11 @@ def scan_forward(
     *,
     isa_name: str | None = None,
 ) -> Tensors:
-    """Forward in neutral form; returns ``(out, v, i, b, rec_v, rec_i, rec_b)``.
+    """Forward in neutral form; returns ``(out, v, i, b, rec_v, rec_i, rec_b, out_sum)``.
 
-    ``isa_name`` forces a lower instruction set than the best one (for tests).
+    ``out_sum`` (0-dim) is the sum of ``out``, accumulated per neuron over chunks of 16
+    steps and then in float64 in a fixed order. ``isa_name`` forces a lower instruction
+    set than the best one (for tests).
     """
     batch, steps, n = _check_inputs(x, v0, i0, b0, params, cfg)
 
@@ -197,14 +219,16 @@ def scan_forward(
     syn, adaptive = cfg.has_syn, cfg.family == 2
     out, v, i, b = torch.empty_like(x), state(True), state(syn), state(adaptive)
     rec_v, rec_i, rec_b = seq(True), seq(syn), seq(adaptive)
+    out_sum = x.new_empty(())
     code = _lib().sinabs_scan_forward(
         _DTYPES[x.dtype], _isa_level(isa_name), torch.get_num_threads(), batch, steps, n,
         ctypes.cast(_ints(cfg), _p), ctypes.cast(_consts(cfg), _p),
         _ptr(x), _ptr(v0), _ptr(i0), _ptr(b0), _ptr(params),
         _ptr(out), _ptr(v), _ptr(i), _ptr(b), _ptr(rec_v), _ptr(rec_i), _ptr(rec_b),
+        out_sum.data_ptr(),
     )  # fmt: skip
     _raise(code, "forward")
-    return out, v, i, b, rec_v, rec_i, rec_b
+    return out, v, i, b, rec_v, rec_i, rec_b, out_sum
 
 
 def scan_backward(

@@ -21,7 +21,14 @@ from .config import ROW, KernelConfig
 
 Tensors = tuple[torch.Tensor, ...]
 ScanOutputs = tuple[
-    torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor
+    torch.Tensor,
+    torch.Tensor,
+    torch.Tensor,
+    torch.Tensor,
+    torch.Tensor,
+    torch.Tensor,
+    torch.Tensor,
+    torch.Tensor,
 ]
 ScanGradients = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
@@ -66,11 +73,20 @@ def neuron_scan(
     config: list[int],
     fconfig: list[float],
 ) -> tuple[
-    torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor
+    torch.Tensor,
+    torch.Tensor,
+    torch.Tensor,
+    torch.Tensor,
+    torch.Tensor,
+    torch.Tensor,
+    torch.Tensor,
+    torch.Tensor,
 ]:
-    """Fused neuron scan; returns ``(out, v, i, b, rec_v, rec_i, rec_b)`` (see .config).
+    """Fused neuron scan; returns ``(out, v, i, b, rec_v, rec_i, rec_b, out_sum)``.
 
-    The seven ``(N,)`` parameter rows are those of :data:`.config.PARAM_ROWS`.
+    See :mod:`.config` for the neutral form; the seven ``(N,)`` parameter rows are those
+    of :data:`.config.PARAM_ROWS`. ``out_sum`` (0-dim) is the sum of ``out``, which
+    the layers divide into their ``firing_rate`` without another pass over ``out``.
     """
     cfg = KernelConfig.from_lists(config, fconfig)
     forward, _ = _cpu_impls()
@@ -100,6 +116,7 @@ def _(x: torch.Tensor, v0: torch.Tensor, i0: torch.Tensor, b0: torch.Tensor, *re
         seq(rec),
         seq(rec and cfg.has_syn),
         seq(rec and cfg.family == 2),
+        x.new_empty(()),
     )
 
 
@@ -165,9 +182,11 @@ def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
 
 def _backward(ctx: Any, *grads: torch.Tensor | None) -> tuple[Any, ...]:
     x, v0, i0, b0, *rows = ctx.saved_tensors
-    g_out, g_v, g_i, g_b, g_rec_v, g_rec_i, g_rec_b = grads
+    g_out, g_v, g_i, g_b, g_rec_v, g_rec_i, g_rec_b, g_sum = grads
     if all(g is None for g in grads):
         return (None,) * (4 + len(rows) + 2)
+    if g_sum is not None:  # out_sum = out.sum(): every output element gets g_sum
+        g_out = g_sum.expand(x.shape) if g_out is None else g_out + g_sum
     # The synaptic current (i, rec_i) depends only on x, i0 and alpha_syn. When only it
     # is differentiated, the other inputs get None, as autograd through the reference
     # loop gives them (no path), rather than a zero tensor.

@@ -112,7 +112,11 @@ def scan_forward(
     params: torch.Tensor,
     cfg: KernelConfig,
 ) -> Tensors:
-    """Forward in neutral form; returns ``(out, v, i, b, rec_v, rec_i, rec_b)``."""
+    """Forward in neutral form; returns ``(out, v, i, b, rec_v, rec_i, rec_b, out_sum)``.
+
+    ``out_sum`` is the sum of ``out`` (0-dim, accumulated in float64), from which the
+    layers take their ``firing_rate``.
+    """
     step = _Step(params, cfg)
     v, i, b = v0, i0, b0
     outs, rec_v, rec_i, rec_b = [], [], [], []
@@ -139,6 +143,7 @@ def scan_forward(
         stacked(rec_v, True),
         stacked(rec_i, cfg.has_syn),
         stacked(rec_b, cfg.family == 2),
+        out.sum(dtype=torch.float64).to(x.dtype),
     )
 
 

@@ -527,7 +527,7 @@ def scan_forward(
     *,
     block: int | None = None,
 ) -> Tensors:
-    """Forward in neutral form; returns ``(out, v, i, b, rec_v, rec_i, rec_b)``.
+    """Forward in neutral form; returns ``(out, v, i, b, rec_v, rec_i, rec_b, out_sum)``.
 
     Same contract as :func:`.torch_impl.scan_forward`; all tensors contiguous, on one
     device. ``block`` overrides the neurons per program (a power of two).
@@ -546,9 +546,9 @@ def scan_forward(
 
     rec_v, rec_i, rec_b = seq(True), seq(cfg.has_syn), seq(adaptive)
     if steps == 0:  # the kernels assume T >= 1
-        return out, v.copy_(v0), i.copy_(i0), b.copy_(b0), rec_v, rec_i, rec_b
+        return out, v.copy_(v0), i.copy_(i0), b.copy_(b0), rec_v, rec_i, rec_b, x.new_zeros(())
     if batch * n == 0:
-        return out, v, i, b, rec_v, rec_i, rec_b
+        return out, v, i, b, rec_v, rec_i, rec_b, x.new_zeros(())
     auto_block, warps = launch_shape(batch, n, x.device)
     block = block or auto_block
     n_blocks = triton.cdiv(n, block)
@@ -563,7 +563,8 @@ def scan_forward(
             steps, n, n_blocks,
             **forward_constexprs(cfg, x.dtype, block), num_warps=warps, **LAUNCH_OPTIONS,
         )  # fmt: skip
-    return out, v, i, b, rec_v, rec_i, rec_b
+    # the sum of the outputs (the layers' firing_rate): one reduction on the device
+    return out, v, i, b, rec_v, rec_i, rec_b, out.sum(dtype=torch.float64).to(x.dtype)
 
 
 def scan_backward(

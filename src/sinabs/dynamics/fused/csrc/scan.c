@@ -21,6 +21,10 @@
 #define _GNU_SOURCE /* sched_getcpu, pthread_attr_setaffinity_np */
 #include <sched.h>
 #endif
+#if defined(__unix__) || defined(__APPLE__)
+#include <dlfcn.h>
+#define HAVE_DLFCN 1
+#endif
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -99,7 +103,8 @@ typedef struct {
     void *out, *v, *i, *b, *rec_v, *rec_i, *rec_b;
     const void *g_out, *g_v, *g_i, *g_b, *g_rec_v, *g_rec_i, *g_rec_b;
     void *g_x, *g_v0, *g_i0, *g_b0, *g_params;
-    double *partial; /* (N_ROWS, B, N) */
+    double *partial;   /* backward: (N_ROWS, B, N) */
+    double *item_sums; /* forward: the sum of the outputs of every work item */
 } Job;
 
 typedef void (*ItemFn)(const Job *, int64_t, void *);
@@ -208,7 +213,16 @@ static int pick(int dtype, int isa, Kernels *k) {
     return OK;
 }
 
-/* ------------------------------------------------------------------ threads */
+/* ------------------------------------------------------------------ threads
+ * Items run on the OpenMP thread pool that torch already uses when there is one: its
+ * threads are started once and keep spinning for a while after each torch operation,
+ * so a thread of our own would at first share a CPU with one of them (measured on two
+ * cores: 1 to 3 ms lost per call). The pool is reached through the GOMP_parallel
+ * entry point of the OpenMP runtime already loaded in the process (libgomp, or the
+ * LLVM and Intel runtimes, which provide the same entry point), found with dlopen
+ * RTLD_NOLOAD: the library links no OpenMP runtime itself. Without one, after a fork
+ * (a runtime's pool does not survive it) or when asked (sinabs_scan_threading), items
+ * run on threads started per call. */
 
 typedef struct {
     const Job *J;
@@ -232,23 +246,72 @@ static void *alloc_scratch(size_t bytes) {
     return aligned_alloc(64, rounded);
 }
 
+/* A thread's share: all items it can take, with its own scratch (without scratch it
+ * leaves the items to the others; when no thread has any, run() reports it). */
 static void *worker(void *arg) {
     Task *tk = (Task *)arg;
     void *scratch = alloc_scratch(tk->scratch_bytes);
-    /* without scratch this thread just leaves the items to the others */
     if (scratch || !tk->scratch_bytes) work(tk, scratch);
     free(scratch);
     return NULL;
 }
 
+static void gomp_body(void *arg) { (void)worker(arg); }
+
+typedef void (*GompParallel)(void (*)(void *), void *, unsigned, unsigned);
+enum { THREADING_OPENMP = 0, THREADING_PTHREADS = 1 };
+static GompParallel gomp_parallel;
+static int threading_mode = THREADING_OPENMP;
+static pthread_once_t gomp_once = PTHREAD_ONCE_INIT;
+
+static int forked;
+
+static void after_fork_in_child(void) {
+    forked = 1;
+    gomp_parallel = NULL;
+}
+
+__attribute__((constructor)) static void register_fork_handler(void) {
+    pthread_atfork(NULL, NULL, after_fork_in_child);
+}
+
+static void find_openmp(void) {
+    if (forked) return;
+#if HAVE_DLFCN
+    static const char *const names[] = {"libgomp.so.1", "libomp.so", "libiomp5.so",
+                                        "libomp.dylib", "libiomp5.dylib"};
+    for (size_t k = 0; k < sizeof names / sizeof names[0] && !gomp_parallel; k++) {
+        void *lib = dlopen(names[k], RTLD_LAZY | RTLD_NOLOAD);
+        if (lib) {
+            gomp_parallel = (GompParallel)(uintptr_t)dlsym(lib, "GOMP_parallel");
+            dlclose(lib); /* the runtime stays loaded: its loader holds it */
+        }
+    }
+#endif
+}
+
+/**
+ * Thread pool: mode 0 uses the process's OpenMP pool when one is loaded, 1 starts
+ * threads per call, -1 only asks. Returns the pool used from now on: 0 OpenMP,
+ * 1 threads per call.
+ */
+EXPORT int sinabs_scan_threading(int mode) {
+    pthread_once(&gomp_once, find_openmp);
+    if (mode == THREADING_OPENMP || mode == THREADING_PTHREADS) threading_mode = mode;
+    return threading_mode == THREADING_OPENMP && gomp_parallel ? THREADING_OPENMP
+                                                               : THREADING_PTHREADS;
+}
+
 #define MAX_THREADS 256
 
-/* Threads worth starting for `work` forward element-steps (a backward one counts 8):
- * each should get at least 2^20 of them (about 200 us), twice what its start costs
- * (about 100 us measured from pthread_create to the thread running). */
+/* Threads worth using for `work` forward element-steps (a backward one counts 8):
+ * with threads of our own each should get at least 2^20 of them (about 200 us), twice
+ * what starting one costs (about 100 us from pthread_create to the thread running). */
 static int64_t useful_threads(int threads, int64_t work) {
     int64_t n = threads < MAX_THREADS ? threads : MAX_THREADS;
-    if (n > (work >> 20)) n = work >> 20;
+    /* an OpenMP pool's threads are already running: 2^17 (about 25 us) each suffice */
+    int shift = sinabs_scan_threading(-1) == THREADING_OPENMP ? 17 : 20;
+    if (n > (work >> shift)) n = work >> shift;
     return n < 1 ? 1 : n;
 }
 
@@ -273,21 +336,23 @@ static int worker_attr(pthread_attr_t *attr) {
 static int run(const Job *J, ItemFn fn, int64_t nitems, int64_t n, size_t scratch_bytes) {
     if (n > nitems) n = nitems;
     Task tk = {J, fn, scratch_bytes, nitems, 0};
-    void *scratch = alloc_scratch(scratch_bytes);
-    if (scratch_bytes && !scratch) return ERR_MEMORY;
-    pthread_t ids[MAX_THREADS];
-    int started = 0;
-    pthread_attr_t attr;
-    int has_attr = n > 1 && worker_attr(&attr);
-    for (int64_t k = 1; k < n; k++) {
-        if (pthread_create(&ids[started], has_attr ? &attr : NULL, worker, &tk) != 0) break;
-        started++;
+    if (n > 1 && sinabs_scan_threading(-1) == THREADING_OPENMP) {
+        gomp_parallel(gomp_body, &tk, (unsigned)n, 0);
+    } else {
+        pthread_t ids[MAX_THREADS];
+        int started = 0;
+        pthread_attr_t attr;
+        int has_attr = n > 1 && worker_attr(&attr);
+        for (int64_t k = 1; k < n; k++) {
+            if (pthread_create(&ids[started], has_attr ? &attr : NULL, worker, &tk) != 0) break;
+            started++;
+        }
+        if (has_attr) pthread_attr_destroy(&attr);
+        worker(&tk);
+        for (int k = 0; k < started; k++) pthread_join(ids[k], NULL);
     }
-    if (has_attr) pthread_attr_destroy(&attr);
-    work(&tk, scratch);
-    for (int k = 0; k < started; k++) pthread_join(ids[k], NULL);
-    free(scratch);
-    return OK;
+    /* every item was handed out unless no thread got its scratch */
+    return __atomic_load_n(&tk.next, __ATOMIC_RELAXED) >= nitems ? OK : ERR_MEMORY;
 }
 
 /* ------------------------------------------------------------------ set-up */
@@ -367,23 +432,35 @@ static int prepare(Job *J, Kernels *k, void **tables, int dtype, int isa, int th
  * Forward scan. dtype 0 float32, 1 float64; isa -1 for the best available; threads >= 1.
  * config: the 10 ints of KernelConfig.ints(); consts: cap, then the surrogate constants.
  * i0/b0 and the outputs i, b, rec_* may be NULL when the configuration has none.
+ * out_sum (one scalar) receives the sum of out: per neuron over chunks of ACC_CHUNK
+ * steps in the scalar type, then in double in a fixed order (independent of threads).
  * Returns 0, or an error code (1 argument, 2 memory, 3 instruction set).
  */
 EXPORT int sinabs_scan_forward(int dtype, int isa, int threads, int64_t B, int64_t T,
                                int64_t N, const int32_t *config, const double *consts,
                                const void *x, const void *v0, const void *i0, const void *b0,
                                const void *params, void *out, void *v, void *i, void *b,
-                               void *rec_v, void *rec_i, void *rec_b) {
+                               void *rec_v, void *rec_i, void *rec_b, void *out_sum) {
     Job J;
     Kernels k;
     void *tables;
     int err = prepare(&J, &k, &tables, dtype, isa, threads, B, T, N, config, consts, params, 0);
+    double total = 0.0;
     if (!err && B * N > 0) {
         J.x = x, J.v0 = v0, J.i0 = i0, J.b0 = b0;
         J.out = out, J.v = v, J.i = i, J.b = b;
         J.rec_v = rec_v, J.rec_i = rec_i, J.rec_b = rec_b;
-        err = run(&J, k.fwd, B * J.nchunks, useful_threads(threads, B * T * N),
-                  k.fwd_scratch(J.G) * k.elem);
+        int64_t items = B * J.nchunks;
+        J.item_sums = (double *)malloc((size_t)items * sizeof(double));
+        err = J.item_sums ? OK : ERR_MEMORY;
+        if (!err) err = run(&J, k.fwd, items, useful_threads(threads, B * T * N),
+                            k.fwd_scratch(J.G) * k.elem);
+        for (int64_t it = 0; !err && it < items; it++) total += J.item_sums[it];
+        free(J.item_sums);
+    }
+    if (!err && out_sum) {
+        if (dtype == 1) *(double *)out_sum = total;
+        else *(float *)out_sum = (float)total;
     }
     free(tables);
     return err;

@@ -164,6 +164,7 @@ static inline ALWAYS_INLINE void NAME(fwd_lanes)(const S *restrict xt, S *restri
                                                   S *restrict rvt, S *restrict rit,
                                                   S *restrict rbt, S *restrict v,
                                                   S *restrict i, S *restrict bb,
+                                                  S *restrict osum,
                                                   NAME(Par) p, const S *restrict flags,
                                                   S cap, const int FAM, const int SYN,
                                                   const int MULTI, const int FAST) {
@@ -182,6 +183,7 @@ static inline ALWAYS_INLINE void NAME(fwd_lanes)(const S *restrict xt, S *restri
         if (FAM == 0) {
             vn = NAME(clamp_min)(v1, p.m[l], f_min[l], FAST);
             ot[l] = vn;
+            osum[l] += vn;
         } else {
             S bp = bb[l];
             S th = FAM == 2 ? p.th0[l] + p.beta[l] * bp : p.th0[l];
@@ -194,14 +196,24 @@ static inline ALWAYS_INLINE void NAME(fwd_lanes)(const S *restrict xt, S *restri
             }
             vn = NAME(clamp_min)(v2, p.m[l], f_min[l], FAST);
             ot[l] = s;
+            osum[l] += s;
         }
         v[l] = vn;
         rvt[l] = vn;
     }
 }
 
-/* Scratch (in scalars) of a forward item with G slots. */
-static UNUSED size_t NAME(fwd_scratch)(int64_t G) { return (size_t)(3 * G + 8) * BLOCK; }
+/* Scratch (in scalars) of a forward item with G slots (the double sums come last). */
+static UNUSED size_t NAME(fwd_scratch)(int64_t G) {
+    return (size_t)(4 * G + 9) * BLOCK + (size_t)G * BLOCK * sizeof(double) / sizeof(S);
+}
+
+/* Lanes of slot `slot` (starting at n0) that no other slot computes: the last slot
+ * overlaps the one before when BLOCK does not divide N; padded lanes are not neurons. */
+static inline ALWAYS_INLINE int NAME(own_first)(const Job *J, int64_t slot, int64_t n0) {
+    int64_t regular = slot * BLOCK;
+    return regular > n0 && J->N > BLOCK ? (int)(regular - n0) : 0;
+}
 
 static inline ALWAYS_INLINE void NAME(fwd_chunk)(const Job *J, S *restrict ws, int64_t b,
                                                   int64_t s0, int64_t s1, const int FAM,
@@ -215,6 +227,8 @@ static inline ALWAYS_INLINE void NAME(fwd_chunk)(const Job *J, S *restrict ws, i
     S *states = ws;                /* per slot: v, i, b rows */
     S *sink = ws + 3 * G * BLOCK;  /* absent recordings are written here */
     S *pad = sink + 3 * BLOCK;     /* padded rows: x, out, rec_v, rec_i, rec_b */
+    S *osum = pad + 5 * BLOCK;     /* per slot: sums of the outputs over a chunk of steps */
+    double *otot = (double *)(((uintptr_t)(osum + G * BLOCK) + 63) & ~(uintptr_t)63);
     const S *x = (const S *)J->x;
     S *out = (S *)J->out, *rv = (S *)J->rec_v, *ri = (S *)J->rec_i, *rb = (S *)J->rec_b;
 
@@ -224,6 +238,7 @@ static inline ALWAYS_INLINE void NAME(fwd_chunk)(const Job *J, S *restrict ws, i
         NAME(load_state)(st, J->v0, J, b, n0, nl);
         if (SYN) NAME(load_state)(st + BLOCK, J->i0, J, b, n0, nl);
         if (FAM == 2) NAME(load_state)(st + 2 * BLOCK, J->b0, J, b, n0, nl);
+        for (int l = 0; l < BLOCK; l++) osum[g * BLOCK + l] = (S)0, otot[g * BLOCK + l] = 0.0;
     }
     for (int64_t t = 0; t < T; t++) {
         for (int64_t g = 0; g < G; g++) {
@@ -249,7 +264,8 @@ static inline ALWAYS_INLINE void NAME(fwd_chunk)(const Job *J, S *restrict ws, i
             }
             S *st = states + 3 * g * BLOCK;
             NAME(fwd_lanes)(xt, ot, rvt, rit, rbt, st, st + BLOCK, st + 2 * BLOCK,
-                            NAME(par)(J, s0 + g), flags, cap, FAM, SYN, MULTI, FAST);
+                            osum + g * BLOCK, NAME(par)(J, s0 + g), flags, cap, FAM, SYN,
+                            MULTI, FAST);
             if (partial) {
                 NAME(copy_row)(out + off, ot, nl);
                 if (rec) NAME(copy_row)(rv + off, rvt, nl);
@@ -257,7 +273,20 @@ static inline ALWAYS_INLINE void NAME(fwd_chunk)(const Job *J, S *restrict ws, i
                 if (rec_b) NAME(copy_row)(rb + off, rbt, nl);
             }
         }
+        if (t % ACC_CHUNK == ACC_CHUNK - 1 || t == T - 1) {
+            IVDEP
+            for (int64_t k = 0; k < G * BLOCK; k++) {
+                otot[k] += (double)osum[k];
+                osum[k] = (S)0;
+            }
+        }
     }
+    double item_sum = 0.0;
+    for (int64_t g = 0; g < G; g++) {
+        int64_t n0 = slot_n0(J, s0 + g);
+        for (int l = NAME(own_first)(J, s0 + g, n0); l < nl; l++) item_sum += otot[g * BLOCK + l];
+    }
+    J->item_sums[b * J->nchunks + s0 / J->G] = item_sum;
     for (int64_t g = 0; g < G; g++) {
         int64_t o = b * N + slot_n0(J, s0 + g);
         S *st = states + 3 * g * BLOCK;
