@@ -11,11 +11,19 @@ Floors: forward reads the input and writes the output (2 tensors of B*T*N); trai
 additionally reads the output gradient, re-reads the input and writes the input
 gradient (5 tensors in all).
 
-PyTorch's allocator returns large blocks to the OS, so every fresh output tensor is
-page-faulted in again; transparent huge pages cut that cost, and this script
-re-executes itself with ``THP_MEM_ALLOC_ENABLE=1`` unless ``--no-thp`` is given (the
-variable is read by PyTorch at start-up; sinabs itself never sets it). The README
-recommends the same for training on CPU.
+Memory: PyTorch's CPU allocator takes large blocks from glibc's malloc, which maps
+every block above its mmap threshold (at most 32 MiB) fresh from the OS and unmaps it
+on free, so each new output tensor is page-faulted in (and zeroed by the kernel)
+again: that costs about as much as writing the tensor once more. By default this
+script re-executes itself with the allocator settings the README recommends for CPU
+training, both read at process start-up (sinabs itself never sets them):
+
+* ``GLIBC_TUNABLES=glibc.malloc.mmap_threshold=...:glibc.malloc.trim_threshold=...``
+  (see :data:`ALLOCATOR_ENV`): freed blocks stay in the heap and are reused;
+* ``THP_MEM_ALLOC_ENABLE=1``: large blocks on transparent huge pages.
+
+``--allocator default`` keeps the process's own settings, ``--allocator thp`` sets
+only the second.
 """
 
 from __future__ import annotations
@@ -31,6 +39,14 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+#: environment of ``--allocator tuned`` (the default); 4 GiB thresholds: blocks up to
+#: that size come from the heap and are kept there after free
+ALLOCATOR_ENV = {
+    "GLIBC_TUNABLES": (
+        "glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=4294967296"
+    ),
+    "THP_MEM_ALLOC_ENABLE": "1",
+}
 SIZES = [(32, 100, 128), (32, 100, 4096), (8, 1000, 1024), (128, 50, 16384)]
 LAYERS = ("LIF", "IAF", "ALIF", "ExpLeak")
 
@@ -84,6 +100,54 @@ def _saved_tensor_count(torch: Any, layer: Any, x: Any) -> float:
     return total / (x.numel() * x.element_size())
 
 
+_PEAK_CHILD = """
+import sys, torch
+sys.path.insert(0, {here!r})
+from bench_cpu import _layer
+torch.set_num_threads({threads})
+name, backend, size = {name!r}, {backend!r}, {size!r}
+torch.manual_seed(0)
+x = torch.rand(*size) * (0.3 if name != "ExpLeak" else 1.0)
+grad = torch.rand(*size)
+layer = _layer(name, backend)
+small = x[:1, :2].clone().requires_grad_(True)  # first-call set-up, at a tiny size
+layer(small).sum().backward()
+layer.reset_states()
+x.requires_grad_(True)
+
+def status(key):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(key + ":"))
+
+rss = status("VmRSS")
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # the peak (VmHWM) restarts from the current resident size
+out = layer(x)
+out.backward(grad)
+print((status("VmHWM") - rss) * 1024 / (x.numel() * x.element_size()))
+"""
+
+
+def _peak_memory(name: str, backend: str, size: tuple[int, int, int], threads: int) -> float | None:
+    """Peak resident memory added by one training step (forward + backward), in units of
+    one (B, T, N) tensor: the output and the input gradient alone make 2. Measured in a
+    fresh process with glibc's default allocator (large blocks go back to the OS when
+    freed, so the resident size follows the live tensors); None where Linux's
+    /proc/self/clear_refs is unavailable."""
+    if not os.path.exists("/proc/self/clear_refs"):
+        return None
+    here = os.path.dirname(os.path.abspath(__file__))
+    code = _PEAK_CHILD.format(here=here, threads=threads, name=name, backend=backend, size=size)
+    env = {k: v for k, v in os.environ.items() if k not in ALLOCATOR_ENV}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        print(f"peak memory of {name} {backend} {size} failed: {result.stderr[-500:]}")
+        return None
+    return float(result.stdout.strip().splitlines()[-1])
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
@@ -125,6 +189,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 row[f"{backend}_saved_tensors"] = _saved_tensor_count(
                     torch, layer, x.clone().requires_grad_(True)
                 )
+                if not args.no_memory:
+                    row[f"{backend}_peak_train_btn"] = _peak_memory(
+                        name, backend, size, args.threads
+                    )
             row["floor_fwd_ms"] = floor_fwd
             row["floor_train_ms"] = floor_train
             row["speedup_fwd"] = row["reference_fwd_ms"] / row["cpu_fwd_ms"]
@@ -138,18 +206,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"{row['cpu_fwd_over_floor']:4.2f} floor)  train {row['cpu_train_ms']:8.2f} ms "
                 f"(ref {row['reference_train_ms']:8.1f}, x{row['speedup_train']:6.1f}, "
                 f"{row['cpu_train_over_floor']:4.2f} floor)  saved "
-                f"{row['cpu_saved_tensors']:.2f} vs {row['reference_saved_tensors']:.1f} BTN",
+                f"{row['cpu_saved_tensors']:.2f} vs {row['reference_saved_tensors']:.1f} BTN"
+                + _peak_text(row),
                 flush=True,
             )
     return {
         "machine": platform.processor() or platform.machine(),
         "threads": args.threads,
         "torch": torch.__version__,
+        "allocator": args.allocator,
         "thp": os.environ.get("THP_MEM_ALLOC_ENABLE", "0"),
+        "glibc_tunables": os.environ.get("GLIBC_TUNABLES", ""),
+        "cpu_thread_pool": cpu_kernel.thread_pool() if cpu_kernel.available() else None,
         "cpu_kernel": cpu_kernel.available(),
         "bandwidth_GBps": bandwidth / 1e9,
         "rows": rows,
     }
+
+
+def _peak_text(row: dict[str, Any]) -> str:
+    cpu, ref = row.get("cpu_peak_train_btn"), row.get("reference_peak_train_btn")
+    if cpu is None or ref is None:
+        return ""
+    return f"; peak {cpu:.2f} vs {ref:.2f} BTN"
 
 
 def main() -> None:
@@ -157,10 +236,21 @@ def main() -> None:
     parser.add_argument("--out", default="out/bench_cpu.json")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="the two smaller sizes only")
-    parser.add_argument("--no-thp", action="store_true", help="keep PyTorch's default allocator")
+    parser.add_argument(
+        "--no-memory", action="store_true", help="skip the peak-memory runs (a process each)"
+    )
+    parser.add_argument(
+        "--allocator",
+        choices=("tuned", "thp", "default"),
+        default="tuned",
+        help="tuned: glibc keeps freed blocks + huge pages (default); thp: huge pages only; "
+        "default: leave the environment alone",
+    )
     args = parser.parse_args()
-    if not args.no_thp and os.environ.get("THP_MEM_ALLOC_ENABLE") != "1":
-        env = {**os.environ, "THP_MEM_ALLOC_ENABLE": "1"}
+    wanted = {"tuned": ALLOCATOR_ENV, "thp": {"THP_MEM_ALLOC_ENABLE": "1"}, "default": {}}
+    env_needed = wanted[args.allocator]
+    if any(os.environ.get(k) != v for k, v in env_needed.items()):
+        env = {**os.environ, **env_needed}
         sys.exit(subprocess.call([sys.executable, *sys.argv], env=env))
     warnings.simplefilter("ignore", RuntimeWarning)
     result = run(args)

@@ -132,3 +132,62 @@ def test_fallback_without_compiled_kernel_warns_once_and_matches(monkeypatch) ->
     assert len([w for w in record if "compiled CPU kernel" in str(w.message)]) == 1
     assert torch.equal(first, expected)
     assert torch.equal(second, expected)
+
+
+# ---------------------------------------------------------------- eager calls
+
+
+def _layer_run(name: str, monkeypatch, through_operator: bool):
+    """Output, firing rate, recordings and gradients of one layer call."""
+    if through_operator:
+        monkeypatch.setattr(ops, "_plain", lambda tensors: False)
+    calls = []
+    original = ops.neuron_scan
+
+    def counting(*args):
+        calls.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(ops, "neuron_scan", counting)
+    torch.manual_seed(3)
+    layer = LAYERS[name]()
+    x = (torch.randn(3, 9, 4) * 2).requires_grad_(True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = layer(x)
+        recordings = [r.as_subclass(torch.Tensor) for r in layer.recordings.values()]
+        loss = (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum() + layer.firing_rate
+        loss = loss + sum((r * 0.5).sum() for r in recordings)
+        params = [p for p in layer.parameters() if p.requires_grad]
+        grads = torch.autograd.grad(loss, [x, *params])
+    monkeypatch.undo()
+    return bool(calls), [out.detach(), layer.firing_rate.detach(), *recordings, *grads]
+
+
+@pytest.mark.parametrize("name", [n for n in LAYERS if n != "lif_reference"])
+def test_eager_calls_skip_the_operator_with_identical_results(name: str, monkeypatch) -> None:
+    used_op_eager, eager = _layer_run(name, monkeypatch, through_operator=False)
+    used_op, operator = _layer_run(name, monkeypatch, through_operator=True)
+    assert not used_op_eager and used_op
+    for a, b in zip(eager, operator, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_dispatch_modes_and_subclasses_take_the_operator() -> None:
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Passthrough(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            return func(*args, **(kwargs or {}))
+
+    x = torch.randn(2, 3, 4)
+    assert ops._plain((x,))
+    with Passthrough():
+        assert not ops._plain((x,))
+        out = sl.LIF(10.0, backend="cpu")(x)  # through the operator, under the mode
+    assert torch.equal(out, sl.LIF(10.0, backend="cpu")(x))
+
+    class Sub(torch.Tensor):
+        pass
+
+    assert not ops._plain((x.as_subclass(Sub),))

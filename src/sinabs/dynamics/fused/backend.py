@@ -44,8 +44,8 @@ def fused_scan(
     if isinstance(prepared, str):
         raise ValueError(f"the fused scan cannot run this call: {prepared}")
     cfg = dataclasses.replace(prepared.config, record=record)
-    out, v, i, b, rec_v, rec_i, rec_b, out_sum = ops.neuron_scan(
-        prepared.x, prepared.v0, prepared.i0, prepared.b0, *prepared.rows,
+    out, v, i, b, rec_v, rec_i, rec_b, out_sum = ops.scan(
+        prepared.x, prepared.v0, prepared.i0, prepared.b0, prepared.rows,
         cfg.ints(), list(cfg.fconfig),
     )  # fmt: skip
     batch, steps = x.shape[:2]

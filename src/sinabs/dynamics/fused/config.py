@@ -16,6 +16,7 @@ one place, or returns the reason why a configuration cannot be fused.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -145,27 +146,22 @@ def _surrogate(fn: object) -> tuple[int, list[float]] | None:
     return kind, [float(v) for v in values]
 
 
-def _as_row_tensor(value: object, like: torch.Tensor) -> torch.Tensor:
-    if isinstance(value, torch.Tensor):
-        return value
-    return torch.as_tensor(value, dtype=like.dtype, device=like.device)
-
-
 def _row_reason(
     value: object, neuron_shape: torch.Size, name: str, like: torch.Tensor
 ) -> str | None:
-    """Why ``value`` cannot be broadcast to the neurons as a ``(N,)`` row, or None."""
-    tensor = _as_row_tensor(value, like)
-    if tensor.device != like.device:
-        return f"{name} is on {tensor.device}, the input on {like.device}"
-    if tensor.dim() > len(neuron_shape):
-        return f"{name} has a batch dimension (shape {tuple(tensor.shape)})"
-    try:
-        broadcast = torch.broadcast_shapes(tensor.shape, neuron_shape)
-    except RuntimeError:
-        broadcast = None
-    if broadcast != neuron_shape:
-        shape, neurons = tuple(tensor.shape), tuple(neuron_shape)
+    """Why ``value`` cannot be broadcast to the neurons as a ``(N,)`` row, or None.
+
+    Plain shape arithmetic (no tensors built): it runs for every forward call.
+    """
+    if not isinstance(value, torch.Tensor):
+        return None  # a Python number: one value for every neuron
+    if value.device != like.device:
+        return f"{name} is on {value.device}, the input on {like.device}"
+    shape, neurons = tuple(value.shape), tuple(neuron_shape)
+    if len(shape) > len(neurons):
+        return f"{name} has a batch dimension (shape {shape})"
+    trailing = neurons[len(neurons) - len(shape) :]
+    if any(d != 1 and d != n for d, n in zip(shape, trailing, strict=True)):
         return f"{name} of shape {shape} does not broadcast to the neurons {neurons}"
     return None
 
@@ -244,6 +240,22 @@ def unsupported_reason(family: str, x: torch.Tensor, p: LeakyParams) -> str | No
     return checked if isinstance(checked, str) else None
 
 
+@functools.lru_cache(maxsize=128)
+def _constant_row(
+    value: float, sign: float, dtype: torch.dtype, device: torch.device, n: int
+) -> torch.Tensor:
+    """A ``(n,)`` row of ``value`` (a stride-0 view, cached across calls; the kernels only
+    read it). ``sign`` is part of the key so that -0.0 and 0.0 stay apart."""
+    return torch.tensor(value, dtype=dtype, device=device).expand(n)
+
+
+def _row(value: object, x: torch.Tensor, neuron_shape: torch.Size, n: int) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor):
+        number = float(value)  # type: ignore[arg-type]
+        return _constant_row(number, math.copysign(1.0, number), x.dtype, x.device, n)
+    return value.to(x.dtype).expand(neuron_shape).reshape(-1)
+
+
 def prepare(
     family: str, x: torch.Tensor, state: dict[str, torch.Tensor], p: LeakyParams
 ) -> Prepared | str:
@@ -255,10 +267,7 @@ def prepare(
     batch, steps, *trail = x.shape
     neuron_shape = torch.Size(trail)
     n = neuron_shape.numel()
-    flat = tuple(
-        _as_row_tensor(rows[name], x).to(x.dtype).expand(neuron_shape).reshape(-1)
-        for name in PARAM_ROWS
-    )
+    flat = tuple(_row(rows[name], x, neuron_shape, n) for name in PARAM_ROWS)
     states = []
     for name, present in (
         ("v_mem", True),

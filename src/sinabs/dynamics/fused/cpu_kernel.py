@@ -112,6 +112,7 @@ def _norm(sigma: float) -> float:
     return float(sigma * torch.sqrt(2 * torch.tensor(math.pi)))
 
 
+@functools.lru_cache(maxsize=256)
 def _consts(cfg: KernelConfig) -> ctypes.Array[ctypes.c_double]:
     """MaxSpike cap and the surrogate's constants, as scan.c's surrogate() reads them."""
     f = cfg.fconfig[1:]
@@ -129,6 +130,7 @@ def _consts(cfg: KernelConfig) -> ctypes.Array[ctypes.c_double]:
     return (ctypes.c_double * _N_CONSTS)(*values)
 
 
+@functools.lru_cache(maxsize=256)
 def _ints(cfg: KernelConfig) -> ctypes.Array[ctypes.c_int32]:
     ints = cfg.ints()
     return (ctypes.c_int32 * len(ints))(*ints)

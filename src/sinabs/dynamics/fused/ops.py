@@ -88,15 +88,29 @@ def neuron_scan(
     of :data:`.config.PARAM_ROWS`. ``out_sum`` (0-dim) is the sum of ``out``, which
     the layers divide into their ``firing_rate`` without another pass over ``out``.
     """
+    rows = (alpha_mem, alpha_syn, threshold, min_v_mem, alpha_adapt, adapt_scale, reset_amount)
+    return _forward_impl(x, v0, i0, b0, rows, config, fconfig)
+
+
+def _forward_impl(
+    x: torch.Tensor,
+    v0: torch.Tensor,
+    i0: torch.Tensor,
+    b0: torch.Tensor,
+    rows: tuple[torch.Tensor, ...],
+    config: list[int],
+    fconfig: list[float],
+) -> ScanOutputs:
+    """The device kernel of :func:`neuron_scan` (CPU: C or its PyTorch fallback; CUDA:
+    Triton)."""
     cfg = KernelConfig.from_lists(config, fconfig)
+    args = (x.contiguous(), v0.contiguous(), i0.contiguous(), b0.contiguous(), torch.stack(rows))
+    if x.device.type == "cuda":
+        from . import triton_kernel
+
+        return cast(ScanOutputs, triton_kernel.scan_forward(*args, cfg))
     forward, _ = _cpu_impls()
-    params = torch.stack(
-        [alpha_mem, alpha_syn, threshold, min_v_mem, alpha_adapt, adapt_scale, reset_amount]
-    )
-    outputs = forward(
-        x.contiguous(), v0.contiguous(), i0.contiguous(), b0.contiguous(), params, cfg
-    )
-    return cast(ScanOutputs, outputs)
+    return cast(ScanOutputs, forward(*args, cfg))
 
 
 @neuron_scan.register_fake
@@ -138,13 +152,22 @@ def neuron_scan_backward(
     fconfig: list[float],
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Gradients ``(g_x, g_v0, g_i0, g_b0, g_params)`` of :func:`neuron_scan`."""
+    tensors = (g_out, g_v, g_i, g_b, g_rec_v, g_rec_i, g_rec_b, x, v0, i0, b0, params)
+    return _backward_impl(*tensors, config=config, fconfig=fconfig)
+
+
+def _backward_impl(
+    *tensors: torch.Tensor, config: list[int], fconfig: list[float]
+) -> ScanGradients:
+    """The device kernel of :func:`neuron_scan_backward`."""
     cfg = KernelConfig.from_lists(config, fconfig)
+    contiguous = [t.contiguous() for t in tensors]
+    if tensors[7].device.type == "cuda":
+        from . import triton_kernel
+
+        return cast(ScanGradients, triton_kernel.scan_backward(*contiguous, cfg))
     _, backward = _cpu_impls()
-    tensors = [
-        t.contiguous()
-        for t in (g_out, g_v, g_i, g_b, g_rec_v, g_rec_i, g_rec_b, x, v0, i0, b0, params)
-    ]
-    return cast(ScanGradients, backward(*tensors, cfg))
+    return cast(ScanGradients, backward(*contiguous, cfg))
 
 
 @neuron_scan_backward.register_fake
@@ -181,6 +204,12 @@ def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
 
 
 def _backward(ctx: Any, *grads: torch.Tensor | None) -> tuple[Any, ...]:
+    return _backward_with(neuron_scan_backward, ctx, *grads)
+
+
+def _backward_with(
+    scan_backward: Callable[..., ScanGradients], ctx: Any, *grads: torch.Tensor | None
+) -> tuple[Any, ...]:
     x, v0, i0, b0, *rows = ctx.saved_tensors
     g_out, g_v, g_i, g_b, g_rec_v, g_rec_i, g_rec_b, g_sum = grads
     if all(g is None for g in grads):
@@ -192,7 +221,7 @@ def _backward(ctx: Any, *grads: torch.Tensor | None) -> tuple[Any, ...]:
     # loop gives them (no path), rather than a zero tensor.
     only_current = all(g is None for g in (g_out, g_v, g_b, g_rec_v, g_rec_b))
     empty = x.new_empty(0)
-    gx, gv0, gi0, gb0, gp = neuron_scan_backward(
+    gx, gv0, gi0, gb0, gp = scan_backward(
         torch.zeros_like(x) if g_out is None else g_out,
         *[empty if g is None else g for g in (g_v, g_i, g_b, g_rec_v, g_rec_i, g_rec_b)],
         x, v0, i0, b0, torch.stack(rows), ctx.config, ctx.fconfig,
@@ -208,29 +237,76 @@ neuron_scan.register_autograd(_backward, setup_context=_setup_context)
 
 
 def _register_cuda() -> None:
-    from . import triton_kernel
-
     @neuron_scan.register_kernel("cuda")
     def _(
         x: torch.Tensor, v0: torch.Tensor, i0: torch.Tensor, b0: torch.Tensor, *rest: Any
     ) -> Tensors:
         *rows, config, fconfig = rest
-        cfg = KernelConfig.from_lists(config, fconfig)
-        return triton_kernel.scan_forward(
-            x.contiguous(), v0.contiguous(), i0.contiguous(), b0.contiguous(),
-            torch.stack(rows), cfg,
-        )  # fmt: skip
+        return _forward_impl(x, v0, i0, b0, tuple(rows), config, fconfig)
 
     @neuron_scan_backward.register_kernel("cuda")
     def _(*args: Any) -> Tensors:
         *tensors, config, fconfig = args
-        g_out, g_v, g_i, g_b, g_rv, g_ri, g_rb, x, v0, i0, b0, params = (
-            t.contiguous() for t in tensors
-        )
-        cfg = KernelConfig.from_lists(config, fconfig)
-        return triton_kernel.scan_backward(
-            g_out, g_v, g_i, g_b, g_rv, g_ri, g_rb, x, v0, i0, b0, params, cfg
-        )
+        return _backward_impl(*tensors, config=config, fconfig=fconfig)
 
 
 _register_cuda()
+
+
+# ---------------------------------------------------------------- eager calls
+# The custom operators go through the dispatcher, dynamo's disable wrappers and a
+# generated autograd function: tens of microseconds per call, which is most of a small
+# layer's time. Outside torch.compile, on plain tensors and with no dispatch or
+# function mode active, the same kernels and the same backward formula run through
+# this autograd function instead; everything else (compiling, fake tensors, functorch
+# transforms, subclasses) takes the operators.
+
+
+class _EagerScan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, *inputs: Any) -> ScanOutputs:  # type: ignore[override]
+        x, v0, i0, b0, *rows, config, fconfig = inputs
+        outputs = _forward_impl(x, v0, i0, b0, tuple(rows), config, fconfig)
+        _setup_context(ctx, inputs, outputs)
+        return outputs
+
+    @staticmethod
+    def backward(ctx: Any, *grads: torch.Tensor | None) -> tuple[Any, ...]:  # type: ignore[override]
+        def scan_backward(*args: Any) -> ScanGradients:
+            *tensors, config, fconfig = args
+            return _backward_impl(*tensors, config=config, fconfig=fconfig)
+
+        return _backward_with(scan_backward, ctx, *grads)
+
+
+def _plain(tensors: tuple[torch.Tensor, ...]) -> bool:
+    """Whether ``tensors`` can skip the operators (see the comment above)."""
+    try:
+        from torch._C._functorch import is_functorch_wrapped_tensor
+        from torch.utils._python_dispatch import _get_current_dispatch_mode
+
+        if (
+            torch.compiler.is_compiling()
+            or _get_current_dispatch_mode() is not None
+            or torch._C._is_torch_function_mode_enabled()
+        ):
+            return False
+        return all(type(t) is torch.Tensor and not is_functorch_wrapped_tensor(t) for t in tensors)
+    except (ImportError, AttributeError):  # pragma: no cover - other torch versions
+        return False
+
+
+def scan(
+    x: torch.Tensor,
+    v0: torch.Tensor,
+    i0: torch.Tensor,
+    b0: torch.Tensor,
+    rows: tuple[torch.Tensor, ...],
+    config: list[int],
+    fconfig: list[float],
+) -> ScanOutputs:
+    """:func:`neuron_scan`, or in plain eager calls the same computation without the
+    operator overhead."""
+    if _plain((x, v0, i0, b0, *rows)):
+        return cast(ScanOutputs, _EagerScan.apply(x, v0, i0, b0, *rows, config, fconfig))
+    return neuron_scan(x, v0, i0, b0, *rows, config, fconfig)

@@ -548,7 +548,7 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
         for (int row = 0; row < N_ROWS; row++) {
             if (!(J->active & (1 << row))) continue;
             const double *src = tot + (g * N_ACC + ACC_OF_ROW[row]) * BLOCK;
-            double *dst = J->partial + row * J->B * N + o;
+            double *dst = J->partial + partial_row(J, row) * J->B * N + o;
             for (int l = 0; l < nl; l++) dst[l] = src[l];
         }
     }
