@@ -165,7 +165,7 @@ def _backward_impl(
     if tensors[7].device.type == "cuda":
         from . import triton_kernel
 
-        return cast(ScanGradients, triton_kernel.scan_backward(*contiguous, cfg))
+        return cast(ScanGradients, triton_kernel.scan_backward(*contiguous, cfg))  # type: ignore[call-arg, arg-type]
     _, backward = _cpu_impls()
     return cast(ScanGradients, backward(*contiguous, cfg))
 
@@ -221,16 +221,17 @@ def _backward_with(
     # loop gives them (no path), rather than a zero tensor.
     only_current = all(g is None for g in (g_out, g_v, g_b, g_rec_v, g_rec_b))
     empty = x.new_empty(0)
-    gx, gv0, gi0, gb0, gp = scan_backward(
+    g_states: list[torch.Tensor | None]
+    gx, *g_states, gp = scan_backward(
         torch.zeros_like(x) if g_out is None else g_out,
         *[empty if g is None else g for g in (g_v, g_i, g_b, g_rec_v, g_rec_i, g_rec_b)],
         x, v0, i0, b0, torch.stack(rows), ctx.config, ctx.fconfig,
     )  # fmt: skip
     g_rows: list[torch.Tensor | None] = list(gp.unbind(0))
     if only_current:
-        gv0 = gb0 = None
+        g_states[0] = g_states[2] = None  # v0, b0
         g_rows = [g if k == ROW["alpha_syn"] else None for k, g in enumerate(g_rows)]
-    return (gx, gv0, gi0, gb0, *g_rows, None, None)
+    return (gx, *g_states, *g_rows, None, None)
 
 
 neuron_scan.register_autograd(_backward, setup_context=_setup_context)
