@@ -206,9 +206,9 @@ def scan_forward(
 ) -> Tensors:
     """Forward in neutral form; returns ``(out, v, i, b, rec_v, rec_i, rec_b, out_sum)``.
 
-    ``out_sum`` (0-dim) is the sum of ``out``, accumulated per neuron over chunks of 16
-    steps and then in float64 in a fixed order. ``isa_name`` forces a lower instruction
-    set than the best one (for tests).
+    ``out_sum`` (0-dim) is the sum of ``out``: 16 running sums per block of neurons over
+    chunks of 16 steps, then float64 in a fixed order. ``isa_name`` forces a lower
+    instruction set than the best one (for tests).
     """
     batch, steps, n = _check_inputs(x, v0, i0, b0, params, cfg)
 

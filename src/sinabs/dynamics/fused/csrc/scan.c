@@ -72,6 +72,8 @@ static const int ACC_OF_ROW[N_ROWS] = {A_AM, A_AS, A_R, A_MIN, A_AAD, A_BETA, A_
 /* lanes per slot: 256 bytes of a row, four cache lines */
 #define BLOCK_F32 64
 #define BLOCK_F64 32
+/* lanes of the running sums of the outputs (scan_kernel.h, fold_sum) */
+#define SUM_LANES 16
 /* the recomputed forward of a backward item should stay in L2 (measured: 256 KiB to
  * 512 KiB are best on a 1 MiB L2) */
 #define SCRATCH_BUDGET ((size_t)384 << 10)
@@ -440,8 +442,9 @@ static int prepare(Job *J, Kernels *k, void **tables, int dtype, int isa, int th
  * Forward scan. dtype 0 float32, 1 float64; isa -1 for the best available; threads >= 1.
  * config: the 10 ints of KernelConfig.ints(); consts: cap, then the surrogate constants.
  * i0/b0 and the outputs i, b, rec_* may be NULL when the configuration has none.
- * out_sum (one scalar) receives the sum of out: per neuron over chunks of ACC_CHUNK
- * steps in the scalar type, then in double in a fixed order (independent of threads).
+ * out_sum (one scalar) receives the sum of out: per slot in SUM_LANES running sums in
+ * the scalar type over chunks of ACC_CHUNK steps, then in double in a fixed order
+ * (independent of threads).
  * Returns 0, or an error code (1 argument, 2 memory, 3 instruction set).
  */
 EXPORT int sinabs_scan_forward(int dtype, int isa, int threads, int64_t B, int64_t T,

@@ -164,7 +164,6 @@ static inline ALWAYS_INLINE void NAME(fwd_lanes)(const S *restrict xt, S *restri
                                                   S *restrict rvt, S *restrict rit,
                                                   S *restrict rbt, S *restrict v,
                                                   S *restrict i, S *restrict bb,
-                                                  S *restrict osum,
                                                   NAME(Par) p, const S *restrict flags,
                                                   S cap, const int FAM, const int SYN,
                                                   const int MULTI, const int FAST) {
@@ -183,7 +182,6 @@ static inline ALWAYS_INLINE void NAME(fwd_lanes)(const S *restrict xt, S *restri
         if (FAM == 0) {
             vn = NAME(clamp_min)(v1, p.m[l], f_min[l], FAST);
             ot[l] = vn;
-            osum[l] += vn;
         } else {
             S bp = bb[l];
             S th = FAM == 2 ? p.th0[l] + p.beta[l] * bp : p.th0[l];
@@ -196,7 +194,6 @@ static inline ALWAYS_INLINE void NAME(fwd_lanes)(const S *restrict xt, S *restri
             }
             vn = NAME(clamp_min)(v2, p.m[l], f_min[l], FAST);
             ot[l] = s;
-            osum[l] += s;
         }
         v[l] = vn;
         rvt[l] = vn;
@@ -205,7 +202,23 @@ static inline ALWAYS_INLINE void NAME(fwd_lanes)(const S *restrict xt, S *restri
 
 /* Scratch (in scalars) of a forward item with G slots (the double sums come last). */
 static UNUSED size_t NAME(fwd_scratch)(int64_t G) {
-    return (size_t)(4 * G + 9) * BLOCK + (size_t)G * BLOCK * sizeof(double) / sizeof(S);
+    return (size_t)(4 * G + 9) * BLOCK + (size_t)G * SUM_LANES * (1 + sizeof(double) / sizeof(S));
+}
+
+/* acc[l] += the sum of the lanes l, l + SUM_LANES, ... of a row of outputs (all lanes,
+ * or with own, those where own is nonzero): a step's outputs, added to the running
+ * sums with one row of stores rather than BLOCK / SUM_LANES of them. */
+static inline ALWAYS_INLINE void NAME(fold_sum)(S *restrict acc, const S *restrict row,
+                                                 const S *restrict own) {
+    IVDEP
+    for (int l = 0; l < SUM_LANES; l++) {
+        S sum = (S)0;
+        for (int q = 0; q < BLOCK / SUM_LANES; q++) {
+            S o = row[q * SUM_LANES + l];
+            sum += own == NULL || own[q * SUM_LANES + l] != 0 ? o : (S)0;
+        }
+        acc[l] += sum;
+    }
 }
 
 /* Lanes of slot `slot` (starting at n0) that no other slot computes: the last slot
@@ -227,8 +240,9 @@ static inline ALWAYS_INLINE void NAME(fwd_chunk)(const Job *J, S *restrict ws, i
     S *states = ws;                /* per slot: v, i, b rows */
     S *sink = ws + 3 * G * BLOCK;  /* absent recordings are written here */
     S *pad = sink + 3 * BLOCK;     /* padded rows: x, out, rec_v, rec_i, rec_b */
-    S *osum = pad + 5 * BLOCK;     /* per slot: sums of the outputs over a chunk of steps */
-    double *otot = (double *)(((uintptr_t)(osum + G * BLOCK) + 63) & ~(uintptr_t)63);
+    S *own = pad + 5 * BLOCK;      /* per slot: 1 in the lanes it alone computes, else 0 */
+    S *osum = own + G * BLOCK;     /* per slot: output sums over a chunk of steps (folded) */
+    double *otot = (double *)(((uintptr_t)(osum + G * SUM_LANES) + 63) & ~(uintptr_t)63);
     const S *x = (const S *)J->x;
     S *out = (S *)J->out, *rv = (S *)J->rec_v, *ri = (S *)J->rec_i, *rb = (S *)J->rec_b;
 
@@ -238,7 +252,10 @@ static inline ALWAYS_INLINE void NAME(fwd_chunk)(const Job *J, S *restrict ws, i
         NAME(load_state)(st, J->v0, J, b, n0, nl);
         if (SYN) NAME(load_state)(st + BLOCK, J->i0, J, b, n0, nl);
         if (FAM == 2) NAME(load_state)(st + 2 * BLOCK, J->b0, J, b, n0, nl);
-        for (int l = 0; l < BLOCK; l++) osum[g * BLOCK + l] = (S)0, otot[g * BLOCK + l] = 0.0;
+        const int first = NAME(own_first)(J, s0 + g, n0);
+        for (int l = 0; l < BLOCK; l++) own[g * BLOCK + l] = l >= first && l < nl ? (S)1 : (S)0;
+        for (int l = 0; l < SUM_LANES; l++) osum[g * SUM_LANES + l] = (S)0;
+        for (int l = 0; l < SUM_LANES; l++) otot[g * SUM_LANES + l] = 0.0;
     }
     for (int64_t t = 0; t < T; t++) {
         for (int64_t g = 0; g < G; g++) {
@@ -264,8 +281,9 @@ static inline ALWAYS_INLINE void NAME(fwd_chunk)(const Job *J, S *restrict ws, i
             }
             S *st = states + 3 * g * BLOCK;
             NAME(fwd_lanes)(xt, ot, rvt, rit, rbt, st, st + BLOCK, st + 2 * BLOCK,
-                            osum + g * BLOCK, NAME(par)(J, s0 + g), flags, cap, FAM, SYN,
-                            MULTI, FAST);
+                            NAME(par)(J, s0 + g), flags, cap, FAM, SYN, MULTI, FAST);
+            const int owns_all = !partial && slot_n0(J, s0 + g) == (s0 + g) * BLOCK;
+            NAME(fold_sum)(osum + g * SUM_LANES, ot, owns_all ? NULL : own + g * BLOCK);
             if (partial) {
                 NAME(copy_row)(out + off, ot, nl);
                 if (rec) NAME(copy_row)(rv + off, rvt, nl);
@@ -275,17 +293,14 @@ static inline ALWAYS_INLINE void NAME(fwd_chunk)(const Job *J, S *restrict ws, i
         }
         if (t % ACC_CHUNK == ACC_CHUNK - 1 || t == T - 1) {
             IVDEP
-            for (int64_t k = 0; k < G * BLOCK; k++) {
+            for (int64_t k = 0; k < G * SUM_LANES; k++) {
                 otot[k] += (double)osum[k];
                 osum[k] = (S)0;
             }
         }
     }
     double item_sum = 0.0;
-    for (int64_t g = 0; g < G; g++) {
-        int64_t n0 = slot_n0(J, s0 + g);
-        for (int l = NAME(own_first)(J, s0 + g, n0); l < nl; l++) item_sum += otot[g * BLOCK + l];
-    }
+    for (int64_t k = 0; k < G * SUM_LANES; k++) item_sum += otot[k];
     J->item_sums[b * J->nchunks + s0 / J->G] = item_sum;
     for (int64_t g = 0; g < G; g++) {
         int64_t o = b * N + slot_n0(J, s0 + g);
