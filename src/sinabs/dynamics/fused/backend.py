@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 
 from ...activation.reset_mechanism import State
@@ -43,11 +41,12 @@ def fused_scan(
     prepared = prepare(family, x, state, params)
     if isinstance(prepared, str):
         raise ValueError(f"the fused scan cannot run this call: {prepared}")
-    cfg = dataclasses.replace(prepared.config, record=record)
+    cfg = prepared.config
+    ints = cfg.ints()
+    ints[-1] = int(record)  # KernelConfig.ints(): record comes last
     out, v, i, b, rec_v, rec_i, rec_b, out_sum = ops.scan(
-        prepared.x, prepared.v0, prepared.i0, prepared.b0, prepared.rows,
-        cfg.ints(), list(cfg.fconfig),
-    )  # fmt: skip
+        prepared.x, prepared.v0, prepared.i0, prepared.b0, prepared.rows, ints, list(cfg.fconfig)
+    )
     batch, steps = x.shape[:2]
     neurons = prepared.neuron_shape
 
