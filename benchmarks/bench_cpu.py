@@ -7,6 +7,11 @@ tensor copy: bytes read plus written per second). Prints a table and writes JSON
 
     python benchmarks/bench_cpu.py --out out/bench_cpu.json [--threads 2] [--quick]
 
+Every (layer, size, backend) is timed in a fresh process, with the bandwidth measured
+in that process right before the timings (the machine's bandwidth drifts, and a backend
+timed after another one in one process inherits its heap). Peak memory per training
+step is measured in one more process each (see ``_peak_memory``).
+
 Floors: forward reads the input and writes the output (2 tensors of B*T*N); training
 additionally reads the output gradient, re-reads the input and writes the input
 gradient (5 tensors in all).
@@ -148,6 +153,50 @@ def _peak_memory(name: str, backend: str, size: tuple[int, int, int], threads: i
     return float(result.stdout.strip().splitlines()[-1])
 
 
+def _measure(name: str, backend: str, size: tuple[int, int, int], threads: int) -> dict[str, Any]:
+    """Times one layer on one backend (in a process of its own, see run)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    x = torch.rand(*size) * (0.3 if name != "ExpLeak" else 1.0)
+    grad = torch.rand(*size)
+    layer = _layer(name, backend)
+    xg = x.clone().requires_grad_(True)
+
+    def fwd() -> None:
+        with torch.no_grad():
+            layer(x)
+        layer.reset_states()
+
+    def train() -> None:
+        out = layer(xg)
+        out.backward(grad)
+        layer.reset_states()
+        xg.grad = None
+
+    big = backend == "reference" and x.numel() * 4 > 40 * 2**20
+    budget, reps = (1.0, 3) if big else (2.0, 50)
+    return {
+        "bandwidth": _bandwidth(torch),  # the floor, measured right before the timings
+        "fwd_ms": _time(fwd, budget, reps),
+        "train_ms": _time(train, budget, reps),
+        "saved_tensors": _saved_tensor_count(torch, layer, x.clone().requires_grad_(True)),
+    }
+
+
+def _measure_in_child(
+    name: str, backend: str, size: tuple[int, int, int], threads: int
+) -> dict[str, Any]:
+    """:func:`_measure` in a fresh process: a backend timed after another one in the same
+    process inherits its heap (measured: the fused forward at (128, 50, 16384) took
+    42 ms after the reference and 28 ms before it), so each gets a clean one."""
+    command = [sys.executable, os.path.abspath(__file__), "--child", name, backend]
+    command += [str(d) for d in size] + ["--threads", str(threads)]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
@@ -159,40 +208,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     sizes = SIZES[:2] if args.quick else SIZES
     for size in sizes:
         nbytes = 4 * size[0] * size[1] * size[2]
-        floor_fwd = 1e3 * 2 * nbytes / bandwidth
-        floor_train = 1e3 * 5 * nbytes / bandwidth
         for name in LAYERS:
-            torch.manual_seed(0)
-            x = torch.rand(*size) * (0.3 if name != "ExpLeak" else 1.0)
-            grad = torch.rand(*size)
             row: dict[str, Any] = {"layer": name, "size": list(size)}
-            for backend in ("reference", "cpu"):
-                layer = _layer(name, backend)
-                xg = x.clone().requires_grad_(True)
-
-                def fwd(layer: Any = layer, x: Any = x) -> None:
-                    with torch.no_grad():
-                        layer(x)
-                    layer.reset_states()
-
-                def train(layer: Any = layer, xg: Any = xg, grad: Any = grad) -> None:
-                    out = layer(xg)
-                    out.backward(grad)
-                    layer.reset_states()
-                    xg.grad = None
-
-                big = backend == "reference" and nbytes > 40 * 2**20
-                budget = 1.0 if big else 2.0
-                reps = 3 if big else 50
-                row[f"{backend}_fwd_ms"] = _time(fwd, budget, reps)
-                row[f"{backend}_train_ms"] = _time(train, budget, reps)
-                row[f"{backend}_saved_tensors"] = _saved_tensor_count(
-                    torch, layer, x.clone().requires_grad_(True)
-                )
+            for backend in ("cpu", "reference"):
+                measured = _measure_in_child(name, backend, size, args.threads)
+                row[f"{backend}_bandwidth_GBps"] = measured["bandwidth"] / 1e9
+                row[f"{backend}_fwd_ms"] = measured["fwd_ms"]
+                row[f"{backend}_train_ms"] = measured["train_ms"]
+                row[f"{backend}_saved_tensors"] = measured["saved_tensors"]
                 if not args.no_memory:
                     row[f"{backend}_peak_train_btn"] = _peak_memory(
                         name, backend, size, args.threads
                     )
+            # the floors at the bandwidth measured in the fused backend's own process
+            floor_fwd = 1e3 * 2 * nbytes / (row["cpu_bandwidth_GBps"] * 1e9)
+            floor_train = 1e3 * 5 * nbytes / (row["cpu_bandwidth_GBps"] * 1e9)
             row["floor_fwd_ms"] = floor_fwd
             row["floor_train_ms"] = floor_train
             row["speedup_fwd"] = row["reference_fwd_ms"] / row["cpu_fwd_ms"]
@@ -207,7 +237,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"(ref {row['reference_train_ms']:8.1f}, x{row['speedup_train']:6.1f}, "
                 f"{row['cpu_train_over_floor']:4.2f} floor)  saved "
                 f"{row['cpu_saved_tensors']:.2f} vs {row['reference_saved_tensors']:.1f} BTN"
-                + _peak_text(row),
+                + _peak_text(row)
+                + f"  [{row['cpu_bandwidth_GBps']:.0f} GB/s]",
                 flush=True,
             )
     return {
@@ -246,7 +277,16 @@ def main() -> None:
         help="tuned: glibc keeps freed blocks + huge pages (default); thp: huge pages only; "
         "default: leave the environment alone",
     )
+    parser.add_argument(
+        "--child", nargs=5, metavar=("LAYER", "BACKEND", "B", "T", "N"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
+    if args.child:
+        name, backend, *dims = args.child
+        size = (int(dims[0]), int(dims[1]), int(dims[2]))
+        warnings.simplefilter("ignore", RuntimeWarning)
+        print(json.dumps(_measure(name, backend, size, args.threads)))
+        return
     wanted = {"tuned": ALLOCATOR_ENV, "thp": {"THP_MEM_ALLOC_ENABLE": "1"}, "default": {}}
     env_needed = wanted[args.allocator]
     if any(os.environ.get(k) != v for k, v in env_needed.items()):
