@@ -151,6 +151,19 @@ def _cases() -> list[Case]:
     f32 = [c for c in cases if c.family == "leaky" or not (c.syn or c.norm or c.min_v)]
     f32 += [c for c in cases if c.per_neuron and c.record]
     cases += [dataclasses.replace(c, dtype="f32") for c in f32]
+    # the register-resident backward of the fast specializations: float32, full slots
+    # (N >= 64), every family with and without a synapse, single and multiple spikes,
+    # gradients entering through the recordings
+    vector = [
+        Case("leaky", neurons=(77,)),
+        Case("leaky", syn=True, norm=True, record=True, neurons=(130,)),
+        Case("spiking", spike="multi", leak=False, neurons=(128,)),
+        Case("spiking", syn=True, record=True, per_neuron=True, neurons=(77,)),
+        Case("adaptive", syn=True, record=True, neurons=(130,)),
+        Case("adaptive", spike="multi", norm=True, per_neuron=True, neurons=(64,)),
+        Case("adaptive", spike="max", record=True, upstream="out", neurons=(77,)),
+    ]
+    cases += [dataclasses.replace(c, dtype="f32") for c in vector]
     return list({c.id: c for c in cases}.values())  # the sweeps overlap
 
 
