@@ -176,7 +176,7 @@ def _measure(name: str, backend: str, size: tuple[int, int, int], threads: int) 
         xg.grad = None
 
     big = backend == "reference" and x.numel() * 4 > 40 * 2**20
-    budget, reps = (1.0, 3) if big else (2.0, 50)
+    budget, reps = (1.0, 3) if big else (2.0, 400)
     return {
         "bandwidth": _bandwidth(torch),  # the floor, measured right before the timings
         "fwd_ms": _time(fwd, budget, reps),
