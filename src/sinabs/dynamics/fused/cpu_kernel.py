@@ -222,9 +222,10 @@ def scan_forward(
     out, v, i, b = torch.empty_like(x), state(True), state(syn), state(adaptive)
     rec_v, rec_i, rec_b = seq(True), seq(syn), seq(adaptive)
     out_sum = x.new_empty(())
+    ints, consts = _ints(cfg), _consts(cfg)  # held for the call (the cache may evict them)
     code = _lib().sinabs_scan_forward(
         _DTYPES[x.dtype], _isa_level(isa_name), torch.get_num_threads(), batch, steps, n,
-        ctypes.cast(_ints(cfg), _p), ctypes.cast(_consts(cfg), _p),
+        ctypes.addressof(ints), ctypes.addressof(consts),
         _ptr(x), _ptr(v0), _ptr(i0), _ptr(b0), _ptr(params),
         _ptr(out), _ptr(v), _ptr(i), _ptr(b), _ptr(rec_v), _ptr(rec_i), _ptr(rec_b),
         out_sum.data_ptr(),
@@ -266,9 +267,10 @@ def scan_backward(
     g_i0 = x.new_empty(state if syn else (0,))
     g_b0 = x.new_empty(state if adaptive else (0,))
     g_params = x.new_empty((len(ROW), n))
+    ints, consts = _ints(cfg), _consts(cfg)  # held for the call (the cache may evict them)
     code = _lib().sinabs_scan_backward(
         _DTYPES[dtype], _isa_level(isa_name), torch.get_num_threads(), batch, steps, n,
-        ctypes.cast(_ints(cfg), _p), ctypes.cast(_consts(cfg), _p),
+        ctypes.addressof(ints), ctypes.addressof(consts),
         _ptr(g_out), _ptr(g_v), _ptr(g_i) if syn else None, _ptr(g_b) if adaptive else None,
         _ptr(g_rec_v) if rec else None, _ptr(g_rec_i) if rec and syn else None,
         _ptr(g_rec_b) if rec and adaptive else None,

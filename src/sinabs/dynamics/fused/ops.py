@@ -100,11 +100,13 @@ def _forward_impl(
     rows: tuple[torch.Tensor, ...],
     config: list[int],
     fconfig: list[float],
+    params: torch.Tensor | None = None,
 ) -> ScanOutputs:
     """The device kernel of :func:`neuron_scan` (CPU: C or its PyTorch fallback; CUDA:
-    Triton)."""
+    Triton). ``params`` is ``torch.stack(rows)`` when the caller has it already."""
     cfg = KernelConfig.from_lists(config, fconfig)
-    args = (x.contiguous(), v0.contiguous(), i0.contiguous(), b0.contiguous(), torch.stack(rows))
+    table = torch.stack(rows) if params is None else params
+    args = (x.contiguous(), v0.contiguous(), i0.contiguous(), b0.contiguous(), table)
     if x.device.type == "cuda":
         from . import triton_kernel
 
@@ -221,11 +223,14 @@ def _backward_with(
     # loop gives them (no path), rather than a zero tensor.
     only_current = all(g is None for g in (g_out, g_v, g_b, g_rec_v, g_rec_b))
     empty = x.new_empty(0)
+    table = getattr(ctx, "params_table", None)
+    if table is None:
+        table = torch.stack(rows)
     g_states: list[torch.Tensor | None]
     gx, *g_states, gp = scan_backward(
         torch.zeros_like(x) if g_out is None else g_out,
         *[empty if g is None else g for g in (g_v, g_i, g_b, g_rec_v, g_rec_i, g_rec_b)],
-        x, v0, i0, b0, torch.stack(rows), ctx.config, ctx.fconfig,
+        x, v0, i0, b0, table, ctx.config, ctx.fconfig,
     )  # fmt: skip
     g_rows: list[torch.Tensor | None] = list(gp.unbind(0))
     if only_current:
@@ -267,8 +272,11 @@ class _EagerScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, *inputs: Any) -> ScanOutputs:  # type: ignore[override]
         x, v0, i0, b0, *rows, config, fconfig = inputs
-        outputs = _forward_impl(x, v0, i0, b0, tuple(rows), config, fconfig)
+        with torch.no_grad():
+            params = torch.stack(rows)
+        outputs = _forward_impl(x, v0, i0, b0, tuple(rows), config, fconfig, params)
         _setup_context(ctx, inputs, outputs)
+        ctx.params_table = params  # the backward's copy of the rows (no need to stack again)
         return outputs
 
     @staticmethod
