@@ -10,7 +10,7 @@ tensor copy: bytes read plus written per second). Prints a table and writes JSON
 Every (layer, size, backend) is timed in a fresh process, with the bandwidth measured
 in that process right before the timings (the machine's bandwidth drifts, and a backend
 timed after another one in one process inherits its heap). Peak memory per training
-step is measured in one more process each (see ``_peak_memory``).
+step is measured in one more process each (see ``_measure_peak``).
 
 Floors: forward reads the input and writes the output (2 tensors of B*T*N); training
 additionally reads the output gradient, re-reads the input and writes the input
@@ -105,62 +105,22 @@ def _saved_tensor_count(torch: Any, layer: Any, x: Any) -> float:
     return total / (x.numel() * x.element_size())
 
 
-_PEAK_CHILD = """
-import sys, torch
-sys.path.insert(0, {here!r})
-from bench_cpu import _layer
-torch.set_num_threads({threads})
-name, backend, size = {name!r}, {backend!r}, {size!r}
-torch.manual_seed(0)
-x = torch.rand(*size) * (0.3 if name != "ExpLeak" else 1.0)
-grad = torch.rand(*size)
-layer = _layer(name, backend)
-small = x[:1, :2].clone().requires_grad_(True)  # first-call set-up, at a tiny size
-layer(small).sum().backward()
-layer.reset_states()
-x.requires_grad_(True)
-
-def status(key):
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith(key + ":"))
-
-rss = status("VmRSS")
-with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")  # the peak (VmHWM) restarts from the current resident size
-out = layer(x)
-out.backward(grad)
-print((status("VmHWM") - rss) * 1024 / (x.numel() * x.element_size()))
-"""
-
-
-def _peak_memory(name: str, backend: str, size: tuple[int, int, int], threads: int) -> float | None:
-    """Peak resident memory added by one training step (forward + backward), in units of
-    one (B, T, N) tensor: the output and the input gradient alone make 2. Measured in a
-    fresh process with glibc's default allocator (large blocks go back to the OS when
-    freed, so the resident size follows the live tensors); None where Linux's
-    /proc/self/clear_refs is unavailable."""
-    if not os.path.exists("/proc/self/clear_refs"):
-        return None
-    here = os.path.dirname(os.path.abspath(__file__))
-    code = _PEAK_CHILD.format(here=here, threads=threads, name=name, backend=backend, size=size)
-    env = {k: v for k, v in os.environ.items() if k not in ALLOCATOR_ENV}
-    result = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        print(f"peak memory of {name} {backend} {size} failed: {result.stderr[-500:]}")
-        return None
-    return float(result.stdout.strip().splitlines()[-1])
-
-
-def _measure(name: str, backend: str, size: tuple[int, int, int], threads: int) -> dict[str, Any]:
-    """Times one layer on one backend (in a process of its own, see run)."""
+def _inputs(name: str, size: tuple[int, int, int], threads: int) -> tuple[Any, Any]:
+    """The input and output gradient of a measurement (seeded)."""
     import torch
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    x = torch.rand(*size) * (0.3 if name != "ExpLeak" else 1.0)
-    grad = torch.rand(*size)
+    return torch.rand(*size) * (0.3 if name != "ExpLeak" else 1.0), torch.rand(*size)
+
+
+def _measure_time(
+    name: str, backend: str, size: tuple[int, int, int], threads: int
+) -> dict[str, Any]:
+    """Times one layer on one backend (in a process of its own, see _in_child)."""
+    import torch
+
+    x, grad = _inputs(name, size, threads)
     layer = _layer(name, backend)
     xg = x.clone().requires_grad_(True)
 
@@ -185,15 +145,50 @@ def _measure(name: str, backend: str, size: tuple[int, int, int], threads: int) 
     }
 
 
-def _measure_in_child(
+def _measure_peak(
     name: str, backend: str, size: tuple[int, int, int], threads: int
 ) -> dict[str, Any]:
-    """:func:`_measure` in a fresh process: a backend timed after another one in the same
-    process inherits its heap (measured: the fused forward at (128, 50, 16384) took
-    42 ms after the reference and 28 ms before it), so each gets a clean one."""
-    command = [sys.executable, os.path.abspath(__file__), "--child", name, backend]
+    """Peak resident memory added by one training step (forward + backward), in units of
+    one (B, T, N) tensor: the output and the input gradient alone make 2. Run with
+    glibc's default allocator (large blocks go back to the OS when freed, so the
+    resident size follows the live tensors); None where Linux's /proc/self/clear_refs
+    is unavailable."""
+    if not os.path.exists("/proc/self/clear_refs"):
+        return {"peak_btn": None}
+    x, grad = _inputs(name, size, threads)
+    layer = _layer(name, backend)
+    small = x[:1, :2].clone().requires_grad_(True)  # first-call set-up, at a tiny size
+    layer(small).sum().backward()
+    layer.reset_states()
+    x.requires_grad_(True)
+
+    def status(key: str) -> int:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith(key + ":"))
+
+    rss = status("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # the peak (VmHWM) restarts from the current resident size
+    layer(x).backward(grad)
+    return {"peak_btn": (status("VmHWM") - rss) * 1024 / (x.numel() * x.element_size())}
+
+
+_CHILD_MEASUREMENTS = {"time": _measure_time, "peak": _measure_peak}
+
+
+def _in_child(
+    what: str, name: str, backend: str, size: tuple[int, int, int], threads: int
+) -> dict[str, Any]:
+    """A measurement in a fresh process. Timings: a backend timed after another one in
+    the same process inherits its heap (measured: the fused forward at (128, 50, 16384)
+    took 42 ms after the reference and 28 ms before it), so each gets a clean one.
+    Peak memory: with the default allocator (the tuned one keeps freed memory)."""
+    command = [sys.executable, os.path.abspath(__file__), "--child", what, name, backend]
     command += [str(d) for d in size] + ["--threads", str(threads)]
-    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    env = dict(os.environ)
+    if what == "peak":
+        env = {k: v for k, v in env.items() if k not in ALLOCATOR_ENV}
+    result = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -211,15 +206,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for name in LAYERS:
             row: dict[str, Any] = {"layer": name, "size": list(size)}
             for backend in ("cpu", "reference"):
-                measured = _measure_in_child(name, backend, size, args.threads)
+                measured = _in_child("time", name, backend, size, args.threads)
                 row[f"{backend}_bandwidth_GBps"] = measured["bandwidth"] / 1e9
                 row[f"{backend}_fwd_ms"] = measured["fwd_ms"]
                 row[f"{backend}_train_ms"] = measured["train_ms"]
                 row[f"{backend}_saved_tensors"] = measured["saved_tensors"]
                 if not args.no_memory:
-                    row[f"{backend}_peak_train_btn"] = _peak_memory(
-                        name, backend, size, args.threads
-                    )
+                    peak = _in_child("peak", name, backend, size, args.threads)
+                    row[f"{backend}_peak_train_btn"] = peak["peak_btn"]
             # the floors at the bandwidth measured in the fused backend's own process
             floor_fwd = 1e3 * 2 * nbytes / (row["cpu_bandwidth_GBps"] * 1e9)
             floor_train = 1e3 * 5 * nbytes / (row["cpu_bandwidth_GBps"] * 1e9)
@@ -278,14 +272,15 @@ def main() -> None:
         "default: leave the environment alone",
     )
     parser.add_argument(
-        "--child", nargs=5, metavar=("LAYER", "BACKEND", "B", "T", "N"), help=argparse.SUPPRESS
-    )
+        "--child", nargs=6, metavar=("WHAT", "LAYER", "BACKEND", "B", "T", "N"),
+        help=argparse.SUPPRESS,
+    )  # fmt: skip
     args = parser.parse_args()
     if args.child:
-        name, backend, *dims = args.child
+        what, name, backend, *dims = args.child
         size = (int(dims[0]), int(dims[1]), int(dims[2]))
         warnings.simplefilter("ignore", RuntimeWarning)
-        print(json.dumps(_measure(name, backend, size, args.threads)))
+        print(json.dumps(_CHILD_MEASUREMENTS[what](name, backend, size, args.threads)))
         return
     wanted = {"tuned": ALLOCATOR_ENV, "thp": {"THP_MEM_ALLOC_ENABLE": "1"}, "default": {}}
     env_needed = wanted[args.allocator]

@@ -173,29 +173,9 @@ def _backward_impl(
 
 
 @neuron_scan_backward.register_fake
-def _(
-    g_out: torch.Tensor,
-    g_v: torch.Tensor,
-    g_i: torch.Tensor,
-    g_b: torch.Tensor,
-    g_rec_v: torch.Tensor,
-    g_rec_i: torch.Tensor,
-    g_rec_b: torch.Tensor,
-    x: torch.Tensor,
-    v0: torch.Tensor,
-    i0: torch.Tensor,
-    b0: torch.Tensor,
-    params: torch.Tensor,
-    config: list[int],
-    fconfig: list[float],
-) -> Tensors:
-    return (
-        x.new_empty(x.shape),
-        v0.new_empty(v0.shape),
-        i0.new_empty(i0.shape),
-        b0.new_empty(b0.shape),
-        params.new_empty(params.shape),
-    )
+def _(*args: Any) -> Tensors:
+    x, v0, i0, b0, params = args[7:12]  # gradients of the forward's inputs: their shapes
+    return tuple(t.new_empty(t.shape) for t in (x, v0, i0, b0, params))
 
 
 def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
@@ -272,8 +252,7 @@ class _EagerScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, *inputs: Any) -> ScanOutputs:  # type: ignore[override]
         x, v0, i0, b0, *rows, config, fconfig = inputs
-        with torch.no_grad():
-            params = torch.stack(rows)
+        params = torch.stack(rows)  # forward runs without grad mode: a plain tensor
         outputs = _forward_impl(x, v0, i0, b0, tuple(rows), config, fconfig, params)
         _setup_context(ctx, inputs, outputs)
         ctx.params_table = params  # the backward's copy of the rows (no need to stack again)

@@ -1,0 +1,353 @@
+"""Cases and checks shared by the kernel tests (``test_cpu_kernel``, ``test_triton_kernel``).
+
+A :class:`Case` is one configuration of the fused scan. Each kernel is checked in
+neutral form against :mod:`sinabs.dynamics.fused.torch_impl` and in layer form
+(through :func:`~sinabs.dynamics.fused.config.prepare`) against
+:func:`~sinabs.dynamics.reference.reference_scan`: outputs, final states and
+recordings bit-identical; gradients w.r.t. the input, the initial states and every
+parameter within ``rtol=1e-5`` (``atol=1e-5 * max|reference|``).
+
+(Not a test module: pytest finds it through ``pythonpath`` in pyproject.toml, and the
+Triton test's interpreter subprocess, which runs that file as a script, next to it.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from sinabs.activation import (
+    Gaussian,
+    Heaviside,
+    MaxSpike,
+    MembraneReset,
+    MembraneSubtract,
+    MultiGaussian,
+    MultiSpike,
+    PeriodicExponential,
+    SingleExponential,
+    SingleSpike,
+)
+from sinabs.dynamics.fused import torch_impl
+from sinabs.dynamics.fused.config import KernelConfig, prepare
+from sinabs.dynamics.params import AdaptiveParams, LeakyParams, SpikingParams
+from sinabs.dynamics.reference import reference_scan
+
+BATCH = 2
+SPIKE_FNS = {"single": SingleSpike, "multi": MultiSpike, "max": MaxSpike(2)}
+SURROGATES = {
+    "heaviside": Heaviside(window=0.4),
+    "exp": SingleExponential(grad_width=0.5, grad_scale=1.3),
+    "periodic": PeriodicExponential(grad_width=0.4, grad_scale=0.9),
+    "gaussian": Gaussian(mu=0.1, sigma=0.4, grad_scale=1.2),
+    "multigaussian": MultiGaussian(mu=0.05, sigma=0.5, h=0.15, s=4.0, grad_scale=1.1),
+}
+OUTPUTS = ("out", "v", "i", "b", "rec_v", "rec_i", "rec_b", "out_sum")
+GRADIENTS = ("g_x", "g_v0", "g_i0", "g_b0", "g_params")
+
+#: a kernel's forward and backward in neutral form (torch_impl's signatures)
+Kernel = Callable[..., tuple[torch.Tensor, ...]]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One configuration; ``id`` names the fields that differ from the defaults.
+
+    The test modules subclass it to set their own default ``neurons``.
+    """
+
+    family: str  # leaky | spiking | adaptive
+    spike: str = "single"  # single | multi | max (MaxSpike(2))
+    reset: str = "subtract"  # subtract (the threshold) | amount | to_value
+    surrogate: str = "exp"
+    syn: bool = False
+    norm: bool = False
+    leak: bool = True
+    min_v: bool = False
+    per_neuron: bool = False
+    record: bool = False
+    upstream: str = "all"  # all | out: only the output has a gradient (absent state grads)
+    steps: int = 8
+    neurons: tuple[int, ...] = (6,)
+    block: int = 16  # neurons per Triton program (the CPU kernel ignores it)
+    dtype: str = "f64"
+
+    @property
+    def id(self) -> str:
+        parts = [self.family]
+        if self.family != "leaky":
+            parts += [self.spike, self.reset, self.surrogate]
+        defaults = type(self)(self.family)
+        for field in dataclasses.fields(self):
+            if field.name in ("family", "spike", "reset", "surrogate", "dtype"):
+                continue
+            value = getattr(self, field.name)
+            if value != getattr(defaults, field.name):
+                if isinstance(value, bool):
+                    parts.append(field.name if value else f"no_{field.name}")
+                elif isinstance(value, tuple):
+                    parts.append(f"{field.name}={'x'.join(map(str, value))}")
+                else:
+                    parts.append(f"{field.name}={value}")
+        return "-".join([*parts, self.dtype])
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return torch.float32 if self.dtype == "f32" else torch.float64
+
+
+def option_cases(case: type[Case]) -> list[Case]:
+    """Every leaky option set, every spike function x reset (the surrogates taking
+    turns), every surrogate and the other options of the spiking families."""
+    leaky = [
+        {},
+        {"norm": True},
+        {"syn": True},
+        {"syn": True, "norm": True},
+        {"min_v": True},
+        {"leak": False},
+        {"leak": False, "syn": True, "min_v": True},
+        {"syn": True, "norm": True, "min_v": True, "per_neuron": True, "record": True},
+        {"syn": True, "record": True, "upstream": "out"},
+    ]
+    cases = [case("leaky", **opts) for opts in leaky]  # type: ignore[arg-type]
+    surrogates = list(SURROGATES)
+    for family in ("spiking", "adaptive"):
+        for k, (spike, reset) in enumerate(
+            (s, r) for s in SPIKE_FNS for r in ("subtract", "amount", "to_value")
+        ):
+            cases.append(case(family, spike, reset, surrogates[k % len(surrogates)]))
+        cases += [case(family, surrogate=s) for s in surrogates]
+        options = [
+            {"syn": True},
+            {"norm": True},
+            {"leak": False},  # IAF
+            {"min_v": True},
+            {"per_neuron": True},
+            {"record": True},
+            {"record": True, "upstream": "out"},
+            {"syn": True, "norm": True, "min_v": True, "per_neuron": True, "record": True},
+            {"syn": True, "leak": False, "min_v": True, "spike": "multi", "reset": "amount"},
+        ]
+        cases += [case(family, **opts) for opts in options]  # type: ignore[arg-type]
+    return cases
+
+
+def float32_variants(cases: Sequence[Case]) -> list[Case]:
+    """The main configurations again in float32 (bit-identical spikes; the CPU kernel's
+    fast specializations run only for float32: no min_v_mem, reset by the threshold)."""
+    f32 = [c for c in cases if c.family == "leaky" or not (c.syn or c.norm or c.min_v)]
+    f32 += [c for c in cases if c.per_neuron and c.record]
+    return [dataclasses.replace(c, dtype="f32") for c in f32]
+
+
+def unique(cases: Sequence[Case]) -> list[Case]:
+    return list({c.id: c for c in cases}.values())  # the sweeps overlap
+
+
+def assert_every_option_is_covered(cases: Sequence[Case]) -> None:
+    spiking = [c for c in cases if c.family != "leaky"]
+    assert {(c.family, c.spike, c.reset) for c in spiking} >= {
+        (f, s, r) for f in ("spiking", "adaptive") for s in SPIKE_FNS
+        for r in ("subtract", "amount", "to_value")
+    }  # fmt: skip
+    assert {(c.family, c.surrogate) for c in spiking} >= {
+        (f, s) for f in ("spiking", "adaptive") for s in SURROGATES
+    }
+    for family in ("leaky", "spiking", "adaptive"):
+        mine = [c for c in cases if c.family == family]
+        for flag in ("syn", "norm", "min_v", "per_neuron", "record"):
+            assert any(getattr(c, flag) for c in mine), (family, flag)
+        assert any(not c.leak for c in mine)
+        assert any(c.upstream == "out" and c.record for c in mine)
+        assert {c.dtype for c in mine} == {"f32", "f64"}
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def build(case: Case, device: str = "cpu") -> tuple[torch.Tensor, dict, LeakyParams, list]:
+    """Leaf tensors, the state dict and the parameter bundle of ``case``."""
+    dtype = case.torch_dtype
+    gen = torch.Generator().manual_seed(zlib.crc32(case.id.encode()))
+    pshape = case.neurons if case.per_neuron else ()
+    leaves: list[torch.Tensor] = []
+
+    def leaf(lo: float, hi: float, shape: tuple[int, ...] = pshape) -> torch.Tensor:
+        t = torch.rand(shape, generator=gen, dtype=torch.float64) * (hi - lo) + lo
+        t = t.to(device=device, dtype=dtype).requires_grad_()
+        leaves.append(t)
+        return t
+
+    x = leaf(-1.0, 2.0, (BATCH, case.steps, *case.neurons))
+    state = {"v_mem": leaf(-0.5, 1.0, (BATCH, *case.neurons))}
+    if case.syn:
+        state["i_syn"] = leaf(-0.5, 1.0, (BATCH, *case.neurons))
+    if case.family == "adaptive":
+        state["b"] = leaf(0.0, 0.5, (BATCH, *case.neurons))
+    common: dict[str, Any] = {
+        "alpha_mem": leaf(0.6, 0.95) if case.leak else None,
+        "alpha_syn": leaf(0.5, 0.9) if case.syn else None,
+        "norm_input": case.norm,
+        "min_v_mem": leaf(-0.5, -0.1) if case.min_v else None,
+    }
+    if case.family == "leaky":
+        return x, state, LeakyParams(**common), leaves
+    reset = {
+        "subtract": lambda: MembraneSubtract(),
+        "amount": lambda: MembraneSubtract(subtract_value=leaf(0.3, 0.8)),
+        "to_value": lambda: MembraneReset(reset_value=leaf(-0.2, 0.2)),  # type: ignore[arg-type]
+    }[case.reset]()
+    spiking: dict[str, Any] = {
+        "spike_threshold": leaf(0.5, 1.0),
+        "spike_fn": SPIKE_FNS[case.spike],
+        "reset_fn": reset,
+        "surrogate_grad_fn": SURROGATES[case.surrogate],
+    }
+    if case.family == "spiking":
+        return x, state, SpikingParams(**common, **spiking), leaves
+    adaptive = {"alpha_adapt": leaf(0.6, 0.95), "adapt_scale": leaf(0.5, 2.0)}
+    return x, state, AdaptiveParams(**common, **spiking, **adaptive), leaves
+
+
+def neutral(case: Case, device: str = "cpu") -> tuple[torch.Tensor | KernelConfig, ...]:
+    """The neutral-form arguments (detached) of ``case``: x, v0, i0, b0, params, cfg."""
+    x, state, params, _ = build(case, device)
+    prepared = prepare(case.family, x.detach(), {k: v.detach() for k, v in state.items()}, params)
+    assert not isinstance(prepared, str), prepared
+    cfg = dataclasses.replace(prepared.config, record=case.record)
+    rows = torch.stack(prepared.rows).detach()
+    return prepared.x, prepared.v0, prepared.i0, prepared.b0, rows, cfg
+
+
+def upstream(case: Case, outputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """Random gradients of the first seven outputs (out_sum's gradient is folded into
+    g_out by the op, ops.py); only g_out when ``case.upstream == "out"``."""
+    gen = torch.Generator().manual_seed(zlib.crc32(case.id.encode()) + 1)
+    outputs = outputs[:7]
+    up = [torch.rand(r.shape, generator=gen, dtype=torch.float64).to(r) * 2 - 1 for r in outputs]
+    return [up[0]] + [outputs[0].new_empty(0)] * 6 if case.upstream == "out" else up
+
+
+# ---------------------------------------------------------------- comparisons
+
+
+def grads_close(name: str, got: Any, ref: Any) -> list[str]:
+    if ref is None and got is None:
+        return []
+    ref = torch.zeros_like(got) if ref is None else ref
+    got = torch.zeros_like(ref) if got is None else got
+    if got.shape != ref.shape:
+        return [f"{name}: shape {tuple(got.shape)} != {tuple(ref.shape)}"]
+    atol = 1e-5 * ref.abs().max().item() if ref.numel() else 0.0
+    if not torch.allclose(got, ref, rtol=1e-5, atol=atol):
+        err = (got - ref).abs().max().item()
+        return [f"{name}: max error {err:.3g} (max |ref| {ref.abs().max().item():.3g})"]
+    return []
+
+
+def equal(name: str, got: torch.Tensor, ref: torch.Tensor, any_empty: bool = False) -> list[str]:
+    if any_empty and got.numel() == ref.numel() == 0:
+        return []
+    if got.shape != ref.shape or got.dtype != ref.dtype:
+        return [f"{name}: {tuple(got.shape)} {got.dtype} != {tuple(ref.shape)} {ref.dtype}"]
+    if name == "out_sum":  # a float64 reduction in another order: equal up to rounding
+        rtol = 1e-6 if got.dtype == torch.float32 else 1e-12
+        if not torch.allclose(got.cpu(), ref.cpu(), rtol=rtol, atol=0.0):
+            return [f"{name}: {got.item()} != {ref.item()}"]
+        return []
+    if not torch.equal(got, ref):
+        return [f"{name}: differs at {int((got != ref).sum())} elements"]
+    return []
+
+
+# ---------------------------------------------------------------- the two checks
+
+
+class KernelScan(torch.autograd.Function):
+    """A kernel's forward and backward (neutral form) as an autograd function."""
+
+    @staticmethod
+    def forward(ctx: Any, x, v0, i0, b0, params, cfg, forward, backward):  # type: ignore[override]
+        ctx.save_for_backward(x, v0, i0, b0, params)
+        ctx.cfg, ctx.backward = cfg, backward
+        return forward(x, v0, i0, b0, params, cfg)
+
+    @staticmethod
+    def backward(ctx: Any, *grads):  # type: ignore[override]
+        x, v0, i0, b0, params = ctx.saved_tensors
+        *grads, g_sum = grads
+        if g_sum is not None:  # out_sum = out.sum(), as ops.py folds it
+            grads[0] = g_sum.expand(x.shape) if grads[0] is None else grads[0] + g_sum
+        grads = [x.new_empty(0) if g is None else g.contiguous() for g in grads]
+        g = ctx.backward(*grads, x, v0, i0, b0, params, ctx.cfg)
+        return (*g, None, None, None)
+
+
+def check_against_torch_impl(
+    case: Case, forward: Kernel, backward: Kernel, device: str = "cpu"
+) -> list[str]:
+    """Neutral form: forward bit-identical, backward within tolerance."""
+    args = neutral(case, device)
+    got = forward(*args)
+    ref = torch_impl.scan_forward(*args)
+    # At T = 0 torch_impl returns (0,) recordings where the op's fake (and the
+    # reference) say (B, 0, N); the kernels follow the fake.
+    errors = [
+        e
+        for n, g, r in zip(OUTPUTS, got, ref, strict=True)
+        for e in equal(n, g, r, any_empty=case.steps == 0)
+    ]
+    up = upstream(case, ref)
+    got_g = backward(*up, *args)
+    ref_g = torch_impl.scan_backward(*up, *args)
+    for n, g, r in zip(GRADIENTS, got_g, ref_g, strict=True):
+        errors += grads_close(n, g, r)
+    return [f"torch_impl {e}" for e in errors]
+
+
+def check_against_reference(
+    case: Case, forward: Kernel, backward: Kernel, device: str = "cpu"
+) -> list[str]:
+    """Layer form through prepare(): forward bit-identical, all leaf gradients close."""
+    x, state, params, leaves = build(case, device)
+    ref_out, ref_state, ref_rec = reference_scan(
+        case.family, x, dict(state), params, record=case.record
+    )
+    prepared = prepare(case.family, x, state, params)
+    assert not isinstance(prepared, str), prepared
+    cfg = dataclasses.replace(prepared.config, record=case.record)
+    rows = torch.stack(prepared.rows)  # differentiable: autograd maps row grads to leaves
+    got = KernelScan.apply(
+        prepared.x, prepared.v0, prepared.i0, prepared.b0, rows, cfg, forward, backward
+    )
+    seq = (BATCH, case.steps, *case.neurons)
+    st = (BATCH, *case.neurons)
+    pairs = [("out", got[0].reshape(seq), ref_out), ("v", got[1].reshape(st), ref_state["v_mem"])]
+    if case.syn:
+        pairs.append(("i", got[2].reshape(st), ref_state["i_syn"]))
+    if case.family == "adaptive":
+        pairs.append(("b", got[3].reshape(st), ref_state["b"]))
+    if case.record:
+        pairs.append(("rec_v", got[4].reshape(seq), ref_rec["v_mem"]))
+        if case.syn:
+            pairs.append(("rec_i", got[5].reshape(seq), ref_rec["i_syn"]))
+        if case.family == "adaptive":
+            pairs.append(("rec_b", got[6].reshape(seq), ref_rec["b"]))
+    errors = [e for n, g, r in pairs for e in equal(n, g, r)]
+    if case.upstream == "out":
+        pairs = pairs[:1]
+    gen = torch.Generator().manual_seed(zlib.crc32(case.id.encode()) + 2)
+    weights = [torch.rand(r.shape, generator=gen, dtype=torch.float64).to(r) for _, _, r in pairs]
+    got_loss = sum((w * g).sum() for w, (_, g, _) in zip(weights, pairs, strict=True))
+    ref_loss = sum((w * r).sum() for w, (_, _, r) in zip(weights, pairs, strict=True))
+    got_g = torch.autograd.grad(got_loss, leaves, allow_unused=True)
+    ref_g = torch.autograd.grad(ref_loss, leaves, allow_unused=True)
+    for k, (g, r) in enumerate(zip(got_g, ref_g, strict=True)):
+        errors += grads_close(f"leaf {k} {tuple(leaves[k].shape)}", g, r)
+    return [f"reference {e}" for e in errors]
