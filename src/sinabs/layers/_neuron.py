@@ -11,7 +11,16 @@ from ..activation import MembraneSubtract, SingleExponential
 
 def cast(value: Any, dtype: torch.dtype) -> Any:
     """``value`` in the compute dtype when it is a tensor (keeps it in the graph)."""
-    return value.to(dtype) if isinstance(value, torch.Tensor) else value
+    if isinstance(value, torch.Tensor) and value.dtype != dtype:
+        return value.to(dtype)
+    return value
+
+
+def decay(tau: torch.Tensor) -> torch.Tensor:
+    """``exp(-1 / tau)``, in the graph: the bits and gradient of ``torch.exp(-1.0 / tau)``
+    (``-1.0 / tau`` is ``tau.reciprocal() * -1.0``), without ``Tensor.__rdiv__``'s
+    Python wrapper, on every forward call of a layer with time constants."""
+    return torch.exp(tau.reciprocal().neg())
 
 
 def check_spike_fn(spike_fn: Any) -> Any:

@@ -10,7 +10,7 @@ from torch import nn
 from ..activation import SingleSpike
 from ..dynamics.params import AdaptiveParams
 from ..dynamics.registry import check_backend_name
-from ._neuron import cast, check_spike_fn, default_reset, default_surrogate
+from ._neuron import cast, check_spike_fn, decay, default_reset, default_surrogate
 from .reshape import squeeze_variant
 from .stateful_layer import (
     StatefulLayer,
@@ -106,17 +106,17 @@ class ALIF(StatefulLayer):
 
     @property
     def alpha_mem_calculated(self) -> torch.Tensor:
-        return self.alpha_mem if self.train_alphas else torch.exp(-1.0 / self.tau_mem)
+        return self.alpha_mem if self.train_alphas else decay(self.tau_mem)
 
     @property
     def alpha_adapt_calculated(self) -> torch.Tensor:
-        return self.alpha_adapt if self.train_alphas else torch.exp(-1.0 / self.tau_adapt)
+        return self.alpha_adapt if self.train_alphas else decay(self.tau_adapt)
 
     @property
     def alpha_syn_calculated(self) -> torch.Tensor | None:
         if self.train_alphas:
             return self.alpha_syn
-        return None if self.tau_syn is None else torch.exp(-1.0 / self.tau_syn)
+        return None if self.tau_syn is None else decay(self.tau_syn)
 
     def _tau(self, name: str) -> torch.Tensor | None:
         if not self.train_alphas:

@@ -10,7 +10,7 @@ from torch import nn
 from ..activation import MultiSpike
 from ..dynamics.params import LeakyParams, SpikingParams
 from ..dynamics.registry import check_backend_name
-from ._neuron import cast, check_spike_fn, default_reset, default_surrogate
+from ._neuron import cast, check_spike_fn, decay, default_reset, default_surrogate
 from .reshape import squeeze_variant
 from .stateful_layer import (
     StatefulLayer,
@@ -126,14 +126,14 @@ class LIF(StatefulLayer):
             return self.alpha_mem
         if self.tau_mem is None:
             return torch.tensor(1.0)
-        return torch.exp(-1.0 / self.tau_mem)
+        return decay(self.tau_mem)
 
     @property
     def alpha_syn_calculated(self) -> torch.Tensor | None:
         """Synaptic decay factor, or None without synaptic state."""
         if self.train_alphas:
             return self.alpha_syn
-        return None if self.tau_syn is None else torch.exp(-1.0 / self.tau_syn)
+        return None if self.tau_syn is None else decay(self.tau_syn)
 
     @property
     def tau_mem_calculated(self) -> torch.Tensor | None:

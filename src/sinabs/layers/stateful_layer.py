@@ -191,6 +191,15 @@ class StatefulLayer(nn.Module):
         for name in self.state_names:
             yield name, self._buffers[name]  # type: ignore[misc]
 
+    def _set_state(self, name: str, value: torch.Tensor) -> None:
+        """Replaces state buffer ``name``. A plain tensor goes straight into the buffer
+        dict: ``nn.Module.__setattr__`` would register the buffer anew (checks and
+        hooks for a name that is registered already), a cost paid on every forward."""
+        if type(value) is torch.Tensor and name in self._buffers:
+            self._buffers[name] = value
+        else:
+            setattr(self, name, value)
+
     def is_state_initialised(self) -> bool:
         """False while any state buffer is still empty ``(0,)``."""
         return all(buf.shape != (0,) for _, buf in self._states())
@@ -234,7 +243,7 @@ class StatefulLayer(nn.Module):
                 fresh = fresh * (hi - lo) + lo
             else:
                 fresh = torch.zeros_like(buf, requires_grad=False)
-            setattr(self, name, fresh)
+            self._set_state(name, fresh)
 
     def handle_state_batch_size_mismatch(self, new_batch_size: int) -> None:
         """Adapts the states to ``new_batch_size`` rows: row i takes old row i mod B_old."""
@@ -245,7 +254,7 @@ class StatefulLayer(nn.Module):
     def detach_states(self) -> None:
         """Cuts the states from the autograd graph, keeping their values."""
         for name, buf in self._states():
-            setattr(self, name, buf.detach())
+            self._set_state(name, buf.detach())
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """``nn.Module.zero_grad`` and :meth:`detach_states`."""
@@ -275,12 +284,17 @@ class StatefulLayer(nn.Module):
     def _prepare_states(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Checks devices, (re)initialises states for ``x`` (B, T, ...); returns them."""
         batch, trailing = x.shape[0], x.shape[2:]
-        for label, tensor in (*self._states(), *self._parameters.items()):
-            if tensor is not None and tensor.numel() and tensor.device != x.device:
+        device = x.device
+        for label, tensor in (*self._buffers.items(), *self._parameters.items()):
+            if tensor is not None and tensor.device != device and tensor.numel():
                 raise ValueError(
-                    f"input_data is on {x.device} but the layer's {label} is on "
-                    f"{tensor.device}; move the layer with .to({str(x.device)!r})"
+                    f"input_data is on {device} but the layer's {label} is on "
+                    f"{tensor.device}; move the layer with .to({str(device)!r})"
                 )
+        shape = (batch, *trailing)
+        states = dict(self._buffers)
+        if all(buf.shape == shape for buf in states.values()):  # type: ignore[union-attr]
+            return states  # type: ignore[return-value]
         if not self.is_state_initialised() or not self.has_trailing_dimension(trailing):
             self.init_state_with_shape((batch, *trailing), dtype=x.dtype)
         elif not self.state_has_shape((batch, *trailing)):
@@ -307,7 +321,7 @@ class StatefulLayer(nn.Module):
             backend=self.backend,
         )
         for name in self.state_names:
-            setattr(self, name, state[name])
+            self._set_state(name, state[name])
         self.recordings = {name: as_recording(rec) for name, rec in recordings.items()}
         self.firing_rate = out_sum / out.numel()
         return out

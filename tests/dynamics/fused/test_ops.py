@@ -191,3 +191,16 @@ def test_dispatch_modes_and_subclasses_take_the_operator() -> None:
         pass
 
     assert not ops._plain((x.as_subclass(Sub),))
+
+
+def test_functorch_transforms_take_the_operator() -> None:
+    seen: list[bool] = []
+
+    def loss(x: torch.Tensor) -> torch.Tensor:
+        seen.append(ops._plain((x,)))
+        return x.sum()
+
+    torch.func.grad(loss)(torch.rand(3))
+    torch.func.vmap(loss)(torch.rand(2, 3))
+    assert seen == [False, False]
+    assert ops._plain((torch.rand(3),))

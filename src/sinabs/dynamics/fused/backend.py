@@ -49,12 +49,13 @@ def fused_scan(
     )
     batch, steps = x.shape[:2]
     neurons = prepared.neuron_shape
+    flat = len(neurons) == 1  # the kernel's (B, T, N) and (B, N) are the layer's shapes
 
     def as_state(t: torch.Tensor) -> torch.Tensor:
-        return t.reshape(batch, *neurons)
+        return t if flat else t.reshape(batch, *neurons)
 
     def as_seq(t: torch.Tensor) -> torch.Tensor:
-        return t.reshape(batch, steps, *neurons)
+        return t if flat else t.reshape(batch, steps, *neurons)
 
     new_state: State = {"v_mem": as_state(v)}
     recordings: dict[str, torch.Tensor] = {"v_mem": as_seq(rec_v)} if record else {}

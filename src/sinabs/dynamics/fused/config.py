@@ -152,7 +152,7 @@ def _surrogate(fn: object) -> tuple[int, list[float]] | None:
 
 
 def _row_reason(
-    value: object, neuron_shape: torch.Size, name: str, like: torch.Tensor
+    value: object, neuron_shape: torch.Size, name: str, device: torch.device
 ) -> str | None:
     """Why ``value`` cannot be broadcast to the neurons as a ``(N,)`` row, or None.
 
@@ -160,8 +160,10 @@ def _row_reason(
     """
     if not isinstance(value, torch.Tensor):
         return None  # a Python number: one value for every neuron
-    if value.device != like.device:
-        return f"{name} is on {value.device}, the input on {like.device}"
+    if value.device != device:
+        return f"{name} is on {value.device}, the input on {device}"
+    if value.dim() == 0:
+        return None
     shape, neurons = tuple(value.shape), tuple(neuron_shape)
     if len(shape) > len(neurons):
         return f"{name} has a batch dimension (shape {shape})"
@@ -219,24 +221,45 @@ def _check(
     if family == "adaptive":
         assert isinstance(p, AdaptiveParams)
         rows["alpha_adapt"], rows["adapt_scale"] = p.alpha_adapt, p.adapt_scale
+    device = x.device
     for name in PARAM_ROWS:
-        reason = _row_reason(rows[name], neuron_shape, name, x)
+        reason = _row_reason(rows[name], neuron_shape, name, device)
         if reason is not None:
             return reason
-    config = KernelConfig(
-        family=FAMILY[family],
-        has_syn=p.alpha_syn is not None,
-        has_leak=p.alpha_mem is not None,
-        norm_input=bool(p.norm_input) and p.alpha_mem is not None,
-        has_min=p.min_v_mem is not None,
-        spike=spike,
-        reset=reset,
-        reset_by_amount=by_amount,
-        surrogate=surrogate,
-        record=False,
-        fconfig=tuple([max_spikes, *sg] + [0.0] * (N_FCONFIG - 1 - len(sg))),
+    config = _kernel_config(
+        FAMILY[family],
+        p.alpha_syn is not None,
+        p.alpha_mem is not None,
+        bool(p.norm_input) and p.alpha_mem is not None,
+        p.min_v_mem is not None,
+        spike,
+        reset,
+        by_amount,
+        surrogate,
+        tuple([max_spikes, *sg] + [0.0] * (N_FCONFIG - 1 - len(sg))),
     )
     return rows, config
+
+
+@functools.lru_cache(maxsize=256)
+def _kernel_config(
+    family: int,
+    has_syn: bool,
+    has_leak: bool,
+    norm_input: bool,
+    has_min: bool,
+    spike: int,
+    reset: int,
+    by_amount: bool,
+    surrogate: int,
+    fconfig: tuple[float, ...],
+) -> KernelConfig:
+    """The (frozen, so shareable) KernelConfig of a call, built once per configuration:
+    a frozen dataclass's constructor costs microseconds on every forward call."""
+    return KernelConfig(
+        family, has_syn, has_leak, norm_input, has_min, spike, reset, by_amount, surrogate,
+        False, fconfig,
+    )  # fmt: skip
 
 
 # The registry checks a call (unsupported_reason) right before the chosen backend
@@ -278,7 +301,13 @@ def _row(value: object, x: torch.Tensor, neuron_shape: torch.Size, n: int) -> to
     if not isinstance(value, torch.Tensor):
         number = float(value)  # type: ignore[arg-type]
         return _constant_row(number, math.copysign(1.0, number), x.dtype, x.device, n)
-    return value.to(x.dtype).expand(neuron_shape).reshape(-1)
+    if value.dtype != x.dtype:
+        value = value.to(x.dtype)
+    if value.dim() == 0:  # the common case (one value for all neurons): one view
+        return value.expand(n)
+    if value.shape == (n,):  # already a row (a 1-d layer's per-neuron values)
+        return value
+    return value.expand(neuron_shape).reshape(-1)
 
 
 def prepare(
@@ -305,6 +334,9 @@ def prepare(
         s = state[name]
         if s.shape != (batch, *trail):
             return f"state {name} of shape {tuple(s.shape)} for input {tuple(x.shape)}"
-        states.append(s.to(x.dtype).reshape(batch, n))
+        if s.dtype != x.dtype:
+            s = s.to(x.dtype)
+        states.append(s if len(trail) == 1 else s.reshape(batch, n))
     v0, i0, b0 = states
-    return Prepared(x.reshape(batch, steps, n), v0, i0, b0, flat, config, neuron_shape)
+    flat_x = x if len(trail) == 1 else x.reshape(batch, steps, n)
+    return Prepared(flat_x, v0, i0, b0, flat, config, neuron_shape)

@@ -142,13 +142,13 @@ def _ptr(t: torch.Tensor) -> int | None:
 
 def _check(name: str, t: torch.Tensor, shape: tuple[int, ...] | None, dtype: torch.dtype) -> None:
     """``t`` must be a contiguous CPU tensor of ``dtype``; of ``shape``, or empty if None."""
-    if t.device.type != "cpu":
+    if not t.is_cpu:
         raise ValueError(f"{name} is on {t.device}; the CPU kernel needs CPU tensors")
     if shape is None:
         if t.numel():
             raise ValueError(f"{name} must be empty for this configuration, got {tuple(t.shape)}")
         return
-    if tuple(t.shape) != shape:
+    if t.shape != shape:
         raise ValueError(f"{name} has shape {tuple(t.shape)}, expected {shape}")
     if t.dtype != dtype:
         raise ValueError(f"{name} has dtype {t.dtype}, expected {dtype}")

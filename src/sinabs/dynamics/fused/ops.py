@@ -270,16 +270,16 @@ class _EagerScan(torch.autograd.Function):
 def _plain(tensors: tuple[torch.Tensor, ...]) -> bool:
     """Whether ``tensors`` can skip the operators (see the comment above)."""
     try:
-        from torch._C._functorch import is_functorch_wrapped_tensor
         from torch.utils._python_dispatch import _get_current_dispatch_mode
 
         if (
             torch.compiler.is_compiling()
             or _get_current_dispatch_mode() is not None
             or torch._C._is_torch_function_mode_enabled()
+            or torch._C._are_functorch_transforms_active()  # vmap, grad, jacrev, ...
         ):
             return False
-        return all(type(t) is torch.Tensor and not is_functorch_wrapped_tensor(t) for t in tensors)
+        return all(type(t) is torch.Tensor for t in tensors)
     except (ImportError, AttributeError):  # pragma: no cover - other torch versions
         return False
 
