@@ -348,7 +348,7 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
 
     S *slots = ws;                             /* SLOT_ROWS rows per slot */
     S *pad = slots + SLOT_ROWS * G * BLOCK;    /* padded rows: x g_out g_rv g_ri g_rb g_x */
-    S *tmp = pad + 6 * BLOCK;                  /* 4 rows: th, fa, fb, spare */
+    S *tmp = pad + 6 * BLOCK;                  /* 4 rows: th, spares */
     const int rows = NAME(bwd_rows)(&J->cfg);
     S *steps = tmp + 4 * BLOCK; /* per step t and slot g: rows v, surrogate, i, b */
     double *tot = (double *)(((uintptr_t)(steps + (size_t)T * rows * G * BLOCK) + 63) &
@@ -408,8 +408,7 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
                 }
             }
             if (FAM == 2) {
-                NAME(sg_factors)(kind, sgc, th_row, tmp + BLOCK, tmp + 2 * BLOCK);
-                NAME(sg_row)(kind, sgc, sgt, th_row, tmp + BLOCK, tmp + 2 * BLOCK);
+                NAME(sg_row)(kind, sgc, sgt, th_row, NULL, NULL);
             } else if (FAM == 1) {
                 NAME(sg_row)(kind, sgc, sgt, p.th0, p.sga, p.sgb);
             }

@@ -92,8 +92,8 @@ static inline ALWAYS_INLINE S NAME(fabs_s)(S x) { return x < 0 ? -x : x; }
 /* ------------------------------------------------------------------ surrogates
  * Formulas and their order of operations: activation/surrogate_gradient_fn.py;
  * constants `c` from cpu_kernel.py. The factors that depend on the threshold only
- * (fa, fb) come from the parameter table (fixed threshold) or from sg_factors
- * (adaptive threshold). */
+ * (fa, fb) come from the parameter table (fixed threshold) or are computed with the
+ * surrogate (adaptive threshold). */
 
 static inline ALWAYS_INLINE void NAME(sg_factor)(int kind, const double *c, S th, S *fa,
                                                  S *fb) {
@@ -107,25 +107,35 @@ static inline ALWAYS_INLINE void NAME(sg_factor)(int kind, const double *c, S th
     }
 }
 
-static NOINLINE void NAME(sg_factors)(int kind, const double *c, const S *restrict th,
-                                      S *restrict fa, S *restrict fb) {
-    IVDEP
-    for (int l = 0; l < BLOCK; l++) NAME(sg_factor)(kind, c, th[l], &fa[l], &fb[l]);
-}
-
-/* row[l] = surrogate(row[l], th[l]) for one row of BLOCK lanes (row holds v1). */
+/* row[l] = surrogate(row[l], th[l]) for one row of BLOCK lanes (row holds v1). fa and
+ * fb: sg_factor's factors of a fixed threshold, or NULL with an adaptive threshold
+ * (then computed per lane, with the same operations). */
 static NOINLINE void NAME(sg_row)(int kind, const double *c, S *restrict row,
                                   const S *restrict th, const S *restrict fa,
                                   const S *restrict fb) {
     if (kind == SG_HEAVISIDE) {
         const S window = (S)c[0];
-        IVDEP
-        for (int l = 0; l < BLOCK; l++) row[l] = row[l] >= th[l] - window ? fa[l] : (S)0;
+        if (fa == NULL) {
+            IVDEP
+            for (int l = 0; l < BLOCK; l++) row[l] = row[l] >= th[l] - window ? (S)1 / th[l] : (S)0;
+        } else {
+            IVDEP
+            for (int l = 0; l < BLOCK; l++) row[l] = row[l] >= th[l] - window ? fa[l] : (S)0;
+        }
     } else if (kind == SG_SINGLE_EXP) {
         /* (grad_scale / width) * exp(-|v - th| / width) */
-        IVDEP
-        for (int l = 0; l < BLOCK; l++) {
-            row[l] = fb[l] * EXP(-NAME(fabs_s)(row[l] - th[l]) / fa[l]);
+        if (fa == NULL) {
+            const S c0 = (S)c[0], c1 = (S)c[1];
+            IVDEP
+            for (int l = 0; l < BLOCK; l++) {
+                S width = th[l] * c0;
+                row[l] = (c1 / width) * EXP(-NAME(fabs_s)(row[l] - th[l]) / width);
+            }
+        } else {
+            IVDEP
+            for (int l = 0; l < BLOCK; l++) {
+                row[l] = fb[l] * EXP(-NAME(fabs_s)(row[l] - th[l]) / fa[l]);
+            }
         }
     } else if (kind == SG_PERIODIC_EXP) {
         const S width = (S)c[0], scale = (S)c[1];
