@@ -237,14 +237,24 @@ typedef struct {
     ItemFn fn;
     size_t scratch_bytes;
     int64_t nitems;
-    int64_t next; /* atomic counter of handed-out items */
+    int64_t grain; /* items handed out at a time */
+    int64_t next;  /* atomic counter of handed-out items */
 } Task;
+
+/* Items go out in runs of consecutive ones (neighbouring slots of a batch row), about
+ * GRAINS_PER_THREAD runs per thread: still balanced when a thread starts late, but a
+ * thread's rows are contiguous. Handed out one by one, the threads interleave slots
+ * 256 bytes apart; on the 2-vCPU machines here that made LIF at (128, 50, 16384) take
+ * 41 instead of 25 ms forward and 132 instead of 105 ms forward+backward in processes
+ * whose copy bandwidth measured about 70 GB/s, and no difference at about 40 GB/s. */
+#define GRAINS_PER_THREAD 8
 
 static void work(Task *tk, void *scratch) {
     for (;;) {
-        int64_t it = __atomic_fetch_add(&tk->next, 1, __ATOMIC_RELAXED);
-        if (it >= tk->nitems) break;
-        tk->fn(tk->J, it, scratch);
+        int64_t first = __atomic_fetch_add(&tk->next, tk->grain, __ATOMIC_RELAXED);
+        if (first >= tk->nitems) break;
+        int64_t end = first + tk->grain < tk->nitems ? first + tk->grain : tk->nitems;
+        for (int64_t it = first; it < end; it++) tk->fn(tk->J, it, scratch);
     }
 }
 
@@ -345,7 +355,8 @@ static int worker_attr(pthread_attr_t *attr) {
 /* Runs fn over nitems items on up to n threads (the caller's included). */
 static int run(const Job *J, ItemFn fn, int64_t nitems, int64_t n, size_t scratch_bytes) {
     if (n > nitems) n = nitems;
-    Task tk = {J, fn, scratch_bytes, nitems, 0};
+    int64_t grain = n > 1 ? nitems / (n * GRAINS_PER_THREAD) : nitems;
+    Task tk = {J, fn, scratch_bytes, nitems, grain > 1 ? grain : 1, 0};
     if (n > 1 && sinabs_scan_threading(-1) == THREADING_OPENMP) {
         gomp_parallel(gomp_body, &tk, (unsigned)n, 0);
     } else {
