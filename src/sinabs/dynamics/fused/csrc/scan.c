@@ -74,9 +74,12 @@ static const int ACC_OF_ROW[N_ROWS] = {A_AM, A_AS, A_R, A_MIN, A_AAD, A_BETA, A_
 #define BLOCK_F64 32
 /* lanes of the running sums of the outputs (scan_kernel.h, fold_sum) */
 #define SUM_LANES 16
-/* the recomputed forward of a backward item should stay in L2 (measured: 256 KiB to
- * 512 KiB are best on a 1 MiB L2) */
-#define SCRATCH_BUDGET ((size_t)384 << 10)
+/* the recomputed forward of a backward item should stay in L2, together with the item's
+ * rows of x, g_out and g_x, which its reverse pass reads or writes (measured on a 1 MiB
+ * L2 at (128, 50, 16384), 2 threads, forward+backward: LIF 104 ms with 384 KiB, 94 with
+ * 96 or 192; ALIF 123-127 ms with 384, 102-104 with 192, 107-119 with 96, 131 with 48;
+ * at (32, 100, 4096) no difference) */
+#define SCRATCH_BUDGET ((size_t)192 << 10)
 /* steps ahead that the time loops prefetch (scan_kernel.h) */
 #ifndef PREFETCH_STEPS
 #define PREFETCH_STEPS 4
