@@ -370,6 +370,29 @@ def test_reset_states_zeroes_and_detaches(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", LAYER_IDS)
+def test_states_stay_persistent_buffers_through_forward_reset_and_detach(name: str) -> None:
+    # forward, reset_states and detach_states put new tensors straight into the buffer
+    # dict (StatefulLayer._set_state); they must stay registered, persistent buffers
+    layer = LAYERS[name]()
+    registered = set(layer._buffers)
+    for step in ("forward", "reset_states", "detach_states"):
+        if step == "forward":
+            feed(layer, rand_input(2, seed=11))
+        else:
+            getattr(layer, step)()
+        buffers = dict(layer.named_buffers(recurse=False))
+        assert set(buffers) == registered, step
+        assert not layer._non_persistent_buffers_set, step
+        saved = layer.state_dict()
+        for state_name in registered:
+            assert buffers[state_name] is getattr(layer, state_name), (step, state_name)
+            assert torch.equal(saved[state_name], buffers[state_name]), (step, state_name)
+    layer.v_mem = nn.Buffer(torch.ones_like(layer.v_mem), persistent=False)  # not plain
+    assert "v_mem" in layer._non_persistent_buffers_set
+    assert "v_mem" not in layer.state_dict()
+
+
+@pytest.mark.parametrize("name", LAYER_IDS)
 def test_reset_states_randomize_with_value_ranges(name: str) -> None:
     layer = LAYERS[name]()
     feed(layer, rand_input(2, seed=11).requires_grad_())
