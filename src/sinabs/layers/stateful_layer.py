@@ -206,7 +206,8 @@ class StatefulLayer(nn.Module):
 
     def state_has_shape(self, shape: Sequence[int]) -> bool:
         """True iff every state buffer has shape ``shape``."""
-        return all(buf.shape == torch.Size(shape) for _, buf in self._states())
+        size = torch.Size(shape)
+        return all(buf.shape == size for buf in self._buffers.values())  # type: ignore[union-attr]
 
     def has_trailing_dimension(self, trailing_dim: Sequence[int]) -> bool:
         """True iff every state buffer has neuron shape ``trailing_dim`` (after the batch)."""
@@ -291,10 +292,8 @@ class StatefulLayer(nn.Module):
                     f"input_data is on {device} but the layer's {label} is on "
                     f"{tensor.device}; move the layer with .to({str(device)!r})"
                 )
-        shape = (batch, *trailing)
-        states = dict(self._buffers)
-        if all(buf.shape == shape for buf in states.values()):  # type: ignore[union-attr]
-            return states  # type: ignore[return-value]
+        if self.state_has_shape((batch, *trailing)):  # the usual call: nothing to change
+            return dict(self._states())
         if not self.is_state_initialised() or not self.has_trailing_dimension(trailing):
             self.init_state_with_shape((batch, *trailing), dtype=x.dtype)
         elif not self.state_has_shape((batch, *trailing)):

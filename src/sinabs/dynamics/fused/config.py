@@ -226,7 +226,7 @@ def _check(
         reason = _row_reason(rows[name], neuron_shape, name, device)
         if reason is not None:
             return reason
-    config = _kernel_config(
+    flags = (
         FAMILY[family],
         p.alpha_syn is not None,
         p.alpha_mem is not None,
@@ -236,30 +236,12 @@ def _check(
         reset,
         by_amount,
         surrogate,
-        tuple([max_spikes, *sg] + [0.0] * (N_FCONFIG - 1 - len(sg))),
+        False,  # record: set per call by the backend
     )
+    # the cached constructor (a frozen dataclass costs microseconds on every call)
+    fconfig = tuple([max_spikes, *sg] + [0.0] * (N_FCONFIG - 1 - len(sg)))
+    config = _from_tuples(flags, fconfig)
     return rows, config
-
-
-@functools.lru_cache(maxsize=256)
-def _kernel_config(
-    family: int,
-    has_syn: bool,
-    has_leak: bool,
-    norm_input: bool,
-    has_min: bool,
-    spike: int,
-    reset: int,
-    by_amount: bool,
-    surrogate: int,
-    fconfig: tuple[float, ...],
-) -> KernelConfig:
-    """The (frozen, so shareable) KernelConfig of a call, built once per configuration:
-    a frozen dataclass's constructor costs microseconds on every forward call."""
-    return KernelConfig(
-        family, has_syn, has_leak, norm_input, has_min, spike, reset, by_amount, surrogate,
-        False, fconfig,
-    )  # fmt: skip
 
 
 # The registry checks a call (unsupported_reason) right before the chosen backend
