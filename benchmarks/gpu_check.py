@@ -2,7 +2,7 @@
 
     PYTHONPATH=src python benchmarks/gpu_check.py out/gpu_check.json [--quick]
 
-Three correctness sections, each recorded in the JSON (a failure does not stop the run):
+Four correctness sections, each recorded in the JSON (a failure does not stop the run):
 
 * **kernel**: the Triton kernels against :mod:`sinabs.dynamics.fused.torch_impl` run on
   the same GPU (plain CUDA PyTorch ops), every family and option, float32 and float64,
@@ -11,13 +11,20 @@ Three correctness sections, each recorded in the JSON (a failure does not stop t
 * **layers**: LIF, IAF, ALIF and ExpLeak variants with ``backend="triton"`` against
   ``backend="reference"`` (two calls, so the second starts from a non-zero state):
   spikes and states identical, gradients of the input and of every parameter close;
+* **operator**: ``torch.library.opcheck`` of ``sinabs::neuron_scan`` on CUDA tensors
+  (the Triton kernels behind the dispatcher), and LIF/ALIF layers under ``torch.compile``
+  (inductor) against eager: spikes identical, gradients close;
 * **matrix**: the CUDA tests of ``tests/dynamics/fused/test_triton_kernel.py`` (every
-  spike function x reset x surrogate, small sizes) in a pytest subprocess.
+  spike function x reset x surrogate, small sizes) in a pytest subprocess, run last
+  with the time left of ``--total-limit``.
 
-Timings (median wall time with a device synchronisation, after a warm-up that compiles):
-forward and forward+backward of each layer on both backends, and of the bare kernels,
-at the sizes of the issue, with the memory floor from a device copy measured in the
-same run (forward moves 2 tensors of B*T*N, training 5; see benchmarks/bench_cpu.py).
+Timings (median wall time with a device synchronisation, after a warm-up that compiles),
+between the layer and operator sections: forward and forward+backward of each layer on
+both backends, and of the bare kernels, at the sizes of the issue, with the memory floor
+from a device copy measured in the same run (forward moves 2 tensors of B*T*N, training
+5; see benchmarks/bench_cpu.py). Timing starts no new row ``--time-limit`` seconds after
+it began. The JSON report is rewritten after every section, so a run cut short still
+leaves what it measured.
 
 ``--smoke`` runs every section at a tiny size on the CPU (the Triton interpreter for
 the kernel sections, the fused CPU backend in place of "triton" for the layers), to
@@ -43,7 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SIZES = [(16, 500, 16384), (32, 100, 128), (32, 100, 4096), (8, 1000, 1024), (128, 50, 16384)]
 LAYERS = ("LIF", "IAF", "ALIF", "ExpLeak")
 CHECK_SIZE = (4, 300, 2000)
-TIME_LIMIT_S = 200.0  # stop timing new rows past this (the whole run must stay < 4 min)
+TIME_LIMIT_S = 200.0  # default: stop timing new rows this long after timing began
 
 
 # ---------------------------------------------------------------- kernel configurations
@@ -282,6 +289,88 @@ def check_matrix(timeout_s: float) -> dict[str, Any]:
     return {"ok": proc.returncode == 0, "summary": tail[0], "output": proc.stdout[-6000:]}
 
 
+def check_operator(torch: Any, device: str, fused: str) -> dict[str, Any]:
+    """opcheck of the custom operator on ``device`` tensors; compiled layers equal eager."""
+    import warnings
+
+    import sinabs.activation as sa
+    import sinabs.layers as sl
+    from sinabs.dynamics.fused import config, ops
+    from sinabs.dynamics.params import SpikingParams
+
+    result: dict[str, Any] = {}
+    try:
+        gen = torch.Generator(device=device).manual_seed(3)
+        x = torch.randn(2, 6, 3, generator=gen, device=device, dtype=torch.float64) * 2
+        params = SpikingParams(
+            alpha_mem=torch.tensor([0.9, 0.8, 0.95], device=device, dtype=torch.float64),
+            alpha_syn=torch.tensor(0.7, device=device, dtype=torch.float64),
+            norm_input=True,
+            min_v_mem=torch.tensor(-0.5, device=device, dtype=torch.float64),
+            spike_threshold=torch.tensor(1.0, device=device, dtype=torch.float64),
+            spike_fn=sa.MultiSpike,
+            reset_fn=sa.MembraneSubtract(),
+            surrogate_grad_fn=sa.SingleExponential(),
+        )
+        state = {
+            name: torch.rand(2, 3, generator=gen, device=device, dtype=torch.float64)
+            for name in params.state_names
+        }
+        prepared = config.prepare("spiking", x, state, params)
+        assert not isinstance(prepared, str), prepared
+        cfg = dataclasses.replace(prepared.config, record=True)
+        args = (
+            prepared.x.requires_grad_(True),
+            prepared.v0.requires_grad_(True),
+            prepared.i0.requires_grad_(True),
+            prepared.b0,
+            *[row.clone().requires_grad_(True) for row in prepared.rows],
+            cfg.ints(),
+            list(cfg.fconfig),
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            torch.library.opcheck(ops.neuron_scan, args)
+        result["opcheck_ok"] = True
+    except Exception:
+        result["opcheck_ok"], result["opcheck_error"] = False, traceback.format_exc(limit=4)
+    print(f"opcheck {'ok' if result['opcheck_ok'] else 'FAIL'}", flush=True)
+
+    makers = {
+        "LIF": lambda: sl.LIF(10.0, tau_syn=3.0, record_states=True, backend=fused),
+        "ALIF": lambda: sl.ALIF(10.0, 20.0, record_states=True, backend=fused),
+    }
+    for name, make in makers.items():
+        try:
+            torch._dynamo.reset()
+            gen = torch.Generator(device=device).manual_seed(4)
+            x = torch.randn(4, 50, 64, generator=gen, device=device) * 3
+            w = torch.linspace(-1, 1, x.numel(), device=device).view_as(x)
+            outs = []
+            for compiled in (False, True):
+                layer = make().to(device)
+                fn = torch.compile(layer) if compiled else layer
+                xx = x.clone().requires_grad_(True)
+                out = fn(xx)
+                loss = (out * w).sum()
+                for rec in layer.recordings.values():
+                    loss = loss + rec.as_subclass(torch.Tensor).sum()
+                params = [p for p in layer.parameters() if p.requires_grad]
+                grads = torch.autograd.grad(loss, [xx, *params])
+                outs.append((out.detach(), grads))
+            (o_e, g_e), (o_c, g_c) = outs
+            ok = bool(torch.equal(o_e, o_c)) and all(
+                _close(torch, c, e)[0] for c, e in zip(g_c, g_e, strict=True)
+            )
+            result[f"compile_{name}_ok"] = ok
+        except Exception:
+            result[f"compile_{name}_ok"] = False
+            result[f"compile_{name}_error"] = traceback.format_exc(limit=4)
+        print(f"compile {name} {'ok' if result[f'compile_{name}_ok'] else 'FAIL'}", flush=True)
+    result["ok"] = all(v for k, v in result.items() if k.endswith("_ok"))
+    return result
+
+
 # ---------------------------------------------------------------- timing
 
 
@@ -407,6 +496,18 @@ def main() -> None:
     parser.add_argument("out", help="path of the JSON report")
     parser.add_argument("--quick", action="store_true", help="the two smaller sizes only")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes on the CPU")
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=TIME_LIMIT_S,
+        help="seconds after which timing starts no new row (default %(default)s)",
+    )
+    parser.add_argument(
+        "--total-limit",
+        type=float,
+        default=600.0,
+        help="seconds for the whole run: the CUDA test matrix gets what is left",
+    )
     args = parser.parse_args()
     if args.smoke:
         # Before triton is imported (via sinabs): run the kernels in the interpreter.
@@ -427,24 +528,36 @@ def main() -> None:
         "triton": triton.__version__,
         "sinabs": getattr(sinabs, "__version__", "?"),
     }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:
+        report["wall_s"] = time.perf_counter() - started
+        out.write_text(json.dumps(report, indent=2))
+
     check = (2, 12, 40) if args.smoke else CHECK_SIZE
     report["kernel_checks"] = check_kernels(torch, device, check)
+    save()
     layer_size = (2, 12, 40) if args.smoke else (4, 200, 1000)
     report["layer_checks"] = check_layers(torch, device, fused, layer_size)
-    report["matrix"] = {"skipped": "smoke"} if args.smoke else check_matrix(120.0)
+    save()
     sizes = [(2, 6, 8), (2, 4, 40)] if args.smoke else (SIZES[1:3] if args.quick else SIZES)
-    deadline = started + TIME_LIMIT_S
+    deadline = time.perf_counter() + args.time_limit
     bandwidth, report["timings"] = time_all(torch, device, fused, sizes, deadline)
     report["bandwidth_GBps"] = bandwidth / 1e9
+    save()
+    report["operator"] = check_operator(torch, device, fused)
+    save()
+    # the matrix last, with what is left of --total-limit
+    left = args.total_limit - (time.perf_counter() - started) - 10.0
+    report["matrix"] = {"skipped": "smoke"} if args.smoke else check_matrix(max(left, 30.0))
     report["ok"] = (
         all(r["ok"] for r in report["kernel_checks"])
         and all(r["ok"] for r in report["layer_checks"])
         and report["matrix"].get("ok", True)
+        and report["operator"]["ok"]
     )
-    report["wall_s"] = time.perf_counter() - started
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
+    save()
     print(
         f"{'ALL CHECKS PASSED' if report['ok'] else 'SOME CHECKS FAILED'}; "
         f"bandwidth {report['bandwidth_GBps']:.0f} GB/s; {report['wall_s']:.0f} s; wrote {out}"
