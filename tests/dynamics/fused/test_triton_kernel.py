@@ -155,6 +155,12 @@ def test_cuda_kernel_matches(case: Case) -> None:
 
 
 def _ptx(kernel: Any, constexprs: dict[str, object], dtype: torch.dtype) -> str:
+    return _compiled(kernel, constexprs, dtype).asm["ptx"]
+
+
+def _compiled(
+    kernel: Any, constexprs: dict[str, object], dtype: torch.dtype, num_warps: int = 4
+) -> Any:
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
@@ -177,8 +183,8 @@ def _ptx(kernel: Any, constexprs: dict[str, object], dtype: torch.dtype) -> str:
             {k: ty for k, ty in enumerate(signature.values()) if ty != "constexpr"},
             constants={k: constexprs[n] for k, n in enumerate(names) if n in constexprs},
         )
-    options = {"num_warps": 4, **tk.LAUNCH_OPTIONS}
-    return triton.compile(source, target=GPUTarget("cuda", 90, 32), options=options).asm["ptx"]
+    options = {"num_warps": num_warps, **tk.LAUNCH_OPTIONS}
+    return triton.compile(source, target=GPUTarget("cuda", 90, 32), options=options)
 
 
 def _cfg(family: int, spike: int, reset: int, surrogate: int, **flags: bool) -> KernelConfig:
@@ -215,6 +221,7 @@ DTYPES = {"f32": torch.float32, "f64": torch.float64}
 def test_forward_compiles_without_fma(cfg: KernelConfig, dtype: torch.dtype) -> None:
     ptx = _ptx(tk._forward_kernel, tk.forward_constexprs(cfg, dtype, 512), dtype)
     assert "fma." not in ptx  # a*b + c contracted would change spikes
+    assert "cp.async" in ptx  # the time loop's loads are pipelined (PIPELINE_STAGES)
     if cfg.spike in (2, 3) and dtype == torch.float32:
         assert "div.rn" in ptx and "div.full" not in ptx and "div.approx" not in ptx
 
@@ -227,8 +234,37 @@ def test_forward_compiles_without_fma(cfg: KernelConfig, dtype: torch.dtype) -> 
 def test_backward_compiles(cfg: KernelConfig, upstream: bool, dtype: torch.dtype) -> None:
     constexprs = tk.backward_constexprs(cfg, dtype, 512, (upstream,) * 6)
     ptx = _ptx(tk._backward_kernel, constexprs, dtype)
+    assert ptx.count("cp.async.commit_group") >= 2  # both time loops are pipelined
     if cfg.surrogate == 0 or cfg.family == 0:  # no exp(), whose f64 library code uses fma
         assert "fma." not in ptx  # the recomputed forward must match the forward
+
+
+@pytest.mark.skipif(not HAS_TRITON, reason="triton is not installed")
+@pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES.keys())
+def test_pipelining_stays_within_its_shared_memory(dtype: torch.dtype) -> None:
+    """The largest block with every per-step load: stages cut to fit the budget."""
+    cfg = _cfg(2, 1, 1, 1)  # adaptive, synaptic current, recordings: 8 loads a step
+    block, itemsize = tk.MAX_BLOCK, dtype.itemsize
+    stages = tk.pipeline_stages(tk.PIPELINE_STAGES, block, itemsize, 8)
+    assert 1 < stages < tk.PIPELINE_STAGES
+    constexprs = tk.backward_constexprs(cfg, dtype, block, (True,) * 6, stages)
+    compiled = _compiled(tk._backward_kernel, constexprs, dtype, num_warps=8)
+    assert 0 < compiled.metadata.shared <= tk.PIPELINE_SHARED_BYTES
+    forward = tk.forward_constexprs(cfg, dtype, block, tk.pipeline_stages(4, block, itemsize, 1))
+    assert forward["STAGES"] == tk.PIPELINE_STAGES  # one load a step: the full depth fits
+    assert _compiled(tk._forward_kernel, forward, dtype, 8).metadata.shared <= (
+        tk.PIPELINE_SHARED_BYTES
+    )
+
+
+@pytest.mark.skipif(not HAS_TRITON, reason="triton is not installed")
+def test_pipeline_stages() -> None:
+    assert tk.pipeline_stages(4, 256, 4, 3) == 4
+    assert tk.pipeline_stages(4, 1024, 8, 8) == 2  # 64 KiB a stage: one stage ahead
+    assert tk.pipeline_stages(4, 1024, 8, 16) == 1  # nothing fits: no pipelining
+    assert tk.pipeline_stages(1, 32, 4, 1) == 1
+    with pytest.raises(ValueError, match="stages must be at least 1"):
+        tk.pipeline_stages(0, 32, 4, 1)
 
 
 def test_imports_and_explains_without_triton(monkeypatch: pytest.MonkeyPatch) -> None:

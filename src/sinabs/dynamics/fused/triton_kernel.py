@@ -193,6 +193,7 @@ if triton is not None:
         NORM_INPUT: tl.constexpr, HAS_MIN: tl.constexpr, SPIKE: tl.constexpr,
         RESET: tl.constexpr, BY_AMOUNT: tl.constexpr, CAP: tl.constexpr,
         RECORD: tl.constexpr, IS_F32: tl.constexpr, BLOCK: tl.constexpr,
+        STAGES: tl.constexpr,
     ):  # fmt: skip
         pid = tl.program_id(0)
         row = pid // N_BLOCKS
@@ -214,16 +215,13 @@ if triton is not None:
             i = tl.load(i0_ptr + state, mask=mask, other=0.0)
         if FAMILY == 2:
             b = tl.load(b0_ptr + state, mask=mask, other=0.0)
-        base = row64 * T * N  # (B, T, N) index of (row, t, 0); T >= 1
-        last = (row64 * T + T - 1) * N
-        x_next = tl.load(x_ptr + base + offs, mask=mask, other=0.0)
-        for _t in range(T):
-            at = base + offs
-            base += N
-            # x is loaded one step ahead, so that its latency overlaps a step
-            # (the last step loads the last input again)
-            x = x_next
-            x_next = tl.load(x_ptr + tl.minimum(base, last) + offs, mask=mask, other=0.0)
+        n64 = row64 * 0 + N  # the step stride in 64 bits (T * N may exceed 2**31)
+        base = row64 * T * N  # (B, T, N) index of (row, 0, 0)
+        # num_stages: Triton's pipeliner issues the loads of the next STAGES - 1 steps
+        # ahead (asynchronous copies): the time loop is bound by memory latency otherwise
+        for t in tl.range(0, T, num_stages=STAGES):
+            at = base + t * n64 + offs
+            x = tl.load(x_ptr + at, mask=mask, other=0.0)
             _, _, _, s, _, v, i, b = _step(
                 x, v, i, b, a_mem, a_syn, theta, m, a_ad, beta, amount,
                 FAMILY, HAS_SYN, HAS_LEAK, NORM_INPUT, HAS_MIN, SPIKE, RESET, BY_AMOUNT,
@@ -259,7 +257,7 @@ if triton is not None:
         HAS_GRB: tl.constexpr, SURROGATE: tl.constexpr, C0: tl.constexpr,
         C1: tl.constexpr, C2: tl.constexpr, C3: tl.constexpr, C4: tl.constexpr,
         K0: tl.constexpr, K1: tl.constexpr, K2: tl.constexpr, K3: tl.constexpr,
-        IS_F32: tl.constexpr, BLOCK: tl.constexpr,
+        IS_F32: tl.constexpr, BLOCK: tl.constexpr, STAGES: tl.constexpr,
     ):  # fmt: skip
         pid = tl.program_id(0)
         row = pid // N_BLOCKS
@@ -284,14 +282,11 @@ if triton is not None:
             i = tl.load(i0_ptr + state, mask=mask, other=0.0)
         if FAMILY == 2:
             b = tl.load(b0_ptr + state, mask=mask, other=0.0)
-        base = row64 * T * N  # (B, T, N) index of (row, t, 0); T >= 1
-        last = (row64 * T + T - 1) * N
-        x_next = tl.load(x_ptr + base + offs, mask=mask, other=0.0)
-        for _t in range(T):
-            at = base + offs
-            base += N
-            x = x_next  # loaded one step ahead, as in the forward kernel
-            x_next = tl.load(x_ptr + tl.minimum(base, last) + offs, mask=mask, other=0.0)
+        n64 = row64 * 0 + N  # the step stride in 64 bits (T * N may exceed 2**31)
+        base = row64 * T * N  # (B, T, N) index of (row, 0, 0)
+        for t in tl.range(0, T, num_stages=STAGES):  # pipelined as in the forward kernel
+            at = base + t * n64 + offs
+            x = tl.load(x_ptr + at, mask=mask, other=0.0)
             tl.store(g_x_ptr + at, v, mask=mask)
             if HAS_SYN:
                 tl.store(i_scratch_ptr + at, i, mask=mask)
@@ -324,10 +319,11 @@ if triton is not None:
         gp_ad = zero
         gp_beta = zero
         gp_amount = zero
-        base = (row64 * T + T) * N  # one past the last step
-        for _k in range(T):
-            base -= N
-            at = base + offs
+        last = (row64 * T + T - 1) * N  # (B, T, N) index of (row, T - 1, 0)
+        # the loads of the STAGES - 1 earlier steps are issued ahead; they read slots
+        # of g_x that this loop overwrites only when it reaches them
+        for k in tl.range(0, T, num_stages=STAGES):
+            at = last - k * n64 + offs
             v_prev = tl.load(g_x_ptr + at, mask=mask, other=0.0)
             i_prev = v_prev
             b_prev = v_prev
@@ -436,12 +432,29 @@ def launch_shape(batch: int, n: int, device: torch.device) -> tuple[int, int]:
     return block, max(1, min(8, block // 128))
 
 
+#: ``num_stages`` of the time loops: Triton's software pipeliner keeps the loads of
+#: this many steps minus one in flight (asynchronous copies to shared memory).
+PIPELINE_STAGES = 4
+#: shared memory per program that pipelining may take: the stages are reduced (down to
+#: none) where ``(stages - 1) * loads per step * BLOCK * itemsize`` would exceed it
+PIPELINE_SHARED_BYTES = 64 * 1024
+
+
+def pipeline_stages(requested: int, block: int, itemsize: int, loads: int) -> int:
+    """The ``num_stages`` within :data:`PIPELINE_SHARED_BYTES` (1 means no pipelining)."""
+    if requested < 1:
+        raise ValueError(f"stages must be at least 1, got {requested}")
+    return max(1, min(requested, 1 + PIPELINE_SHARED_BYTES // (loads * block * itemsize)))
+
+
 #: Triton launch options of every kernel: no contraction of ``a * b + c`` into an FMA
 #: (Triton's default is to contract; the option is a launch keyword).
 LAUNCH_OPTIONS: dict[str, object] = {"enable_fp_fusion": False}
 
 
-def forward_constexprs(cfg: KernelConfig, dtype: torch.dtype, block: int) -> dict[str, object]:
+def forward_constexprs(
+    cfg: KernelConfig, dtype: torch.dtype, block: int, stages: int = PIPELINE_STAGES
+) -> dict[str, object]:
     """The ``tl.constexpr`` arguments of the forward kernel for ``cfg``."""
     return {
         "FAMILY": cfg.family,
@@ -456,11 +469,16 @@ def forward_constexprs(cfg: KernelConfig, dtype: torch.dtype, block: int) -> dic
         "RECORD": cfg.record,
         "IS_F32": dtype == torch.float32,
         "BLOCK": block,
+        "STAGES": stages,
     }
 
 
 def backward_constexprs(
-    cfg: KernelConfig, dtype: torch.dtype, block: int, upstream: tuple[bool, ...]
+    cfg: KernelConfig,
+    dtype: torch.dtype,
+    block: int,
+    upstream: tuple[bool, ...],
+    stages: int = PIPELINE_STAGES,
 ) -> dict[str, object]:
     """The ``tl.constexpr`` arguments of the backward kernel for ``cfg``.
 
@@ -468,7 +486,7 @@ def backward_constexprs(
     """
     has = dict(zip(("GV", "GI", "GB", "GRV", "GRI", "GRB"), upstream, strict=True))
     adaptive = cfg.family == 2
-    constexprs = forward_constexprs(cfg, dtype, block)
+    constexprs = forward_constexprs(cfg, dtype, block, stages)
     del constexprs["RECORD"]
     return {
         **constexprs,
@@ -526,11 +544,13 @@ def scan_forward(
     cfg: KernelConfig,
     *,
     block: int | None = None,
+    stages: int = PIPELINE_STAGES,
 ) -> Tensors:
     """Forward in neutral form; returns ``(out, v, i, b, rec_v, rec_i, rec_b, out_sum)``.
 
     Same contract as :func:`.torch_impl.scan_forward`; all tensors contiguous, on one
-    device. ``block`` overrides the neurons per program (a power of two).
+    device. ``block`` overrides the neurons per program (a power of two), ``stages``
+    the pipelining of the time loop (:data:`PIPELINE_STAGES`; 1: none).
     """
     _check(x, params)
     x, v0, i0, b0, params = (t.contiguous() for t in (x, v0, i0, b0, params))
@@ -561,7 +581,10 @@ def scan_forward(
             x, v0, ptr(i0), ptr(b0), params,
             out, v, ptr(i), ptr(b), ptr(rec_v), ptr(rec_i), ptr(rec_b),
             steps, n, n_blocks,
-            **forward_constexprs(cfg, x.dtype, block), num_warps=warps, **LAUNCH_OPTIONS,
+            **forward_constexprs(
+                cfg, x.dtype, block, pipeline_stages(stages, block, x.element_size(), 1)
+            ),
+            num_warps=warps, **LAUNCH_OPTIONS,
         )  # fmt: skip
     # the sum of the outputs (the layers' firing_rate): one reduction on the device
     return out, v, i, b, rec_v, rec_i, rec_b, out.sum(dtype=torch.float64).to(x.dtype)
@@ -583,11 +606,12 @@ def scan_backward(
     cfg: KernelConfig,
     *,
     block: int | None = None,
+    stages: int = PIPELINE_STAGES,
 ) -> Tensors:
     """Gradients ``(g_x, g_v0, g_i0, g_b0, g_params (P, N))`` of :func:`scan_forward`.
 
     Same contract as :func:`.torch_impl.scan_backward`; empty gradient tensors mean
-    zero. ``block`` overrides the neurons per program (a power of two).
+    zero. ``block`` and ``stages`` as in :func:`scan_forward`.
     """
     _check(x, params)
     g_out, g_v, g_i, g_b, g_rec_v, g_rec_i, g_rec_b, x, v0, i0, b0, params = (
@@ -619,6 +643,11 @@ def scan_backward(
     block = block or auto_block
     n_blocks = triton.cdiv(n, block)
     upstream = tuple(g.numel() > 0 for g in (g_v, g_i, g_b, g_rec_v, g_rec_i, g_rec_b))
+    constexprs = backward_constexprs(cfg, x.dtype, block, upstream)
+    # loads per step of the reverse loop: v, x and g_out, and those present below
+    optional = ("HAS_SYN", "HAS_GRV", "HAS_GRI", "HAS_GRB")
+    loads = 3 + (cfg.family == 2) + sum(bool(constexprs[k]) for k in optional)
+    constexprs["STAGES"] = pipeline_stages(stages, block, x.element_size(), loads)
 
     def ptr(t: torch.Tensor) -> torch.Tensor:  # absent tensors: any valid pointer
         return t if t.numel() else x
@@ -629,7 +658,7 @@ def scan_backward(
             x, v0, ptr(i0), ptr(b0), params,
             g_x, g_v0, ptr(g_i0), ptr(g_b0), g_partial, ptr(i_scratch), ptr(b_scratch),
             steps, n, n_blocks,
-            **backward_constexprs(cfg, x.dtype, block, upstream),
+            **constexprs,
             num_warps=warps, **LAUNCH_OPTIONS,
         )  # fmt: skip
     return g_x, g_v0, g_i0, g_b0, g_partial.sum(0)
