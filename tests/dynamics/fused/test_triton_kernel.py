@@ -171,7 +171,13 @@ def _compiled(
         pytest.skip("triton has no NVIDIA backend on this platform")
     ty = "fp32" if dtype == torch.float32 else "fp64"
     signature = {
-        name: "constexpr" if name in constexprs else f"*{ty}" if name.endswith("_ptr") else "i32"
+        name: "constexpr"
+        if name in constexprs
+        else "*fp64"
+        if name == "sum_ptr"  # the float64 sums of the outputs
+        else f"*{ty}"
+        if name.endswith("_ptr")
+        else "i32"
         for name in kernel.arg_names
     }
     if "constexprs" in inspect.signature(ASTSource).parameters:

@@ -187,7 +187,7 @@ if triton is not None:
     @triton.jit
     def _forward_kernel(
         x_ptr, v0_ptr, i0_ptr, b0_ptr, p_ptr,
-        out_ptr, v_ptr, i_ptr, b_ptr, rec_v_ptr, rec_i_ptr, rec_b_ptr,
+        out_ptr, v_ptr, i_ptr, b_ptr, rec_v_ptr, rec_i_ptr, rec_b_ptr, sum_ptr,
         T, N, N_BLOCKS,
         FAMILY: tl.constexpr, HAS_SYN: tl.constexpr, HAS_LEAK: tl.constexpr,
         NORM_INPUT: tl.constexpr, HAS_MIN: tl.constexpr, SPIKE: tl.constexpr,
@@ -219,6 +219,7 @@ if triton is not None:
         base = row64 * T * N  # (B, T, N) index of (row, 0, 0)
         # num_stages: Triton's pipeliner issues the loads of the next STAGES - 1 steps
         # ahead (asynchronous copies): the time loop is bound by memory latency otherwise
+        total = tl.zeros([BLOCK], dtype=tl.float64)  # this lane's sum of out, over time
         for t in tl.range(0, T, num_stages=STAGES):
             at = base + t * n64 + offs
             x = tl.load(x_ptr + at, mask=mask, other=0.0)
@@ -228,9 +229,11 @@ if triton is not None:
                 CAP, IS_F32,
             )  # fmt: skip
             if FAMILY == 0:
-                tl.store(out_ptr + at, v, mask=mask)
+                y = v
             else:
-                tl.store(out_ptr + at, s, mask=mask)
+                y = s
+            tl.store(out_ptr + at, y, mask=mask)
+            total += y.to(tl.float64)
             if RECORD:
                 tl.store(rec_v_ptr + at, v, mask=mask)
                 if HAS_SYN:
@@ -242,6 +245,7 @@ if triton is not None:
             tl.store(i_ptr + state, i, mask=mask)
         if FAMILY == 2:
             tl.store(b_ptr + state, b, mask=mask)
+        tl.store(sum_ptr + state, total, mask=mask)
 
     @triton.jit
     def _backward_kernel(
@@ -576,18 +580,21 @@ def scan_forward(
     def ptr(t: torch.Tensor) -> torch.Tensor:  # absent tensors: any valid pointer
         return t if t.numel() else x
 
+    # per (row, neuron) sums of the outputs over time, in float64, written by the kernel
+    # (summing `out` afterwards took longer than the kernel at large sizes)
+    lane_sums = torch.empty(v0.shape, dtype=torch.float64, device=x.device)
     with _on_device(x):
         _forward_kernel[(batch * n_blocks,)](
             x, v0, ptr(i0), ptr(b0), params,
-            out, v, ptr(i), ptr(b), ptr(rec_v), ptr(rec_i), ptr(rec_b),
+            out, v, ptr(i), ptr(b), ptr(rec_v), ptr(rec_i), ptr(rec_b), lane_sums,
             steps, n, n_blocks,
             **forward_constexprs(
                 cfg, x.dtype, block, pipeline_stages(stages, block, x.element_size(), 1)
             ),
             num_warps=warps, **LAUNCH_OPTIONS,
         )  # fmt: skip
-    # the sum of the outputs (the layers' firing_rate): one reduction on the device
-    return out, v, i, b, rec_v, rec_i, rec_b, out.sum(dtype=torch.float64).to(x.dtype)
+    # the sum of the outputs (the layers' firing_rate)
+    return out, v, i, b, rec_v, rec_i, rec_b, lane_sums.sum().to(x.dtype)
 
 
 def scan_backward(
