@@ -355,8 +355,8 @@ def check_operator(torch: Any, device: str, fused: str) -> dict[str, Any]:
                 loss = (out * w).sum()
                 for rec in layer.recordings.values():
                     loss = loss + rec.as_subclass(torch.Tensor).sum()
-                params = [p for p in layer.parameters() if p.requires_grad]
-                grads = torch.autograd.grad(loss, [xx, *params])
+                trainable = [p for p in layer.parameters() if p.requires_grad]
+                grads = torch.autograd.grad(loss, [xx, *trainable])
                 outs.append((out.detach(), grads))
             (o_e, g_e), (o_c, g_c) = outs
             ok = bool(torch.equal(o_e, o_c)) and all(

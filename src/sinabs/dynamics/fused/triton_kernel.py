@@ -6,6 +6,14 @@ batch row and ``BLOCK`` neurons and runs the time loop inside; per-neuron parame
 are loaded once per program. Every field of :class:`~.config.KernelConfig` is a
 ``tl.constexpr``, so each configuration compiles to code without dead branches.
 
+**Latency.** A step depends on the one before, so a program cannot run ahead of its
+loads: the time loops are ``tl.range(..., num_stages=STAGES)`` loops, which Triton's
+software pipeliner turns into asynchronous copies of the next ``STAGES - 1`` steps'
+inputs into shared memory (:data:`PIPELINE_STAGES`, reduced where the loads of a step
+would take more than :data:`PIPELINE_SHARED_BYTES`). The forward also sums each lane's
+outputs over time in float64 (the layers' ``firing_rate``), so no second pass over
+``out`` is needed.
+
 **Exactness.** Every launch passes ``enable_fp_fusion=False`` (:data:`LAUNCH_OPTIONS`:
 a keyword of the launch ``kernel[grid](..., enable_fp_fusion=False)``, not of the
 ``@triton.jit`` decorator, in Triton 3.0 to 3.9). Triton's default contracts
