@@ -101,7 +101,10 @@ def kernel_inputs(torch: Any, cfg: Any, size: tuple[int, int, int], dtype: Any, 
     def rand(shape: tuple[int, ...], lo: float, hi: float) -> Any:
         return torch.rand(shape, generator=gen, device=device, dtype=dtype) * (hi - lo) + lo
 
-    x = rand((batch, steps, n), -0.5, 1.0 if cfg.family else 0.5)
+    # norm_input scales the drive by 1 - alpha_mem (0.01 to 0.2 below): a larger input
+    # keeps those spiking configurations spiking
+    gain = 20.0 if cfg.norm_input and cfg.family else 1.0
+    x = rand((batch, steps, n), -0.5 * gain, (1.0 if cfg.family else 0.5) * gain)
     v0 = rand((batch, n), -0.5, 1.0)
     i0 = rand((batch, n), -0.5, 0.5) if cfg.has_syn else x.new_empty(0)
     b0 = rand((batch, n), 0.0, 0.5) if cfg.family == 2 else x.new_empty(0)
