@@ -25,7 +25,7 @@ INTERPRETER_OK = HAS_TRITON and tuple(
     int(p) for p in importlib.metadata.version("triton").split(".")[:2]
 ) >= (3, 7)
 
-pytestmark = pytest.mark.skipif(
+needs_interpreter = pytest.mark.skipif(
     not INTERPRETER_OK, reason="needs triton >= 3.7 (its interpreter runs the kernels)"
 )
 
@@ -43,6 +43,7 @@ def _run(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedPro
     )
 
 
+@needs_interpreter
 def test_gpu_check_smoke(tmp_path: Path) -> None:
     report_path = tmp_path / "gpu_check.json"
     proc = _run([str(ROOT / "benchmarks" / "gpu_check.py"), str(report_path), "--smoke"], tmp_path)
@@ -63,6 +64,7 @@ def test_gpu_check_smoke(tmp_path: Path) -> None:
     assert all(row["cpu_train_ms"] > 0 for row in report["timings"])
 
 
+@needs_interpreter
 def test_gpu_sweep_smoke(tmp_path: Path) -> None:
     """Two stage counts and the current kernel file as a baseline: same results."""
     report_path = tmp_path / "sweep.json"
@@ -76,3 +78,18 @@ def test_gpu_sweep_smoke(tmp_path: Path) -> None:
     for row in rows:
         for label in ("baseline", "s1", "s4"):
             assert row[f"{label}_fwd_ms"] > 0 and row[f"{label}_train_ms"] > 0
+
+
+def test_gpu_profile_smoke(tmp_path: Path) -> None:
+    """The profile of the small layers (fused CPU backend in smoke mode)."""
+    out = tmp_path / "profile"
+    args = [str(ROOT / "benchmarks" / "gpu_profile.py"), str(out), "--smoke", "--steps", "20"]
+    proc = _run(args, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    summary = json.loads((out / "summary.json").read_text())
+    for name in ("LIF", "ALIF"):
+        phases = summary[name]
+        assert 0 < phases["forward_ms"] < phases["step_ms"]
+        assert 0 < phases["backward_ms"] < phases["step_ms"]
+        assert "_EagerScan" in (out / f"{name}_ops.txt").read_text()
+        assert json.loads((out / f"{name}_trace.json").read_text())["traceEvents"]
