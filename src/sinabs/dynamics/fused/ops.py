@@ -72,16 +72,7 @@ def neuron_scan(
     reset_amount: torch.Tensor,
     config: list[int],
     fconfig: list[float],
-) -> tuple[
-    torch.Tensor,
-    torch.Tensor,
-    torch.Tensor,
-    torch.Tensor,
-    torch.Tensor,
-    torch.Tensor,
-    torch.Tensor,
-    torch.Tensor,
-]:
+) -> ScanOutputs:
     """Fused neuron scan; returns ``(out, v, i, b, rec_v, rec_i, rec_b, out_sum)``.
 
     See :mod:`.config` for the neutral form; the seven ``(N,)`` parameter rows are those

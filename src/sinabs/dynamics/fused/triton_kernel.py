@@ -467,7 +467,8 @@ LAUNCH_OPTIONS: dict[str, object] = {"enable_fp_fusion": False}
 def forward_constexprs(
     cfg: KernelConfig, dtype: torch.dtype, block: int, stages: int = PIPELINE_STAGES
 ) -> dict[str, object]:
-    """The ``tl.constexpr`` arguments of the forward kernel for ``cfg``."""
+    """The ``tl.constexpr`` arguments of the forward kernel for ``cfg``; ``stages`` is
+    cut to what fits (:func:`pipeline_stages`, one load per step)."""
     return {
         "FAMILY": cfg.family,
         "HAS_SYN": cfg.has_syn,
@@ -481,7 +482,7 @@ def forward_constexprs(
         "RECORD": cfg.record,
         "IS_F32": dtype == torch.float32,
         "BLOCK": block,
-        "STAGES": stages,
+        "STAGES": pipeline_stages(stages, block, dtype.itemsize, 1),
     }
 
 
@@ -495,13 +496,13 @@ def backward_constexprs(
     """The ``tl.constexpr`` arguments of the backward kernel for ``cfg``.
 
     ``upstream``: whether ``(g_v, g_i, g_b, g_rec_v, g_rec_i, g_rec_b)`` are present.
+    ``stages`` is cut to what the reverse loop's loads per step leave room for.
     """
     has = dict(zip(("GV", "GI", "GB", "GRV", "GRI", "GRB"), upstream, strict=True))
     adaptive = cfg.family == 2
-    constexprs = forward_constexprs(cfg, dtype, block, stages)
+    constexprs = forward_constexprs(cfg, dtype, block)
     del constexprs["RECORD"]
-    return {
-        **constexprs,
+    constexprs |= {
         "TH_GRAD": cfg.reset == RESET_SUBTRACT and not cfg.reset_by_amount,
         "HAS_GV": has["GV"],
         "HAS_GI": cfg.has_syn and has["GI"],
@@ -511,6 +512,11 @@ def backward_constexprs(
         "HAS_GRB": cfg.record and adaptive and has["GRB"],
         **_surrogate_constexprs(cfg),
     }
+    # loads per step of the reverse loop: v, x and g_out, and those present
+    optional = ("HAS_SYN", "HAS_GRV", "HAS_GRI", "HAS_GRB")
+    loads = 3 + adaptive + sum(bool(constexprs[k]) for k in optional)
+    constexprs["STAGES"] = pipeline_stages(stages, block, dtype.itemsize, loads)
+    return constexprs
 
 
 def _norm(sigma: float) -> float:
@@ -596,10 +602,8 @@ def scan_forward(
             x, v0, ptr(i0), ptr(b0), params,
             out, v, ptr(i), ptr(b), ptr(rec_v), ptr(rec_i), ptr(rec_b), lane_sums,
             steps, n, n_blocks,
-            **forward_constexprs(
-                cfg, x.dtype, block, pipeline_stages(stages, block, x.element_size(), 1)
-            ),
-            num_warps=warps, **LAUNCH_OPTIONS,
+            **forward_constexprs(cfg, x.dtype, block, stages), num_warps=warps,
+            **LAUNCH_OPTIONS,
         )  # fmt: skip
     # the sum of the outputs (the layers' firing_rate)
     return out, v, i, b, rec_v, rec_i, rec_b, lane_sums.sum().to(x.dtype)
@@ -658,11 +662,6 @@ def scan_backward(
     block = block or auto_block
     n_blocks = triton.cdiv(n, block)
     upstream = tuple(g.numel() > 0 for g in (g_v, g_i, g_b, g_rec_v, g_rec_i, g_rec_b))
-    constexprs = backward_constexprs(cfg, x.dtype, block, upstream)
-    # loads per step of the reverse loop: v, x and g_out, and those present below
-    optional = ("HAS_SYN", "HAS_GRV", "HAS_GRI", "HAS_GRB")
-    loads = 3 + (cfg.family == 2) + sum(bool(constexprs[k]) for k in optional)
-    constexprs["STAGES"] = pipeline_stages(stages, block, x.element_size(), loads)
 
     def ptr(t: torch.Tensor) -> torch.Tensor:  # absent tensors: any valid pointer
         return t if t.numel() else x
@@ -673,7 +672,7 @@ def scan_backward(
             x, v0, ptr(i0), ptr(b0), params,
             g_x, g_v0, ptr(g_i0), ptr(g_b0), g_partial, ptr(i_scratch), ptr(b_scratch),
             steps, n, n_blocks,
-            **constexprs,
+            **backward_constexprs(cfg, x.dtype, block, upstream, stages),
             num_warps=warps, **LAUNCH_OPTIONS,
         )  # fmt: skip
     return g_x, g_v0, g_i0, g_b0, g_partial.sum(0)
