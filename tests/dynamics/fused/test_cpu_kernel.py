@@ -28,7 +28,9 @@ from kernel_checks import (
     OUTPUTS,
     assert_every_option_is_covered,
     check_against_reference,
+    equal,
     float32_variants,
+    grads_close,
     neutral,
     option_cases,
     unique,
@@ -37,7 +39,7 @@ from kernel_checks import (
 from kernel_checks import Case as BaseCase
 from kernel_checks import check_against_torch_impl as check_torch_impl
 
-from sinabs.dynamics.fused import cpu_kernel
+from sinabs.dynamics.fused import cpu_kernel, torch_impl
 
 pytestmark = pytest.mark.skipif(
     not cpu_kernel.available(),
@@ -134,6 +136,71 @@ def test_every_instruction_set_gives_the_same_bits(case: Case, isa: str) -> None
     mine_g = cpu_kernel.scan_backward(*up, *args, isa_name=isa)
     for name, a, b in zip(OUTPUTS + GRADIENTS, best + best_g, mine + mine_g, strict=True):
         assert torch.equal(a, b), name
+
+
+def _exp_arguments() -> torch.Tensor:
+    """Every 97th float from -110 to 90, and the limits of the exp's ranges."""
+    neg = torch.arange(0, 0x42DC0000 + 1, 97, dtype=torch.int64)  # bits of 0 .. 110
+    pos = torch.arange(0, 0x42B40000 + 1, 97, dtype=torch.int64)  # bits of 0 .. 90
+    dense = torch.cat(
+        [-neg.to(torch.int32).view(torch.float32), pos.to(torch.int32).view(torch.float32)]
+    )
+    edges = torch.tensor([-104.0, -103.97, -103.28, -87.34, -87.33, 0.0, 88.72, 88.73, 89.0, 89.5])
+    near = torch.cat([torch.nextafter(edges, edges - 1), edges, torch.nextafter(edges, edges + 1)])
+    specials = torch.tensor([float("nan"), float("inf"), -float("inf"), -0.0, -1e30, 1e30])
+    return torch.cat([dense, near, specials])
+
+
+@pytest.mark.parametrize("isa", SUPPORTED_ISAS)
+def test_surrogate_exp_gives_the_same_bits_on_every_instruction_set(isa: str) -> None:
+    # the AVX-512 exp (vrndscaleps, vscalefps) against the portable one (scan.c)
+    x = _exp_arguments()
+    best, mine = cpu_kernel.surrogate_exp(x), cpu_kernel.surrogate_exp(x, isa_name=isa)
+    assert torch.equal(best.isnan(), x.isnan()) and torch.equal(mine.isnan(), x.isnan())
+    keep = ~x.isnan()
+    assert torch.equal(best[keep].view(torch.int32), mine[keep].view(torch.int32))
+
+
+def test_surrogate_exp_is_within_about_one_ulp() -> None:
+    x = _exp_arguments()
+    x = x[~x.isnan()]
+    got, ref = cpu_kernel.surrogate_exp(x).double(), torch.exp(x.double())
+    tiny = torch.finfo(torch.float32).tiny
+    normal = (ref >= tiny) & (ref <= torch.finfo(torch.float32).max)
+    ulp = (
+        torch.nextafter(ref[normal].float(), torch.tensor(float("inf"))).double()
+        - ref[normal].float().double()
+    )
+    assert ((got[normal] - ref[normal]).abs() / ulp).max() <= 1.05
+    sub = ref < tiny  # subnormal or zero results: one rounding, within the last place
+    assert ((got[sub] - ref[sub]).abs() <= 2.0**-149).all()
+    assert torch.isinf(got[ref > torch.finfo(torch.float32).max]).all()
+
+
+@pytest.mark.parametrize("row", range(7))
+def test_one_neuron_with_other_parameters_leaves_the_shared_path(row: int) -> None:
+    # scalar parameters (all neurons alike) run a specialization that reads lane 0's
+    # values (scan.c, shared_params); one differing neuron anywhere must rule it out
+    case = Case("adaptive", syn=True, record=True, neurons=(130,), dtype="f32")
+    x, v0, i0, b0, params, cfg = neutral(case)
+    assert (params == params[:, :1]).all()  # the shared case itself runs in test_kernel_matches
+    for n in (0, 63, 66, 129):  # first slot, its last lane, the overlapping last slot
+        changed = params.clone()
+        changed[row, n] = changed[row, n] * 0.75 + 0.05
+        args = (x, v0, i0, b0, changed, cfg)
+        got, ref = cpu_kernel.scan_forward(*args), torch_impl.scan_forward(*args)
+        errors = [
+            e for name, g, r in zip(OUTPUTS, got, ref, strict=True) for e in equal(name, g, r)
+        ]
+        up = upstream(case, ref)
+        got_g = cpu_kernel.scan_backward(*up, *args)
+        ref_g = torch_impl.scan_backward(*up, *args)
+        errors += [
+            e
+            for name, g, r in zip(GRADIENTS, got_g, ref_g, strict=True)
+            for e in grads_close(name, g, r)
+        ]
+        assert errors == [], (n, errors)
 
 
 def test_reports_its_instruction_set() -> None:

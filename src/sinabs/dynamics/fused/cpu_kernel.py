@@ -63,6 +63,8 @@ def _library() -> ctypes.CDLL | str:
     best.argtypes, best.restype = [], ctypes.c_int
     lib.sinabs_scan_threading.argtypes = [ctypes.c_int]
     lib.sinabs_scan_threading.restype = ctypes.c_int
+    lib.sinabs_scan_exp_f32.argtypes = [ctypes.c_int, _i64, _p, _p]
+    lib.sinabs_scan_exp_f32.restype = ctypes.c_int
     return lib
 
 
@@ -192,6 +194,18 @@ def _raise(code: int, what: str) -> None:
 
 def _isa_level(isa_name: str | None) -> int:
     return -1 if isa_name is None else ISAS.index(isa_name)
+
+
+def surrogate_exp(x: torch.Tensor, *, isa_name: str | None = None) -> torch.Tensor:
+    """The float32 exp that the kernel's surrogate gradients use, on instruction set
+    ``isa_name`` (or the best one), of a float32 CPU tensor: for tests."""
+    if x.dtype != torch.float32 or x.device.type != "cpu":
+        raise TypeError(f"x must be a float32 CPU tensor; got {x.dtype} on {x.device}")
+    src = x.contiguous()
+    out = torch.empty_like(src)
+    code = _lib().sinabs_scan_exp_f32(_isa_level(isa_name), src.numel(), _ptr(src), _ptr(out))
+    _raise(code, "exp")
+    return out
 
 
 def scan_forward(

@@ -25,6 +25,9 @@
 #include <dlfcn.h>
 #define HAVE_DLFCN 1
 #endif
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h> /* the AVX-512 exp (surrogate.h); usable under a target pragma */
+#endif
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -167,10 +170,12 @@ TARGET_POP
 
 TARGET_PUSH(TARGET_AVX512)
 #define ISA_NAME avx512
+#define ISA_IS_AVX512 1 /* surrogate.h: exp rows with the AVX-512 instructions */
 #define S_IS_FLOAT 1
 #include "scan_kernel.h"
 #define S_IS_FLOAT 0
 #include "scan_kernel.h"
+#undef ISA_IS_AVX512
 #undef ISA_NAME
 TARGET_POP
 #endif
@@ -402,7 +407,7 @@ static int read_config(Job *J, const int32_t *config, const double *consts) {
     int multi = c->spike == SPIKE_MULTI || c->spike == SPIKE_MAX;
     int base = c->family == 0 ? c->syn : 2 + 4 * (c->family - 1) + 2 * c->syn + multi;
     int fast = !c->has_min && (c->family == 0 || (c->reset == RESET_SUBTRACT && !c->by_amount));
-    J->kind = 2 * base + fast;
+    J->kind = 3 * base + fast; /* prepare adds 1 for shared parameters (SPECIALIZE) */
     int gth = c->family != 0 && c->reset == RESET_SUBTRACT && !c->by_amount;
     int gr = c->family != 0 && (c->reset == RESET_TO_VALUE ||
                                 (c->reset == RESET_SUBTRACT && c->by_amount));
@@ -410,6 +415,20 @@ static int read_config(Job *J, const int32_t *config, const double *consts) {
                 (c->has_min << ROW_MIN) | ((c->family == 2) << ROW_AAD) |
                 ((c->family == 2 && gth) << ROW_BETA) | (gr << ROW_R);
     return OK;
+}
+
+/* Whether every parameter row (7, N) holds one value in all N neurons, bit for bit. */
+static int shared_params(const float *params, int64_t N) {
+    for (int r = 0; r < N_ROWS; r++) {
+        uint32_t first, bits, differ = 0;
+        memcpy(&first, params + r * N, sizeof first);
+        for (int64_t n = 1; n < N; n++) {
+            memcpy(&bits, params + r * N + n, sizeof bits);
+            differ |= bits ^ first;
+        }
+        if (differ) return 0;
+    }
+    return 1;
 }
 
 /* Common set-up of both directions: configuration, kernels, slots, the per-call tables
@@ -447,6 +466,7 @@ static int prepare(Job *J, Kernels *k, void **tables, int dtype, int isa, int th
     void *flags = (char *)*tables + q_len * k->elem;
     k->setup(J, params, *tables, flags);
     J->q = *tables, J->flags = flags;
+    if (J->kind % 3 == 1 && !J->f64 && shared_params((const float *)params, N)) J->kind += 1;
     return OK;
 }
 
@@ -559,6 +579,26 @@ EXPORT int sinabs_scan_backward(int dtype, int isa, int threads, int64_t B, int6
     free(J.partial);
     free(tables);
     return err;
+}
+
+/** y = the surrogates' float exp of x (n values) on instruction set isa (-1: the best):
+ * for tests, which check that every instruction set gives the same bits. */
+EXPORT int sinabs_scan_exp_f32(int isa, int64_t n, const float *x, float *y) {
+    int best = sinabs_scan_isa();
+    if (isa < 0) isa = best;
+    if (isa > best || n < 0) return isa > best ? ERR_ISA : ERR_ARGUMENT;
+#if SCAN_X86
+    if (isa == ISA_AVX512) {
+        exp_values_f32_avx512(n, x, y);
+        return OK;
+    }
+    if (isa == ISA_AVX2) {
+        exp_values_f32_avx2(n, x, y);
+        return OK;
+    }
+#endif
+    exp_values_f32_default(n, x, y);
+    return OK;
 }
 
 /* setuptools builds this file as an extension module; the module is never imported. */

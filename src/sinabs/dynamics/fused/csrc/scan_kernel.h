@@ -11,9 +11,10 @@
  * contains only branch-free selects, so that the compiler vectorizes it.
  *
  * Family, synapse, single vs multi spike and FAST (no min_v_mem, subtract the
- * threshold: the defaults) are compile-time arguments of always-inline functions,
- * expanded into 20 specializations for float32 (SPECIALIZE below; float64, for checks
- * more than speed, has the 10 general ones); the other options are per-lane
+ * threshold: the defaults; and whether all neurons share their parameters) are
+ * compile-time arguments of always-inline functions, expanded into 30 specializations
+ * for float32 (SPECIALIZE below; float64, for checks more than speed, has the 10
+ * general ones); the other options are per-lane
  * selects on flag rows, written so that a disabled option gives exactly the float
  * operations of torch_impl (the missing leak is a factor 1: 1 * v == v).
  */
@@ -145,6 +146,11 @@ static inline ALWAYS_INLINE void NAME(load_state)(S *restrict dst, const void *s
 }
 
 #define FLAG(f) (flags + (f) * BLOCK)
+/* Parameter f of lane l. FAST == 2 (float32, see SPECIALIZE) also means that every
+ * neuron has the same parameters (scalar time constants and thresholds, the usual
+ * case): lane 0's value then serves all lanes, a register rather than a load per step
+ * (the lane loops are bound by loads and stores). */
+#define PAR(f) (FAST == 2 ? p.f[0] : p.f[l])
 
 /* Software prefetch of one row of a slot (BLOCK lanes) a few steps ahead: an item
  * reads a short piece of every step's row and then jumps by N, which the hardware
@@ -173,26 +179,26 @@ static inline ALWAYS_INLINE void NAME(fwd_lanes)(const S *restrict xt, S *restri
     for (int l = 0; l < BLOCK; l++) {
         S c = xt[l];
         if (SYN) {
-            c = p.as[l] * (i[l] + c);
+            c = PAR(as) * (i[l] + c);
             i[l] = c;
             rit[l] = c;
         }
-        S v1 = p.am[l] * v[l] + p.k[l] * c;
+        S v1 = PAR(am) * v[l] + PAR(k) * c;
         S vn;
         if (FAM == 0) {
-            vn = NAME(clamp_min)(v1, p.m[l], f_min[l], FAST);
+            vn = NAME(clamp_min)(v1, PAR(m), f_min[l], FAST);
             ot[l] = vn;
         } else {
             S bp = bb[l];
-            S th = FAM == 2 ? p.th0[l] + p.beta[l] * bp : p.th0[l];
+            S th = FAM == 2 ? PAR(th0) + PAR(beta) * bp : PAR(th0);
             S s = NAME(spike)(v1, th, MULTI, cap);
-            S v2 = NAME(reset)(v1, s, th, p.R[l], f_to[l], f_none[l], f_amount[l], FAST);
+            S v2 = NAME(reset)(v1, s, th, PAR(R), f_to[l], f_none[l], f_amount[l], FAST);
             if (FAM == 2) {
-                S bn = p.aad[l] * bp + p.oma[l] * s;
+                S bn = PAR(aad) * bp + PAR(oma) * s;
                 bb[l] = bn;
                 rbt[l] = bn;
             }
-            vn = NAME(clamp_min)(v2, p.m[l], f_min[l], FAST);
+            vn = NAME(clamp_min)(v2, PAR(m), f_min[l], FAST);
             ot[l] = s;
         }
         v[l] = vn;
@@ -207,17 +213,27 @@ static UNUSED size_t NAME(fwd_scratch)(int64_t G) {
 
 /* acc[l] += the sum of the lanes l, l + SUM_LANES, ... of a row of outputs (all lanes,
  * or with own, those where own is nonzero): a step's outputs, added to the running
- * sums with one row of stores rather than BLOCK / SUM_LANES of them. */
+ * sums with one row of stores rather than BLOCK / SUM_LANES of them. Two loops rather
+ * than one with `own == NULL ||` in the lanes: GCC vectorized that one with masked
+ * loads and stack spills in some builds (ten times slower forward, measured). */
 static inline ALWAYS_INLINE void NAME(fold_sum)(S *restrict acc, const S *restrict row,
                                                  const S *restrict own) {
-    IVDEP
-    for (int l = 0; l < SUM_LANES; l++) {
-        S sum = (S)0;
-        for (int q = 0; q < BLOCK / SUM_LANES; q++) {
-            S o = row[q * SUM_LANES + l];
-            sum += own == NULL || own[q * SUM_LANES + l] != 0 ? o : (S)0;
+    if (own == NULL) {
+        IVDEP
+        for (int l = 0; l < SUM_LANES; l++) {
+            S sum = (S)0;
+            for (int q = 0; q < BLOCK / SUM_LANES; q++) sum += row[q * SUM_LANES + l];
+            acc[l] += sum;
         }
-        acc[l] += sum;
+    } else {
+        IVDEP
+        for (int l = 0; l < SUM_LANES; l++) {
+            S sum = (S)0;
+            for (int q = 0; q < BLOCK / SUM_LANES; q++) {
+                sum += own[q * SUM_LANES + l] != 0 ? row[q * SUM_LANES + l] : (S)0;
+            }
+            acc[l] += sum;
+        }
     }
 }
 
@@ -386,25 +402,25 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
                 svt[l] = v[l];
                 if (SYN) {
                     sit[l] = i[l];
-                    c = p.as[l] * (i[l] + c);
+                    c = PAR(as) * (i[l] + c);
                     i[l] = c;
                 }
-                S v1 = p.am[l] * v[l] + p.k[l] * c;
+                S v1 = PAR(am) * v[l] + PAR(k) * c;
                 if (FAM == 0) {
-                    v[l] = NAME(clamp_min)(v1, p.m[l], f_min[l], FAST);
+                    v[l] = NAME(clamp_min)(v1, PAR(m), f_min[l], FAST);
                 } else {
                     S bp = bb[l];
-                    S th = FAM == 2 ? p.th0[l] + p.beta[l] * bp : p.th0[l];
+                    S th = FAM == 2 ? PAR(th0) + PAR(beta) * bp : PAR(th0);
                     S s = NAME(spike)(v1, th, MULTI, cap);
-                    S v2 = NAME(reset)(v1, s, th, p.R[l], f_to[l], f_none[l], f_amount[l],
+                    S v2 = NAME(reset)(v1, s, th, PAR(R), f_to[l], f_none[l], f_amount[l],
                                        FAST);
                     if (FAM == 2) {
                         sbt[l] = bp;
                         th_row[l] = th;
-                        bb[l] = p.aad[l] * bp + p.oma[l] * s;
+                        bb[l] = PAR(aad) * bp + PAR(oma) * s;
                     }
                     sgt[l] = v1;
-                    v[l] = NAME(clamp_min)(v2, p.m[l], f_min[l], FAST);
+                    v[l] = NAME(clamp_min)(v2, PAR(m), f_min[l], FAST);
                 }
             }
             if (FAM == 2) {
@@ -473,25 +489,25 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
                 S xv = xr[l];
                 S vp = svt[l];
                 S ip = SYN ? sit[l] : (S)0;
-                S c = SYN ? p.as[l] * (ip + xv) : xv;
-                S v1 = p.am[l] * vp + p.k[l] * c;
+                S c = SYN ? PAR(as) * (ip + xv) : xv;
+                S v1 = PAR(am) * vp + PAR(k) * c;
                 S g_vt = gv[l] + grvr[l];
                 S v2 = v1, s = 0, th = 0, bp = 0;
                 if (FAM == 0) {
                     g_vt = g_vt + gor[l];
                 } else {
                     bp = FAM == 2 ? sbt[l] : (S)0;
-                    th = FAM == 2 ? p.th0[l] + p.beta[l] * bp : p.th0[l];
+                    th = FAM == 2 ? PAR(th0) + PAR(beta) * bp : PAR(th0);
                     s = NAME(spike)(v1, th, MULTI, cap);
                     if (!FAST) {
-                        v2 = NAME(reset)(v1, s, th, p.R[l], f_to[l], f_none[l], f_amount[l],
+                        v2 = NAME(reset)(v1, s, th, PAR(R), f_to[l], f_none[l], f_amount[l],
                                          FAST);
                     }
                 }
                 /* clamp */
                 S g_v2 = g_vt;
                 if (!FAST) {
-                    g_v2 = f_min[l] != 0 ? ((v2 - p.m[l]) > 0 ? g_vt : (S)0) : g_vt;
+                    g_v2 = f_min[l] != 0 ? ((v2 - PAR(m)) > 0 ? g_vt : (S)0) : g_vt;
                     a_min[l] += g_vt - g_v2;
                 }
                 S g_v1 = g_v2;
@@ -502,7 +518,7 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
                         g_s = gor[l] - th * g_v2;
                         a_r[l] += g_reset_sub;
                     } else {
-                        S amount = f_amount[l] != 0 ? p.R[l] : th;
+                        S amount = f_amount[l] != 0 ? PAR(R) : th;
                         S g_v1_to = s == 0 ? g_v2 : (S)0;
                         S g_reset = f_sub[l] != 0 ? g_reset_sub
                                                   : (f_to[l] != 0 ? g_v2 - g_v1_to : (S)0);
@@ -512,25 +528,25 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
                     }
                     if (FAM == 2) {
                         S g_bt = gb[l] + grbr[l];
-                        g_s = g_s + p.oma[l] * g_bt;
+                        g_s = g_s + PAR(oma) * g_bt;
                         a_aad[l] += (bp - s) * g_bt;
-                        S g_bp = p.aad[l] * g_bt;
+                        S g_bp = PAR(aad) * g_bt;
                         if (FAST) {
-                            gb[l] = g_bp + p.beta[l] * g_reset_sub;
+                            gb[l] = g_bp + PAR(beta) * g_reset_sub;
                         } else {
-                            gb[l] = f_gth[l] != 0 ? g_bp + p.beta[l] * g_reset_sub : g_bp;
+                            gb[l] = f_gth[l] != 0 ? g_bp + PAR(beta) * g_reset_sub : g_bp;
                         }
                         a_beta[l] += bp * g_reset_sub;
                     }
                     g_v1 = g_v1 + g_s * sgt[l];
                 }
                 /* leak; kn is 1 with norm_input, else 0 */
-                gv[l] = p.am[l] * g_v1;
-                a_am[l] += vp * g_v1 - p.kn[l] * (c * g_v1);
-                S g_cur = p.k[l] * g_v1;
+                gv[l] = PAR(am) * g_v1;
+                a_am[l] += vp * g_v1 - PAR(kn) * (c * g_v1);
+                S g_cur = PAR(k) * g_v1;
                 if (SYN) {
                     S g_c = (gi[l] + grir[l]) + g_cur;
-                    S gg = p.as[l] * g_c;
+                    S gg = PAR(as) * g_c;
                     gxr[l] = gg;
                     gi[l] = gg;
                     a_as[l] += (ip + xv) * g_c;
@@ -570,22 +586,25 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
 }
 
 /* ------------------------------------------------------------------ work items
- * kind = 2 * (family/synapse/spike case below) + FAST, where FAST means: no min_v_mem,
- * subtractive reset by the threshold (the defaults), without the selects. */
+ * kind = 3 * (family/synapse/spike case below) + FAST, where FAST is 1 with no
+ * min_v_mem and the subtractive reset by the threshold (the defaults: no selects), and
+ * 2 when in addition all neurons share their parameters (float32 only; see PAR). */
 
 #if S_IS_FLOAT
 #define SPECIALIZE_FAST(CALL, F, SY, M)                                 \
-    if (J->kind & 1) {                                                  \
+    if (J->kind % 3 == 2) {                                             \
+        CALL(F, SY, M, 2);                                              \
+    } else if (J->kind % 3 == 1) {                                      \
         CALL(F, SY, M, 1);                                              \
     } else {                                                            \
         CALL(F, SY, M, 0);                                              \
     }
-#else /* float64 is for checks rather than speed: the general code only (half the build) */
+#else /* float64 is for checks rather than speed: the general code only (a third of the build) */
 #define SPECIALIZE_FAST(CALL, F, SY, M) CALL(F, SY, M, 0);
 #endif
 
 #define SPECIALIZE(CALL)                                                \
-    switch (J->kind >> 1) {                                             \
+    switch (J->kind / 3) {                                             \
         case 0: SPECIALIZE_FAST(CALL, 0, 0, 0) break;                   \
         case 1: SPECIALIZE_FAST(CALL, 0, 1, 0) break;                   \
         case 2: SPECIALIZE_FAST(CALL, 1, 0, 0) break;                   \
@@ -617,6 +636,7 @@ static void NAME(bwd_item)(const Job *J, int64_t item, void *scratch) {
 #undef SPECIALIZE
 #undef SPECIALIZE_FAST
 #undef FLAG
+#undef PAR
 #undef NAME
 #undef BLOCK
 #undef TRUNC
