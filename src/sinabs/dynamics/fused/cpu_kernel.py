@@ -56,6 +56,7 @@ def _library() -> ctypes.CDLL | str:
         lib = ctypes.CDLL(spec.origin)
         forward, backward = lib.sinabs_scan_forward, lib.sinabs_scan_backward
         best = lib.sinabs_scan_isa
+        exp = lib.sinabs_scan_exp_f32
     except (OSError, AttributeError) as err:
         return f"cannot load {spec.origin}: {err}"
     forward.argtypes, forward.restype = _FORWARD_ARGS, ctypes.c_int
@@ -63,8 +64,7 @@ def _library() -> ctypes.CDLL | str:
     best.argtypes, best.restype = [], ctypes.c_int
     lib.sinabs_scan_threading.argtypes = [ctypes.c_int]
     lib.sinabs_scan_threading.restype = ctypes.c_int
-    lib.sinabs_scan_exp_f32.argtypes = [ctypes.c_int, _i64, _p, _p]
-    lib.sinabs_scan_exp_f32.restype = ctypes.c_int
+    exp.argtypes, exp.restype = [ctypes.c_int, _i64, _p, _p], ctypes.c_int
     return lib
 
 

@@ -455,7 +455,7 @@ static int prepare(Job *J, Kernels *k, void **tables, int dtype, int isa, int th
         if (per_row > J->nslots) per_row = J->nslots;
         J->G = (J->nslots + per_row - 1) / per_row;
         size_t rows = 2 + J->cfg.syn + (J->cfg.family == 2);
-        size_t per_slot = rows * (size_t)(T > 0 ? T : 1) * (size_t)block * k->elem;
+        size_t per_slot = rows * (size_t)(T + 1) * (size_t)block * k->elem;
         int64_t fit = (int64_t)(SCRATCH_BUDGET / per_slot);
         if (J->G > fit) J->G = fit > 0 ? fit : 1;
     }

@@ -329,7 +329,10 @@ static inline ALWAYS_INLINE void NAME(fwd_chunk)(const Job *J, S *restrict ws, i
 
 /* ------------------------------------------------------------------ backward
  * Per item: (1) recompute the forward, keeping for every step and slot the states
- * before the step and the surrogate at v1; (2) walk time in reverse.
+ * before the step and the surrogate at v1; (2) walk time in reverse. A step reads its
+ * states from its own rows of the scratch and writes the new ones into the next
+ * step's rows (one store per state and step rather than two: on AVX-512 the backward
+ * is bound by stores and loads).
  *
  * The parameter gradients are summed over time in S within chunks of ACC_CHUNK steps
  * and the chunk sums in double, per lane; scan.c sums over the batch in double. */
@@ -343,7 +346,7 @@ static inline int NAME(bwd_rows)(const Cfg *c) { return 2 + c->syn + (c->family 
 /* Scratch (in scalars) of a backward item with G slots (the double sums come last). */
 static UNUSED size_t NAME(bwd_scratch)(const Job *J, int64_t G) {
     size_t per_step = (size_t)NAME(bwd_rows)(&J->cfg) * (size_t)G * BLOCK;
-    size_t s = (size_t)SLOT_ROWS * G * BLOCK + 10 * BLOCK + per_step * (size_t)J->T;
+    size_t s = (size_t)SLOT_ROWS * G * BLOCK + 10 * BLOCK + per_step * (size_t)(J->T + 1);
     return s + (size_t)N_ACC * G * BLOCK * sizeof(double) / sizeof(S) + BLOCK;
 }
 
@@ -366,8 +369,8 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
     S *pad = slots + SLOT_ROWS * G * BLOCK;    /* padded rows: x g_out g_rv g_ri g_rb g_x */
     S *tmp = pad + 6 * BLOCK;                  /* 4 rows: th, spares */
     const int rows = NAME(bwd_rows)(&J->cfg);
-    S *steps = tmp + 4 * BLOCK; /* per step t and slot g: rows v, surrogate, i, b */
-    double *tot = (double *)(((uintptr_t)(steps + (size_t)T * rows * G * BLOCK) + 63) &
+    S *steps = tmp + 4 * BLOCK; /* per step t <= T and slot g: rows v, surrogate, i, b */
+    double *tot = (double *)(((uintptr_t)(steps + (size_t)(T + 1) * rows * G * BLOCK) + 63) &
                              ~(uintptr_t)63); /* N_ACC rows per slot */
     const int64_t row_i = 2 * BLOCK, row_b = (2 + SYN) * BLOCK, step_len = rows * BLOCK;
 #define SLOT(g, r) (slots + ((g) * SLOT_ROWS + (r)) * BLOCK)
@@ -377,9 +380,10 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
     /* (1) recompute the forward */
     for (int64_t g = 0; g < G; g++) {
         int64_t n0 = slot_n0(J, s0 + g);
-        NAME(load_state)(SLOT(g, R_V), J->v0, J, b, n0, nl);
-        if (SYN) NAME(load_state)(SLOT(g, R_I), J->i0, J, b, n0, nl);
-        if (FAM == 2) NAME(load_state)(SLOT(g, R_B), J->b0, J, b, n0, nl);
+        S *st0 = steps + g * step_len;
+        NAME(load_state)(st0, J->v0, J, b, n0, nl);
+        if (SYN) NAME(load_state)(st0 + row_i, J->i0, J, b, n0, nl);
+        if (FAM == 2) NAME(load_state)(st0 + row_b, J->b0, J, b, n0, nl);
     }
     for (int64_t t = 0; t < T; t++) {
         for (int64_t g = 0; g < G; g++) {
@@ -391,23 +395,20 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
                 NAME(pad_row)(pad, xt, nl);
                 xt = pad;
             }
-            S *restrict v = SLOT(g, R_V), *restrict i = SLOT(g, R_I);
-            S *restrict bb = SLOT(g, R_B), *restrict th_row = tmp;
-            S *st = steps + (t * G + g) * step_len;
-            S *restrict svt = st, *restrict sgt = st + BLOCK;
-            S *restrict sit = st + row_i, *restrict sbt = st + row_b;
+            S *st = steps + (t * G + g) * step_len, *next = st + G * step_len;
+            const S *restrict v = st, *restrict i = st + row_i, *restrict bb = st + row_b;
+            S *restrict vn = next, *restrict in = next + row_i, *restrict bn = next + row_b;
+            S *restrict sgt = st + BLOCK, *restrict th_row = tmp;
             IVDEP
             for (int l = 0; l < BLOCK; l++) {
                 S c = xt[l];
-                svt[l] = v[l];
                 if (SYN) {
-                    sit[l] = i[l];
                     c = PAR(as) * (i[l] + c);
-                    i[l] = c;
+                    in[l] = c;
                 }
                 S v1 = PAR(am) * v[l] + PAR(k) * c;
                 if (FAM == 0) {
-                    v[l] = NAME(clamp_min)(v1, PAR(m), f_min[l], FAST);
+                    vn[l] = NAME(clamp_min)(v1, PAR(m), f_min[l], FAST);
                 } else {
                     S bp = bb[l];
                     S th = FAM == 2 ? PAR(th0) + PAR(beta) * bp : PAR(th0);
@@ -415,12 +416,11 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
                     S v2 = NAME(reset)(v1, s, th, PAR(R), f_to[l], f_none[l], f_amount[l],
                                        FAST);
                     if (FAM == 2) {
-                        sbt[l] = bp;
                         th_row[l] = th;
-                        bb[l] = PAR(aad) * bp + PAR(oma) * s;
+                        bn[l] = PAR(aad) * bp + PAR(oma) * s;
                     }
                     sgt[l] = v1;
-                    v[l] = NAME(clamp_min)(v2, PAR(m), f_min[l], FAST);
+                    vn[l] = NAME(clamp_min)(v2, PAR(m), f_min[l], FAST);
                 }
             }
             if (FAM == 2) {

@@ -87,54 +87,55 @@ static inline ALWAYS_INLINE float NAME(exp_f)(float x) {
 #define EXP(x) NAME(exp_d)(x)
 #endif
 
-/* row[l] = EXP(row[l]) over a row of BLOCK lanes.
- *
- * On AVX-512 in float the same operations run with two instructions of that set:
- * vrndscaleps rounds x log2(e) to the nearest integer, ties to even, as adding and
- * subtracting 1.5 * 2^23 does (|x log2(e)| <= 151 here), and vscalefps multiplies by
- * 2^k with one rounding, as the two half-scale products do (the first one is exact:
- * it stays normal). The results are the same bits; that also covers the limits: for
- * x <= -104 both give 0 (exp(-104) 2^150 < 1/2 rounds to zero), NaN stays NaN. This
- * saves the integer exponent arithmetic and the selects, about a third of the exp. */
-static inline ALWAYS_INLINE void NAME(exp_row)(S *restrict row) {
 #if S_IS_FLOAT && defined(ISA_IS_AVX512)
-    for (int l = 0; l < BLOCK; l += 16) {
-        __m512 x = _mm512_loadu_ps(row + l);
-        /* max(a, b) is a > b ? a : b and min(a, b) a < b ? a : b: NaN x passes through */
-        __m512 xc = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);
-        xc = _mm512_min_ps(_mm512_set1_ps(89.0f), xc);
-        __m512 kf = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)),
-                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        __m512 r = _mm512_sub_ps(xc, _mm512_mul_ps(kf, _mm512_set1_ps(0.693359375f)));
-        r = _mm512_sub_ps(r, _mm512_mul_ps(kf, _mm512_set1_ps(-2.12194440e-4f)));
-        __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
-        p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f / 720.0f));
-        p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f / 120.0f));
-        p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f / 24.0f));
-        p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f / 6.0f));
-        p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(0.5f));
-        p = _mm512_mul_ps(p, r);
-        p = _mm512_add_ps(_mm512_mul_ps(p, r), r);
-        __m512 e = _mm512_add_ps(_mm512_set1_ps(1.0f), p);
-        _mm512_storeu_ps(row + l, _mm512_scalef_ps(e, kf));
-    }
-#else
-    IVDEP
-    for (int l = 0; l < BLOCK; l++) row[l] = EXP(row[l]);
-#endif
+#define EXP16 1
+/* exp_f on 16 lanes with two AVX-512 instructions in place of its integer exponent
+ * arithmetic and selects (about a third of it): vrndscaleps rounds x log2(e) to the
+ * nearest integer, ties to even, as adding and subtracting 1.5 * 2^23 does
+ * (|x log2(e)| <= 151 here), and vscalefps multiplies by 2^k with one rounding, as
+ * the two half-scale products do (the first one is exact: it stays normal). The
+ * results are the same bits, the limits included: for x <= -104 both give 0
+ * (exp(-104) 2^150 < 1/2 rounds to zero), NaN stays NaN (tests/dynamics/fused,
+ * test_surrogate_exp_*). */
+static inline ALWAYS_INLINE __m512 NAME(exp16)(__m512 x) {
+    /* max(a, b) is a > b ? a : b and min(a, b) a < b ? a : b: NaN x passes through */
+    __m512 xc = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);
+    xc = _mm512_min_ps(_mm512_set1_ps(89.0f), xc);
+    __m512 kf = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_sub_ps(xc, _mm512_mul_ps(kf, _mm512_set1_ps(0.693359375f)));
+    r = _mm512_sub_ps(r, _mm512_mul_ps(kf, _mm512_set1_ps(-2.12194440e-4f)));
+    __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f / 720.0f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(0.5f));
+    p = _mm512_mul_ps(p, r);
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), r);
+    __m512 e = _mm512_add_ps(_mm512_set1_ps(1.0f), p);
+    return _mm512_scalef_ps(e, kf);
 }
 
+/* -|v - th| as fabs_s and the negation compute it (an -0.0 difference may come out
+ * +0.0 here: the exp of either is 1) */
+static inline ALWAYS_INLINE __m512 NAME(neg_abs16)(__m512 d) {
+    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(d),
+                                               _mm512_set1_epi32((int)0x80000000u)));
+}
+#else
+#define EXP16 0
+#endif
+
 #if S_IS_FLOAT
-/* y = EXP(x) over n values, a row at a time: the surrogates' exp of this instruction
- * set, for tests (sinabs_scan_exp_f32). */
+/* y = EXP(x) over n values: the surrogates' exp of this instruction set, for tests
+ * (sinabs_scan_exp_f32). */
 static NOINLINE void NAME(exp_values)(int64_t n, const float *x, float *y) {
-    S row[BLOCK];
-    for (int64_t i = 0; i < n; i += BLOCK) {
-        int m = n - i < BLOCK ? (int)(n - i) : BLOCK;
-        for (int l = 0; l < BLOCK; l++) row[l] = l < m ? x[i + l] : (S)0;
-        NAME(exp_row)(row);
-        for (int l = 0; l < m; l++) y[i + l] = row[l];
-    }
+    int64_t i = 0;
+#if EXP16
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, NAME(exp16)(_mm512_loadu_ps(x + i)));
+#endif
+    for (; i < n; i++) y[i] = EXP(x[i]);
 }
 #endif
 
@@ -144,8 +145,7 @@ static inline ALWAYS_INLINE S NAME(fabs_s)(S x) { return x < 0 ? -x : x; }
  * Formulas and their order of operations: activation/surrogate_gradient_fn.py;
  * constants `c` from cpu_kernel.py. The factors that depend on the threshold only
  * (fa, fb) come from the parameter table (fixed threshold) or are computed with the
- * surrogate (adaptive threshold). Each surrogate runs as three loops: the exp's
- * argument, exp_row, the factors around the exp. */
+ * surrogate (adaptive threshold). */
 
 static inline ALWAYS_INLINE void NAME(sg_factor)(int kind, const double *c, S th, S *fa,
                                                  S *fb) {
@@ -165,7 +165,6 @@ static inline ALWAYS_INLINE void NAME(sg_factor)(int kind, const double *c, S th
 static NOINLINE void NAME(sg_row)(int kind, const double *c, S *restrict row,
                                   const S *restrict th, const S *restrict fa,
                                   const S *restrict fb) {
-    S factor[BLOCK], side1[BLOCK], side2[BLOCK];
     if (kind == SG_HEAVISIDE) {
         const S window = (S)c[0];
         if (fa == NULL) {
@@ -177,22 +176,37 @@ static NOINLINE void NAME(sg_row)(int kind, const double *c, S *restrict row,
         }
     } else if (kind == SG_SINGLE_EXP) {
         /* (grad_scale / width) * exp(-|v - th| / width) */
+#if EXP16 /* the default surrogate: the same operations, exp16 for the exp */
+        if (fa == NULL) {
+            const __m512 c0 = _mm512_set1_ps((S)c[0]), c1 = _mm512_set1_ps((S)c[1]);
+            for (int l = 0; l < BLOCK; l += 16) {
+                __m512 t = _mm512_loadu_ps(th + l), width = _mm512_mul_ps(t, c0);
+                __m512 d = _mm512_sub_ps(_mm512_loadu_ps(row + l), t);
+                __m512 e = NAME(exp16)(_mm512_div_ps(NAME(neg_abs16)(d), width));
+                _mm512_storeu_ps(row + l, _mm512_mul_ps(_mm512_div_ps(c1, width), e));
+            }
+        } else {
+            for (int l = 0; l < BLOCK; l += 16) {
+                __m512 d = _mm512_sub_ps(_mm512_loadu_ps(row + l), _mm512_loadu_ps(th + l));
+                __m512 e = NAME(exp16)(_mm512_div_ps(NAME(neg_abs16)(d), _mm512_loadu_ps(fa + l)));
+                _mm512_storeu_ps(row + l, _mm512_mul_ps(_mm512_loadu_ps(fb + l), e));
+            }
+        }
+        return;
+#endif
         if (fa == NULL) {
             const S c0 = (S)c[0], c1 = (S)c[1];
             IVDEP
             for (int l = 0; l < BLOCK; l++) {
                 S width = th[l] * c0;
-                factor[l] = c1 / width;
-                row[l] = -NAME(fabs_s)(row[l] - th[l]) / width;
+                row[l] = (c1 / width) * EXP(-NAME(fabs_s)(row[l] - th[l]) / width);
             }
-            fb = factor;
         } else {
             IVDEP
-            for (int l = 0; l < BLOCK; l++) row[l] = -NAME(fabs_s)(row[l] - th[l]) / fa[l];
+            for (int l = 0; l < BLOCK; l++) {
+                row[l] = fb[l] * EXP(-NAME(fabs_s)(row[l] - th[l]) / fa[l]);
+            }
         }
-        NAME(exp_row)(row);
-        IVDEP
-        for (int l = 0; l < BLOCK; l++) row[l] = fb[l] * row[l];
     } else if (kind == SG_PERIODIC_EXP) {
         const S width = (S)c[0], scale = (S)c[1];
         IVDEP
@@ -202,22 +216,16 @@ static NOINLINE void NAME(sg_row)(int kind, const double *c, S *restrict row,
             S frac = n - FLOOR(n);
             S periodic = thl * ((S)2 * frac - (S)1);
             S dist = v < thl ? v - thl : periodic; /* below + above */
-            row[l] = -NAME(fabs_s)(dist) / width;
+            row[l] = scale * EXP(-NAME(fabs_s)(dist) / width);
         }
-        NAME(exp_row)(row);
-        IVDEP
-        for (int l = 0; l < BLOCK; l++) row[l] = scale * row[l];
     } else if (kind == SG_GAUSSIAN) {
         /* exp(-(x - mu)^2 / (2 sigma^2)) / norm * grad_scale, x = v - th */
         const S mu = (S)c[0], two_var = (S)c[1], norm = (S)c[2], scale = (S)c[3];
         IVDEP
         for (int l = 0; l < BLOCK; l++) {
             S d = (row[l] - th[l]) - mu;
-            row[l] = -(d * d) / two_var;
+            row[l] = EXP(-(d * d) / two_var) / norm * scale;
         }
-        NAME(exp_row)(row);
-        IVDEP
-        for (int l = 0; l < BLOCK; l++) row[l] = row[l] / norm * scale;
     } else { /* SG_MULTI_GAUSSIAN: ((1 + h) g0 - h g1 - h g2) * grad_scale */
         const S mu = (S)c[0], two_var = (S)c[1], norm = (S)c[2];
         const S side_mu = (S)c[3], side_two_var = (S)c[4], side_norm = (S)c[5];
@@ -226,19 +234,13 @@ static NOINLINE void NAME(sg_row)(int kind, const double *c, S *restrict row,
         for (int l = 0; l < BLOCK; l++) {
             S x = row[l] - th[l];
             S d0 = x - mu, d1 = x - side_mu, d2 = x - side_mu_neg;
-            row[l] = -(d0 * d0) / two_var;
-            side1[l] = -(d1 * d1) / side_two_var;
-            side2[l] = -(d2 * d2) / side_two_var;
-        }
-        NAME(exp_row)(row);
-        NAME(exp_row)(side1);
-        NAME(exp_row)(side2);
-        IVDEP
-        for (int l = 0; l < BLOCK; l++) {
-            S g0 = row[l] / norm, g1 = side1[l] / side_norm, g2 = side2[l] / side_norm;
+            S g0 = EXP(-(d0 * d0) / two_var) / norm;
+            S g1 = EXP(-(d1 * d1) / side_two_var) / side_norm;
+            S g2 = EXP(-(d2 * d2) / side_two_var) / side_norm;
             row[l] = (one_h * g0 - h * g1 - h * g2) * scale;
         }
     }
 }
 
 #undef EXP
+#undef EXP16
