@@ -238,9 +238,11 @@ def _check(
         surrogate,
         False,  # record: set per call by the backend
     )
-    # the cached constructor (a frozen dataclass costs microseconds on every call)
+    # the cached constructor (a frozen dataclass costs microseconds on every call);
+    # dynamo traces the function itself (it warns about caches it looks through)
     fconfig = tuple([max_spikes, *sg] + [0.0] * (N_FCONFIG - 1 - len(sg)))
-    config = _from_tuples(flags, fconfig)
+    make = _from_tuples.__wrapped__ if torch.compiler.is_compiling() else _from_tuples
+    config = make(flags, fconfig)
     return rows, config
 
 
@@ -282,7 +284,8 @@ def _constant_row(
 def _row(value: object, x: torch.Tensor, neuron_shape: torch.Size, n: int) -> torch.Tensor:
     if not isinstance(value, torch.Tensor):
         number = float(value)  # type: ignore[arg-type]
-        return _constant_row(number, math.copysign(1.0, number), x.dtype, x.device, n)
+        row = _constant_row.__wrapped__ if torch.compiler.is_compiling() else _constant_row
+        return row(number, math.copysign(1.0, number), x.dtype, x.device, n)
     if value.dtype != x.dtype:
         value = value.to(x.dtype)
     if value.dim() == 0:  # the common case (one value for all neurons): one view
