@@ -39,6 +39,7 @@ from kernel_checks import (
 from kernel_checks import Case as BaseCase
 from kernel_checks import check_against_torch_impl as check_torch_impl
 
+import sinabs.layers as sl
 from sinabs.dynamics.fused import cpu_kernel, torch_impl
 
 pytestmark = pytest.mark.skipif(
@@ -201,6 +202,24 @@ def test_one_neuron_with_other_parameters_leaves_the_shared_path(row: int) -> No
             for e in grads_close(name, g, r)
         ]
         assert errors == [], (n, errors)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_layers_without_neurons(dtype: torch.dtype) -> None:
+    # (B, T, 0): no work, empty results (the shared-parameter check reads no row)
+    for make in (
+        lambda b: sl.LIF(10.0, backend=b),
+        lambda b: sl.ALIF(10.0, 20.0, tau_syn=5.0, backend=b),
+        lambda b: sl.ExpLeak(10.0, backend=b),
+    ):
+        results = []
+        for backend in ("cpu", "reference"):
+            x = torch.rand(2, 5, 0, dtype=dtype, requires_grad=True)
+            layer = make(backend)
+            out = layer(x)
+            out.sum().backward()
+            results.append((out.shape, x.grad.shape, layer.v_mem.shape))
+        assert results[0] == results[1] == ((2, 5, 0), (2, 5, 0), (2, 0))
 
 
 def test_reports_its_instruction_set() -> None:

@@ -466,7 +466,8 @@ static int prepare(Job *J, Kernels *k, void **tables, int dtype, int isa, int th
     void *flags = (char *)*tables + q_len * k->elem;
     k->setup(J, params, *tables, flags);
     J->q = *tables, J->flags = flags;
-    if (J->kind % 3 == 1 && !J->f64 && shared_params((const float *)params, N)) J->kind += 1;
+    if (J->kind % 3 == 1 && !J->f64 && N > 0 && shared_params((const float *)params, N))
+        J->kind += 1;
     return OK;
 }
 

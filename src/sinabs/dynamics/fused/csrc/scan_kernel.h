@@ -340,8 +340,9 @@ static inline ALWAYS_INLINE void NAME(fwd_chunk)(const Job *J, S *restrict ws, i
 /* Rows kept per step and slot: v, surrogate, i (SYN), b (adaptive). */
 static inline int NAME(bwd_rows)(const Cfg *c) { return 2 + c->syn + (c->family == 2); }
 
-/* Per slot: forward states v, i, b; their gradients gv, gi, gb; the N_ACC sums. */
-#define SLOT_ROWS (6 + N_ACC)
+/* Per slot: the gradients gv, gi, gb of the states; the N_ACC sums. (The forward
+ * states live in the scratch rows of the steps.) */
+#define SLOT_ROWS (3 + N_ACC)
 
 /* Scratch (in scalars) of a backward item with G slots (the double sums come last). */
 static UNUSED size_t NAME(bwd_scratch)(const Job *J, int64_t G) {
@@ -374,7 +375,7 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
                              ~(uintptr_t)63); /* N_ACC rows per slot */
     const int64_t row_i = 2 * BLOCK, row_b = (2 + SYN) * BLOCK, step_len = rows * BLOCK;
 #define SLOT(g, r) (slots + ((g) * SLOT_ROWS + (r)) * BLOCK)
-    enum { R_V, R_I, R_B, R_GV, R_GI, R_GB, R_ACC };
+    enum { R_GV, R_GI, R_GB, R_ACC };
 
     const S *x = (const S *)J->x;
     /* (1) recompute the forward */
