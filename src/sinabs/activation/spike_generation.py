@@ -35,22 +35,35 @@ def _multi_spike(v_mem: torch.Tensor, spike_threshold: Any) -> torch.Tensor:
 
 
 class BackwardClass:
-    """Shared backward of the spike functions: incoming gradient times the surrogate."""
+    """Shared context and backward of the spike functions: incoming gradient times the
+    surrogate. In the ``setup_context`` form (forward without ``ctx``) with a generated
+    vmap rule, so that ``torch.func`` transforms (grad, vjp, vmap, ...) compose with
+    them."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
+        v_mem, *extra, spike_threshold, surrogate_grad_fn = inputs
+        threshold_is_tensor = isinstance(spike_threshold, torch.Tensor)
+        if threshold_is_tensor:
+            ctx.save_for_backward(v_mem, spike_threshold)
+        else:
+            ctx.save_for_backward(v_mem)
+            ctx.spike_threshold = spike_threshold
+        ctx.threshold_is_tensor = threshold_is_tensor
+        ctx.surrogate_grad_fn = surrogate_grad_fn
+        ctx.n_extra = len(extra) + 2
 
     @staticmethod
     def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        (v_mem,) = ctx.saved_tensors
-        grad = grad_output * ctx.surrogate_grad_fn(v_mem, ctx.spike_threshold)
+        if ctx.threshold_is_tensor:
+            v_mem, spike_threshold = ctx.saved_tensors
+        else:
+            (v_mem,) = ctx.saved_tensors
+            spike_threshold = ctx.spike_threshold
+        grad = grad_output * ctx.surrogate_grad_fn(v_mem, spike_threshold)
         return (grad,) + (None,) * ctx.n_extra
-
-
-def _save(
-    ctx: Any, v_mem: torch.Tensor, spike_threshold: Any, surrogate: Surrogate, n: int
-) -> None:
-    ctx.save_for_backward(v_mem)
-    ctx.spike_threshold = spike_threshold
-    ctx.surrogate_grad_fn = surrogate
-    ctx.n_extra = n
 
 
 class MultiSpike(BackwardClass, torch.autograd.Function):
@@ -60,9 +73,8 @@ class MultiSpike(BackwardClass, torch.autograd.Function):
 
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: Any, v_mem: torch.Tensor, spike_threshold: Any, surrogate_grad_fn: Surrogate
+        v_mem: torch.Tensor, spike_threshold: Any, surrogate_grad_fn: Surrogate
     ) -> torch.Tensor:
-        _save(ctx, v_mem, spike_threshold, surrogate_grad_fn, 2)
         return _multi_spike(v_mem, spike_threshold).to(v_mem.dtype)
 
 
@@ -73,9 +85,8 @@ class SingleSpike(BackwardClass, torch.autograd.Function):
 
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: Any, v_mem: torch.Tensor, spike_threshold: Any, surrogate_grad_fn: Surrogate
+        v_mem: torch.Tensor, spike_threshold: Any, surrogate_grad_fn: Surrogate
     ) -> torch.Tensor:
-        _save(ctx, v_mem, spike_threshold, surrogate_grad_fn, 2)
         return ((v_mem - spike_threshold) >= 0).to(v_mem.dtype)
 
 
@@ -86,13 +97,11 @@ class MaxSpikeInner(BackwardClass, torch.autograd.Function):
 
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: Any,
         v_mem: torch.Tensor,
         max_num_spikes_per_bin: int | None,
         spike_threshold: Any,
         surrogate_grad_fn: Surrogate,
     ) -> torch.Tensor:
-        _save(ctx, v_mem, spike_threshold, surrogate_grad_fn, 3)
         spikes = _multi_spike(v_mem, spike_threshold)
         if max_num_spikes_per_bin is not None:
             spikes = torch.clamp(spikes, max=max_num_spikes_per_bin)

@@ -6,7 +6,9 @@ cannot run. :func:`run` picks the implementation:
 
 * ``backend="auto"`` takes the first backend in :data:`AUTO_ORDER` that supports the
   call. The order is fixed (fastest first), so the choice depends only on the
-  configuration, the input's device and dtype, never on timing or the environment.
+  configuration, the input's device and dtype, never on timing or the environment;
+  one exception: under ``torch.func`` transforms (grad, vjp, vmap, ...) only the
+  reference can run (see :func:`~sinabs.dynamics.fused.backend.fused_unsupported`).
 * a named backend is used if it supports the call; otherwise :class:`BackendError`
   says why. Nothing is swapped silently.
 

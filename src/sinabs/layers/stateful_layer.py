@@ -238,12 +238,14 @@ class StatefulLayer(nn.Module):
         if not self.is_state_initialised():
             return
         for name, buf in self._states():
+            # new tensors from the shape alone: a state left behind by torch.func.vmap
+            # (a batched tensor outside its transform) allows nothing else
             if randomize:
                 lo, hi = (value_ranges or {}).get(name, (0.0, 1.0))
-                fresh = torch.nn.init.uniform_(torch.empty_like(buf, requires_grad=False))
-                fresh = fresh * (hi - lo) + lo
+                empty = torch.empty(buf.shape, dtype=buf.dtype, device=buf.device)
+                fresh = torch.nn.init.uniform_(empty) * (hi - lo) + lo
             else:
-                fresh = torch.zeros_like(buf, requires_grad=False)
+                fresh = torch.zeros(buf.shape, dtype=buf.dtype, device=buf.device)
             self._set_state(name, fresh)
 
     def handle_state_batch_size_mismatch(self, new_batch_size: int) -> None:

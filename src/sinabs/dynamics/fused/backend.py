@@ -10,6 +10,12 @@ from ..reference import RecConnect
 from . import ops
 from .config import prepare, unsupported_reason
 
+# torch.func transforms (grad, vjp, vmap, ...) cannot see into the kernels (they read
+# storage that functorch's wrapped tensors do not have, and torch.library operators
+# get no functorch rules): under a transform the reference runs, whose spike
+# functions have the setup_context form and a generated vmap rule.
+_functorch_active = getattr(torch._C, "_are_functorch_transforms_active", lambda: False)
+
 
 def fused_unsupported(
     device_type: str, family: str, x: torch.Tensor, params: LeakyParams, recurrent: bool
@@ -19,6 +25,8 @@ def fused_unsupported(
         return f"the input is on {x.device.type}, this backend runs on {device_type}"
     if recurrent:
         return "recurrent layers (rec_connect is an arbitrary module) run on the reference"
+    if _functorch_active():
+        return "torch.func transforms (grad, vjp, vmap, ...) run on the reference backend"
     return unsupported_reason(family, x, params)
 
 
