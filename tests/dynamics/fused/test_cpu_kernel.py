@@ -77,6 +77,13 @@ def _cases() -> list[BaseCase]:
         Case("adaptive", syn=True, record=True, neurons=(130,)),
         Case("adaptive", spike="multi", norm=True, per_neuron=True, neurons=(64,)),
         Case("adaptive", spike="max", record=True, upstream="out", neurons=(77,)),
+        # bwd_slot (scan_kernel.h): spiking and adaptive with shared parameters, no
+        # synapse, the exp surrogate, no recording gradient; 40 steps flush the
+        # parameter-gradient sums of 16-step chunks three times
+        Case("spiking", steps=40, neurons=(130,)),
+        Case("adaptive", steps=40, neurons=(130,)),
+        Case("spiking", spike="max", norm=True, neurons=(77,)),
+        Case("adaptive", spike="multi", norm=True, upstream="out", neurons=(64,)),
     ]
     cases += [dataclasses.replace(c, dtype="f32") for c in full]
     return unique(cases)
@@ -122,6 +129,10 @@ ISA_CASES = [
     Case("adaptive", "max", "to_value", "gaussian", syn=True, record=True, neurons=(77,)),
     Case("adaptive", surrogate="multigaussian", per_neuron=True, neurons=(77,), dtype="f32"),
     Case("spiking", surrogate="heaviside", per_neuron=True, neurons=(77,), dtype="f32"),
+    # bwd_slot on AVX-512 against bwd_chunk on the other instruction sets
+    Case("adaptive", steps=40, neurons=(130,), dtype="f32"),
+    Case("spiking", "multi", steps=40, neurons=(77,), dtype="f32"),
+    Case("spiking", "max", norm=True, neurons=(64,), dtype="f32"),
 ]
 
 
