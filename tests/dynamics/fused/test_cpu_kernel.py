@@ -84,6 +84,8 @@ def _cases() -> list[BaseCase]:
         Case("adaptive", steps=40, neurons=(130,)),
         Case("spiking", spike="max", norm=True, neurons=(77,)),
         Case("adaptive", spike="multi", norm=True, upstream="out", neurons=(64,)),
+        Case("adaptive", steps=1, neurons=(64,)),
+        Case("spiking", steps=0, neurons=(64,)),
     ]
     cases += [dataclasses.replace(c, dtype="f32") for c in full]
     return unique(cases)

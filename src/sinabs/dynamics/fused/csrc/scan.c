@@ -205,7 +205,7 @@ typedef struct {
     (Kernels) {                                                                 \
         fwd_item_##T##_##ISA, bwd_item_##T##_##ISA,                             \
             setup_##T##_default,                                                \
-            fwd_scratch_##T##_default, bwd_scratch_##T##_default,               \
+            fwd_scratch_##T##_default, bwd_scratch_##T##_##ISA,                 \
             0, 0                                                                \
     }
 

@@ -342,6 +342,17 @@ static inline ALWAYS_INLINE void NAME(fwd_chunk)(const Job *J, S *restrict ws, i
  * and the chunk sums in double, per lane; scan.c sums over the batch in double. */
 
 #if S_IS_FLOAT && defined(ISA_IS_AVX512)
+/* Whether the backward runs bwd_slot (below): in this instantiation (float32 on
+ * AVX-512), with shared parameters and FAST's defaults, for the spiking and adaptive
+ * families without a synapse, on full slots, with the single-exponential surrogate, a
+ * gradient for the output and none for the recordings. */
+static inline int NAME(slot_path)(const Job *J) {
+    const Cfg *c = &J->cfg;
+    return J->kind % 3 == 2 && !c->syn && c->family != 0 && J->N >= BLOCK &&
+           c->surrogate == SG_SINGLE_EXP && J->g_out != NULL && J->g_rec_v == NULL &&
+           (c->family == 1 || J->g_rec_b == NULL);
+}
+
 /* bwd_slot's scratch (in floats): the rows of T steps, then (64-byte aligned) the
  * slot's N_ACC rows of double sums. */
 static inline int64_t NAME(slot_rows)(int64_t T, int FAM) { return T * (2 + (FAM == 2)) * BLOCK; }
@@ -357,14 +368,14 @@ static inline int NAME(bwd_rows)(const Cfg *c) { return 2 + c->syn + (c->family 
  * states live in the scratch rows of the steps.) */
 #define SLOT_ROWS (3 + N_ACC)
 
-/* Scratch (in scalars) of a backward item with G slots (the double sums come last). */
+/* Scratch (in scalars) of a backward item with G slots (the double sums come last),
+ * or of one slot when bwd_slot runs (scan.c takes this ISA's). */
 static UNUSED size_t NAME(bwd_scratch)(const Job *J, int64_t G) {
     size_t per_step = (size_t)NAME(bwd_rows)(&J->cfg) * (size_t)G * BLOCK;
     size_t s = (size_t)SLOT_ROWS * G * BLOCK + 10 * BLOCK + per_step * (size_t)(J->T + 1);
     s += (size_t)N_ACC * G * BLOCK * sizeof(double) / sizeof(S) + BLOCK;
 #if S_IS_FLOAT && defined(ISA_IS_AVX512)
-    size_t one_slot = NAME(slot_scratch)(J->T, J->cfg.family); /* bwd_slot, when it runs */
-    if (one_slot > s) s = one_slot;
+    if (NAME(slot_path)(J)) return NAME(slot_scratch)(J->T, J->cfg.family); /* one slot */
 #endif
     return s;
 }
@@ -386,7 +397,7 @@ static inline ALWAYS_INLINE void NAME(write_partials)(const Job *J, const double
  * layers run with: the spiking and adaptive families with FAST == 2 (shared
  * parameters, subtractive reset by the threshold, no min_v_mem), no synapse, the
  * single-exponential surrogate and no gradient through the recordings, in float32 on
- * AVX-512 (bwd_chunk decides). It does bwd_chunk's operations in bwd_chunk's order (the
+ * AVX-512 (slot_path). It does bwd_chunk's operations in bwd_chunk's order (the
  * same bits: tests/dynamics/fused compare it with the AVX2 build, which runs
  * bwd_chunk), but the 4 vectors of 16 lanes of the slot keep their states, the
  * states' gradients and the parameter-gradient sums in registers from step to step,
@@ -443,7 +454,7 @@ static inline ALWAYS_INLINE void NAME(bwd_slot)(const Job *J, float *restrict sc
     /* (1) recompute the forward. It also fetches the slot's rows of g_out and g_x
      * into L2 (in time order, which the prefetchers follow), for the reverse pass:
      * walking time backwards that pass is otherwise bound by memory latency (measured
-     * at (128, 50, 16384), ALIF, 2 threads: 55 instead of 61 ms; at (8, 1000, 1024),
+     * at (128, 50, 16384), ALIF, 2 threads: 51-54 instead of 59-60 ms; at (8, 1000, 1024),
      * where the rows of g_x no longer fit in L2 with the scratch, g_out only: 3.4
      * instead of 3.9 ms, 3.8 with both). */
     const int pre_gx = T * (step_len + 2 * BLOCK) * (int64_t)sizeof(float) <= ((int64_t)512 << 10);
@@ -564,8 +575,7 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
     const double *sgc = J->cfg.sg;
 
 #if S_IS_FLOAT && defined(ISA_IS_AVX512)
-    if (FAST == 2 && !SYN && FAM != 0 && !partial && kind == SG_SINGLE_EXP &&
-        J->g_out != NULL && J->g_rec_v == NULL && (FAM == 1 || J->g_rec_b == NULL)) {
+    if (FAST == 2 && !SYN && FAM != 0 && NAME(slot_path)(J)) {
         /* one slot at a time: see bwd_slot */
         double *tot = (double *)(((uintptr_t)(ws + NAME(slot_rows)(T, FAM)) + 63) & ~(uintptr_t)63);
         for (int64_t g = 0; g < G; g++) {
