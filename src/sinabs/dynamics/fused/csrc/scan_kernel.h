@@ -18,9 +18,10 @@
  * selects on flag rows, written so that a disabled option gives exactly the float
  * operations of torch_impl (the missing leak is a factor 1: 1 * v == v).
  *
- * The most common backward (float32 on AVX-512, shared parameters, no synapse, the
- * default surrogate) has its own code with intrinsics, bwd_slot, which keeps a slot's
- * states in registers with time as the inner loop; it gives bwd_chunk's bits.
+ * The most common backwards (float32 on AVX-512, spiking or adaptive without a
+ * synapse, the default reset and surrogate) have their own code with intrinsics,
+ * bwd_slot, which keeps a slot's states in registers with time as the inner loop; it
+ * gives bwd_chunk's bits.
  */
 
 #if S_IS_FLOAT
@@ -343,12 +344,12 @@ static inline ALWAYS_INLINE void NAME(fwd_chunk)(const Job *J, S *restrict ws, i
 
 #if S_IS_FLOAT && defined(ISA_IS_AVX512)
 /* Whether the backward runs bwd_slot (below): in this instantiation (float32 on
- * AVX-512), with shared parameters and FAST's defaults, for the spiking and adaptive
+ * AVX-512), with FAST's defaults, for the spiking and adaptive
  * families without a synapse, on full slots, with the single-exponential surrogate, a
  * gradient for the output and none for the recordings. */
 static inline int NAME(slot_path)(const Job *J) {
     const Cfg *c = &J->cfg;
-    return J->kind % 3 == 2 && !c->syn && c->family != 0 && J->N >= BLOCK &&
+    return J->kind % 3 != 0 && !c->syn && c->family != 0 && J->N >= BLOCK &&
            c->surrogate == SG_SINGLE_EXP && J->g_out != NULL && J->g_rec_v == NULL &&
            (c->family == 1 || J->g_rec_b == NULL);
 }
@@ -393,19 +394,20 @@ static inline ALWAYS_INLINE void NAME(write_partials)(const Job *J, const double
 }
 
 #if S_IS_FLOAT && defined(ISA_IS_AVX512)
-/* The backward of one slot with time as the inner loop, for the configuration most
- * layers run with: the spiking and adaptive families with FAST == 2 (shared
- * parameters, subtractive reset by the threshold, no min_v_mem), no synapse, the
+/* The backward of one slot with time as the inner loop, for the configurations most
+ * layers run with: the spiking and adaptive families with FAST (subtractive reset by
+ * the threshold, no min_v_mem), shared or per-neuron parameters, no synapse, the
  * single-exponential surrogate and no gradient through the recordings, in float32 on
  * AVX-512 (slot_path). It does bwd_chunk's operations in bwd_chunk's order (the
  * same bits: tests/dynamics/fused compare it with the AVX2 build, which runs
  * bwd_chunk), but the 4 vectors of 16 lanes of the slot keep their states, the
  * states' gradients and the parameter-gradient sums in registers from step to step,
  * where bwd_chunk loads and stores them at every step, and the surrogate is computed
- * where v1 is (no sg_row pass). Measured at (32, 100, 4096), float32, 2 threads: ALIF
- * backward 6.4 instead of 7.3 ms, 0.69 instead of 1.03 ns per neuron and step on one
- * thread in cache. Scratch: per step the states before it (v, and b when adaptive)
- * and the surrogate, rows v, sg, b of 64 lanes like bwd_chunk's. */
+ * where v1 is (no sg_row pass). Measured at (32, 100, 4096), float32, 2 threads, ALIF
+ * backward: 6.4 instead of 7.3 ms with shared parameters, 6.6-7.0 instead of 10.3 with
+ * per-neuron time constants; 0.69 instead of 1.03 ns per neuron and step on one thread
+ * in cache. Scratch: per step the states before it (v, and b when adaptive) and the
+ * surrogate, rows v, sg, b of 64 lanes like bwd_chunk's. */
 
 /* dst[0..16) += acc in double (bwd_chunk's flush of a chunk's sums) */
 static inline ALWAYS_INLINE void NAME(flush16)(double *dst, __m512 acc) {
@@ -430,17 +432,16 @@ static inline ALWAYS_INLINE __m512 NAME(spike16)(__m512 v1, __m512 th, const int
     return _mm512_maskz_mov_ps(fire, _mm512_set1_ps(1.0f));
 }
 
-#define V16(f) _mm512_set1_ps(p.f[0]) /* a shared parameter on 16 lanes */
+/* parameter f of vector u: lane 0's on every lane when all neurons share it */
+#define P16(f, u) (SHARED ? _mm512_set1_ps(p.f[0]) : _mm512_loadu_ps(p.f + 16 * (u)))
 
 static inline ALWAYS_INLINE void NAME(bwd_slot)(const Job *J, float *restrict scr,
                                                  double *restrict tot, int64_t b,
                                                  int64_t slot, const int FAM,
-                                                 const int MULTI) {
+                                                 const int MULTI, const int SHARED) {
     enum { U = BLOCK / 16 }; /* vectors per slot */
     const int64_t T = J->T, N = J->N, n0 = slot_n0(J, slot), st0 = b * N + n0;
     const NAME(Par) p = NAME(par)(J, slot);
-    const __m512 am = V16(am), kk = V16(k), kn = V16(kn), th0 = V16(th0), beta = V16(beta);
-    const __m512 aad = V16(aad), oma = V16(oma), sga = V16(sga), sgb = V16(sgb);
     const __m512 c0 = _mm512_set1_ps((float)J->cfg.sg[0]);
     const __m512 c1 = _mm512_set1_ps((float)J->cfg.sg[1]);
     const __m512 zero = _mm512_setzero_ps(), cap = _mm512_set1_ps((float)J->cfg.cap);
@@ -478,19 +479,19 @@ static inline ALWAYS_INLINE void NAME(bwd_slot)(const Job *J, float *restrict sc
             __m512 c = _mm512_loadu_ps(xt + 16 * u);
             _mm512_store_ps(row + 16 * u, v[u]);
             if (FAM == 2) _mm512_store_ps(row + 2 * BLOCK + 16 * u, bb[u]);
-            __m512 v1 = _mm512_add_ps(_mm512_mul_ps(am, v[u]), _mm512_mul_ps(kk, c));
-            __m512 th = FAM == 2 ? _mm512_add_ps(th0, _mm512_mul_ps(beta, bb[u])) : th0;
+            __m512 v1 = _mm512_add_ps(_mm512_mul_ps(P16(am, u), v[u]), _mm512_mul_ps(P16(k, u), c));
+            __m512 th = FAM == 2 ? _mm512_add_ps(P16(th0, u), _mm512_mul_ps(P16(beta, u), bb[u])) : P16(th0, u);
             __m512 s = NAME(spike16)(v1, th, MULTI, cap);
             v[u] = _mm512_sub_ps(v1, _mm512_mul_ps(s, th));
             /* sg_row's single-exponential surrogate */
             __m512 d = NAME(neg_abs16)(_mm512_sub_ps(v1, th)), sg;
             if (FAM == 2) {
-                bb[u] = _mm512_add_ps(_mm512_mul_ps(aad, bb[u]), _mm512_mul_ps(oma, s));
+                bb[u] = _mm512_add_ps(_mm512_mul_ps(P16(aad, u), bb[u]), _mm512_mul_ps(P16(oma, u), s));
                 __m512 width = _mm512_mul_ps(th, c0);
                 __m512 e = NAME(exp16)(_mm512_div_ps(d, width));
                 sg = _mm512_mul_ps(_mm512_div_ps(c1, width), e);
             } else {
-                sg = _mm512_mul_ps(sgb, NAME(exp16)(_mm512_div_ps(d, sga)));
+                sg = _mm512_mul_ps(P16(sgb, u), NAME(exp16)(_mm512_div_ps(d, P16(sga, u))));
             }
             _mm512_store_ps(row + BLOCK + 16 * u, sg);
         }
@@ -516,9 +517,9 @@ static inline ALWAYS_INLINE void NAME(bwd_slot)(const Job *J, float *restrict sc
         const float *row = scr + t * step_len;
         for (int u = 0; u < U; u++) {
             __m512 c = _mm512_loadu_ps(xt + 16 * u), vp = _mm512_load_ps(row + 16 * u);
-            __m512 v1 = _mm512_add_ps(_mm512_mul_ps(am, vp), _mm512_mul_ps(kk, c));
+            __m512 v1 = _mm512_add_ps(_mm512_mul_ps(P16(am, u), vp), _mm512_mul_ps(P16(k, u), c));
             __m512 bp = FAM == 2 ? _mm512_load_ps(row + 2 * BLOCK + 16 * u) : zero;
-            __m512 th = FAM == 2 ? _mm512_add_ps(th0, _mm512_mul_ps(beta, bp)) : th0;
+            __m512 th = FAM == 2 ? _mm512_add_ps(P16(th0, u), _mm512_mul_ps(P16(beta, u), bp)) : P16(th0, u);
             __m512 s = NAME(spike16)(v1, th, MULTI, cap);
             __m512 g_v2 = gv[u]; /* no recording gradient, no clamp */
             __m512 minus_s = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(s), sign));
@@ -527,17 +528,17 @@ static inline ALWAYS_INLINE void NAME(bwd_slot)(const Job *J, float *restrict sc
             a_r[u] = _mm512_add_ps(a_r[u], g_reset_sub);
             if (FAM == 2) {
                 __m512 g_bt = gb[u];
-                g_s = _mm512_add_ps(g_s, _mm512_mul_ps(oma, g_bt));
+                g_s = _mm512_add_ps(g_s, _mm512_mul_ps(P16(oma, u), g_bt));
                 a_aad[u] = _mm512_add_ps(a_aad[u], _mm512_mul_ps(_mm512_sub_ps(bp, s), g_bt));
-                gb[u] = _mm512_add_ps(_mm512_mul_ps(aad, g_bt), _mm512_mul_ps(beta, g_reset_sub));
+                gb[u] = _mm512_add_ps(_mm512_mul_ps(P16(aad, u), g_bt), _mm512_mul_ps(P16(beta, u), g_reset_sub));
                 a_beta[u] = _mm512_add_ps(a_beta[u], _mm512_mul_ps(bp, g_reset_sub));
             }
             __m512 sg = _mm512_load_ps(row + BLOCK + 16 * u);
             __m512 g_v1 = _mm512_add_ps(g_v2, _mm512_mul_ps(g_s, sg));
-            gv[u] = _mm512_mul_ps(am, g_v1);
-            __m512 da = _mm512_sub_ps(_mm512_mul_ps(vp, g_v1), _mm512_mul_ps(kn, _mm512_mul_ps(c, g_v1)));
+            gv[u] = _mm512_mul_ps(P16(am, u), g_v1);
+            __m512 da = _mm512_sub_ps(_mm512_mul_ps(vp, g_v1), _mm512_mul_ps(P16(kn, u), _mm512_mul_ps(c, g_v1)));
             a_am[u] = _mm512_add_ps(a_am[u], da);
-            _mm512_storeu_ps(gxt + 16 * u, _mm512_mul_ps(kk, g_v1));
+            _mm512_storeu_ps(gxt + 16 * u, _mm512_mul_ps(P16(k, u), g_v1));
         }
         if (t % ACC_CHUNK == 0) {
             for (int u = 0; u < U; u++) {
@@ -556,7 +557,7 @@ static inline ALWAYS_INLINE void NAME(bwd_slot)(const Job *J, float *restrict sc
         if (FAM == 2) _mm512_storeu_ps((float *)J->g_b0 + st0 + 16 * u, gb[u]);
     }
 }
-#undef V16
+#undef P16
 #endif
 
 static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, int64_t b,
@@ -575,11 +576,11 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
     const double *sgc = J->cfg.sg;
 
 #if S_IS_FLOAT && defined(ISA_IS_AVX512)
-    if (FAST == 2 && !SYN && FAM != 0 && NAME(slot_path)(J)) {
+    if (FAST != 0 && !SYN && FAM != 0 && NAME(slot_path)(J)) {
         /* one slot at a time: see bwd_slot */
         double *tot = (double *)(((uintptr_t)(ws + NAME(slot_rows)(T, FAM)) + 63) & ~(uintptr_t)63);
         for (int64_t g = 0; g < G; g++) {
-            NAME(bwd_slot)(J, ws, tot, b, s0 + g, FAM, MULTI);
+            NAME(bwd_slot)(J, ws, tot, b, s0 + g, FAM, MULTI, FAST == 2);
             NAME(write_partials)(J, tot, b * N + slot_n0(J, s0 + g), nl);
         }
         return;
