@@ -18,8 +18,8 @@
  * selects on flag rows, written so that a disabled option gives exactly the float
  * operations of torch_impl (the missing leak is a factor 1: 1 * v == v).
  *
- * The most common backwards (float32 on AVX-512, spiking or adaptive without a
- * synapse, the default reset and surrogate) have their own code with intrinsics,
+ * The most common backwards (float32 on AVX-512, spiking or adaptive, the default
+ * reset and surrogate, no min_v_mem) have their own code with intrinsics,
  * bwd_slot, which keeps a slot's states in registers with time as the inner loop; it
  * gives bwd_chunk's bits.
  */
@@ -344,21 +344,21 @@ static inline ALWAYS_INLINE void NAME(fwd_chunk)(const Job *J, S *restrict ws, i
 
 #if S_IS_FLOAT && defined(ISA_IS_AVX512)
 /* Whether the backward runs bwd_slot (below): in this instantiation (float32 on
- * AVX-512), with FAST's defaults, for the spiking and adaptive
- * families without a synapse, on full slots, with the single-exponential surrogate, a
- * gradient for the output and none for the recordings. */
+ * AVX-512), with FAST's defaults, for the spiking and adaptive families, on full
+ * slots, with the single-exponential surrogate, a gradient for the output and none
+ * for the recordings. */
 static inline int NAME(slot_path)(const Job *J) {
     const Cfg *c = &J->cfg;
-    return J->kind % 3 != 0 && !c->syn && c->family != 0 && J->N >= BLOCK &&
+    return J->kind % 3 != 0 && c->family != 0 && J->N >= BLOCK &&
            c->surrogate == SG_SINGLE_EXP && J->g_out != NULL && J->g_rec_v == NULL &&
-           (c->family == 1 || J->g_rec_b == NULL);
+           J->g_rec_i == NULL && J->g_rec_b == NULL;
 }
 
 /* bwd_slot's scratch (in floats): the rows of T steps, then (64-byte aligned) the
  * slot's N_ACC rows of double sums. */
-static inline int64_t NAME(slot_rows)(int64_t T, int FAM) { return T * (2 + (FAM == 2)) * BLOCK; }
-static inline size_t NAME(slot_scratch)(int64_t T, int FAM) {
-    return (size_t)NAME(slot_rows)(T, FAM) + 16 + (size_t)N_ACC * BLOCK * 2;
+static inline int64_t NAME(slot_rows)(int64_t T, int rows) { return T * rows * BLOCK; }
+static inline size_t NAME(slot_scratch)(int64_t T, int rows) {
+    return (size_t)NAME(slot_rows)(T, rows) + 16 + (size_t)N_ACC * BLOCK * 2;
 }
 #endif
 
@@ -376,7 +376,7 @@ static UNUSED size_t NAME(bwd_scratch)(const Job *J, int64_t G) {
     size_t s = (size_t)SLOT_ROWS * G * BLOCK + 10 * BLOCK + per_step * (size_t)(J->T + 1);
     s += (size_t)N_ACC * G * BLOCK * sizeof(double) / sizeof(S) + BLOCK;
 #if S_IS_FLOAT && defined(ISA_IS_AVX512)
-    if (NAME(slot_path)(J)) return NAME(slot_scratch)(J->T, J->cfg.family); /* one slot */
+    if (NAME(slot_path)(J)) return NAME(slot_scratch)(J->T, NAME(bwd_rows)(&J->cfg)); /* one slot */
 #endif
     return s;
 }
@@ -396,18 +396,19 @@ static inline ALWAYS_INLINE void NAME(write_partials)(const Job *J, const double
 #if S_IS_FLOAT && defined(ISA_IS_AVX512)
 /* The backward of one slot with time as the inner loop, for the configurations most
  * layers run with: the spiking and adaptive families with FAST (subtractive reset by
- * the threshold, no min_v_mem), shared or per-neuron parameters, no synapse, the
- * single-exponential surrogate and no gradient through the recordings, in float32 on
- * AVX-512 (slot_path). It does bwd_chunk's operations in bwd_chunk's order (the
+ * the threshold, no min_v_mem), shared or per-neuron parameters, with or without a
+ * synapse, the single-exponential surrogate and no gradient through the recordings,
+ * in float32 on AVX-512 (slot_path). It does bwd_chunk's operations in bwd_chunk's order (the
  * same bits: tests/dynamics/fused compare it with the AVX2 build, which runs
  * bwd_chunk), but the 4 vectors of 16 lanes of the slot keep their states, the
  * states' gradients and the parameter-gradient sums in registers from step to step,
  * where bwd_chunk loads and stores them at every step, and the surrogate is computed
  * where v1 is (no sg_row pass). Measured at (32, 100, 4096), float32, 2 threads, ALIF
  * backward: 6.4 instead of 7.3 ms with shared parameters, 6.6-7.0 instead of 10.3 with
- * per-neuron time constants; 0.69 instead of 1.03 ns per neuron and step on one thread
- * in cache. Scratch: per step the states before it (v, and b when adaptive) and the
- * surrogate, rows v, sg, b of 64 lanes like bwd_chunk's. */
+ * per-neuron time constants, 6.6 instead of 9.3 with a synapse; 0.69 instead of 1.03
+ * ns per neuron and step on one thread in cache. Scratch: per step the states before
+ * it (v, i with a synapse, b when adaptive) and the surrogate, bwd_chunk's rows v, sg,
+ * i, b of 64 lanes. */
 
 /* dst[0..16) += acc in double (bwd_chunk's flush of a chunk's sums) */
 static inline ALWAYS_INLINE void NAME(flush16)(double *dst, __m512 acc) {
@@ -437,7 +438,7 @@ static inline ALWAYS_INLINE __m512 NAME(spike16)(__m512 v1, __m512 th, const int
 
 static inline ALWAYS_INLINE void NAME(bwd_slot)(const Job *J, float *restrict scr,
                                                  double *restrict tot, int64_t b,
-                                                 int64_t slot, const int FAM,
+                                                 int64_t slot, const int FAM, const int SYN,
                                                  const int MULTI, const int SHARED) {
     enum { U = BLOCK / 16 }; /* vectors per slot */
     const int64_t T = J->T, N = J->N, n0 = slot_n0(J, slot), st0 = b * N + n0;
@@ -446,10 +447,13 @@ static inline ALWAYS_INLINE void NAME(bwd_slot)(const Job *J, float *restrict sc
     const __m512 c1 = _mm512_set1_ps((float)J->cfg.sg[1]);
     const __m512 zero = _mm512_setzero_ps(), cap = _mm512_set1_ps((float)J->cfg.cap);
     const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
-    const int64_t step_len = (FAM == 2 ? 3 : 2) * BLOCK; /* rows v, sg, b */
+    /* rows v, sg, i, b (bwd_chunk's) */
+    const int64_t row_i = 2 * BLOCK, row_b = (2 + SYN) * BLOCK;
+    const int64_t step_len = (2 + SYN + (FAM == 2)) * BLOCK;
     const float *x = (const float *)J->x, *g_out = (const float *)J->g_out;
-    const float *v0 = (const float *)J->v0, *b0 = (const float *)J->b0;
-    const float *g_v = (const float *)J->g_v, *g_b = (const float *)J->g_b;
+    const float *v0 = (const float *)J->v0, *i0 = (const float *)J->i0;
+    const float *b0 = (const float *)J->b0, *g_v = (const float *)J->g_v;
+    const float *g_i = (const float *)J->g_i, *g_b = (const float *)J->g_b;
     float *g_x = (float *)J->g_x;
 
     /* (1) recompute the forward. It also fetches the slot's rows of g_out and g_x
@@ -459,9 +463,10 @@ static inline ALWAYS_INLINE void NAME(bwd_slot)(const Job *J, float *restrict sc
      * where the rows of g_x no longer fit in L2 with the scratch, g_out only: 3.4
      * instead of 3.9 ms, 3.8 with both). */
     const int pre_gx = T * (step_len + 2 * BLOCK) * (int64_t)sizeof(float) <= ((int64_t)512 << 10);
-    __m512 v[U], bb[U];
+    __m512 v[U], ii[U], bb[U];
     for (int u = 0; u < U; u++) {
         v[u] = v0 ? _mm512_loadu_ps(v0 + st0 + 16 * u) : zero;
+        ii[u] = SYN && i0 ? _mm512_loadu_ps(i0 + st0 + 16 * u) : zero;
         bb[u] = FAM == 2 && b0 ? _mm512_loadu_ps(b0 + st0 + 16 * u) : zero;
     }
     for (int64_t t = 0; t < T; t++) {
@@ -478,7 +483,12 @@ static inline ALWAYS_INLINE void NAME(bwd_slot)(const Job *J, float *restrict sc
         for (int u = 0; u < U; u++) {
             __m512 c = _mm512_loadu_ps(xt + 16 * u);
             _mm512_store_ps(row + 16 * u, v[u]);
-            if (FAM == 2) _mm512_store_ps(row + 2 * BLOCK + 16 * u, bb[u]);
+            if (SYN) {
+                _mm512_store_ps(row + row_i + 16 * u, ii[u]);
+                c = _mm512_mul_ps(P16(as, u), _mm512_add_ps(ii[u], c));
+                ii[u] = c;
+            }
+            if (FAM == 2) _mm512_store_ps(row + row_b + 16 * u, bb[u]);
             __m512 v1 = _mm512_add_ps(_mm512_mul_ps(P16(am, u), v[u]), _mm512_mul_ps(P16(k, u), c));
             __m512 th = FAM == 2 ? _mm512_add_ps(P16(th0, u), _mm512_mul_ps(P16(beta, u), bb[u])) : P16(th0, u);
             __m512 s = NAME(spike16)(v1, th, MULTI, cap);
@@ -498,11 +508,12 @@ static inline ALWAYS_INLINE void NAME(bwd_slot)(const Job *J, float *restrict sc
     }
 
     /* (2) reverse */
-    __m512 gv[U], gb[U], a_am[U], a_r[U], a_aad[U], a_beta[U];
+    __m512 gv[U], gi[U], gb[U], a_am[U], a_as[U], a_r[U], a_aad[U], a_beta[U];
     for (int u = 0; u < U; u++) {
         gv[u] = g_v ? _mm512_loadu_ps(g_v + st0 + 16 * u) : zero;
+        gi[u] = SYN && g_i ? _mm512_loadu_ps(g_i + st0 + 16 * u) : zero;
         gb[u] = FAM == 2 && g_b ? _mm512_loadu_ps(g_b + st0 + 16 * u) : zero;
-        a_am[u] = a_r[u] = a_aad[u] = a_beta[u] = zero;
+        a_am[u] = a_as[u] = a_r[u] = a_aad[u] = a_beta[u] = zero;
     }
     for (int k = 0; k < N_ACC * BLOCK; k++) tot[k] = 0.0;
     for (int64_t t = T - 1; t >= 0; t--) {
@@ -516,9 +527,11 @@ static inline ALWAYS_INLINE void NAME(bwd_slot)(const Job *J, float *restrict sc
         }
         const float *row = scr + t * step_len;
         for (int u = 0; u < U; u++) {
-            __m512 c = _mm512_loadu_ps(xt + 16 * u), vp = _mm512_load_ps(row + 16 * u);
+            __m512 xv = _mm512_loadu_ps(xt + 16 * u), vp = _mm512_load_ps(row + 16 * u);
+            __m512 ip = SYN ? _mm512_load_ps(row + row_i + 16 * u) : zero;
+            __m512 c = SYN ? _mm512_mul_ps(P16(as, u), _mm512_add_ps(ip, xv)) : xv;
             __m512 v1 = _mm512_add_ps(_mm512_mul_ps(P16(am, u), vp), _mm512_mul_ps(P16(k, u), c));
-            __m512 bp = FAM == 2 ? _mm512_load_ps(row + 2 * BLOCK + 16 * u) : zero;
+            __m512 bp = FAM == 2 ? _mm512_load_ps(row + row_b + 16 * u) : zero;
             __m512 th = FAM == 2 ? _mm512_add_ps(P16(th0, u), _mm512_mul_ps(P16(beta, u), bp)) : P16(th0, u);
             __m512 s = NAME(spike16)(v1, th, MULTI, cap);
             __m512 g_v2 = gv[u]; /* no recording gradient, no clamp */
@@ -538,22 +551,31 @@ static inline ALWAYS_INLINE void NAME(bwd_slot)(const Job *J, float *restrict sc
             gv[u] = _mm512_mul_ps(P16(am, u), g_v1);
             __m512 da = _mm512_sub_ps(_mm512_mul_ps(vp, g_v1), _mm512_mul_ps(P16(kn, u), _mm512_mul_ps(c, g_v1)));
             a_am[u] = _mm512_add_ps(a_am[u], da);
-            _mm512_storeu_ps(gxt + 16 * u, _mm512_mul_ps(P16(k, u), g_v1));
+            __m512 g_cur = _mm512_mul_ps(P16(k, u), g_v1);
+            if (SYN) {
+                __m512 g_c = _mm512_add_ps(gi[u], g_cur); /* no recording gradient */
+                gi[u] = _mm512_mul_ps(P16(as, u), g_c);
+                a_as[u] = _mm512_add_ps(a_as[u], _mm512_mul_ps(_mm512_add_ps(ip, xv), g_c));
+                g_cur = gi[u];
+            }
+            _mm512_storeu_ps(gxt + 16 * u, g_cur);
         }
         if (t % ACC_CHUNK == 0) {
             for (int u = 0; u < U; u++) {
                 NAME(flush16)(tot + A_AM * BLOCK + 16 * u, a_am[u]);
                 NAME(flush16)(tot + A_R * BLOCK + 16 * u, a_r[u]);
+                if (SYN) NAME(flush16)(tot + A_AS * BLOCK + 16 * u, a_as[u]);
                 if (FAM == 2) {
                     NAME(flush16)(tot + A_AAD * BLOCK + 16 * u, a_aad[u]);
                     NAME(flush16)(tot + A_BETA * BLOCK + 16 * u, a_beta[u]);
                 }
-                a_am[u] = a_r[u] = a_aad[u] = a_beta[u] = zero;
+                a_am[u] = a_as[u] = a_r[u] = a_aad[u] = a_beta[u] = zero;
             }
         }
     }
     for (int u = 0; u < U; u++) {
         _mm512_storeu_ps((float *)J->g_v0 + st0 + 16 * u, gv[u]);
+        if (SYN) _mm512_storeu_ps((float *)J->g_i0 + st0 + 16 * u, gi[u]);
         if (FAM == 2) _mm512_storeu_ps((float *)J->g_b0 + st0 + 16 * u, gb[u]);
     }
 }
@@ -576,11 +598,11 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
     const double *sgc = J->cfg.sg;
 
 #if S_IS_FLOAT && defined(ISA_IS_AVX512)
-    if (FAST != 0 && !SYN && FAM != 0 && NAME(slot_path)(J)) {
+    if (FAST != 0 && FAM != 0 && NAME(slot_path)(J)) {
         /* one slot at a time: see bwd_slot */
-        double *tot = (double *)(((uintptr_t)(ws + NAME(slot_rows)(T, FAM)) + 63) & ~(uintptr_t)63);
+        double *tot = (double *)(((uintptr_t)(ws + NAME(slot_rows)(T, NAME(bwd_rows)(&J->cfg))) + 63) & ~(uintptr_t)63);
         for (int64_t g = 0; g < G; g++) {
-            NAME(bwd_slot)(J, ws, tot, b, s0 + g, FAM, MULTI, FAST == 2);
+            NAME(bwd_slot)(J, ws, tot, b, s0 + g, FAM, SYN, MULTI, FAST == 2);
             NAME(write_partials)(J, tot, b * N + slot_n0(J, s0 + g), nl);
         }
         return;
