@@ -271,6 +271,8 @@ THREAD_CASES = [
          dtype="f32"),
     Case("adaptive", "single", "to_value", "gaussian", min_v=True, per_neuron=True, steps=300,
          neurons=(2, 1800), dtype="f64"),
+    # bwd_slot (scan_kernel.h) on AVX-512
+    Case("adaptive", syn=True, upstream="out", steps=200, neurons=(4133,), dtype="f32"),
 ]  # fmt: skip
 
 
