@@ -398,17 +398,17 @@ static inline ALWAYS_INLINE void NAME(write_partials)(const Job *J, const double
  * layers run with: the spiking and adaptive families with FAST (subtractive reset by
  * the threshold, no min_v_mem), shared or per-neuron parameters, with or without a
  * synapse, the single-exponential surrogate and no gradient through the recordings,
- * in float32 on AVX-512 (slot_path). It does bwd_chunk's operations in bwd_chunk's order (the
- * same bits: tests/dynamics/fused compare it with the AVX2 build, which runs
- * bwd_chunk), but the 4 vectors of 16 lanes of the slot keep their states, the
+ * in float32 on AVX-512 (slot_path). It does bwd_chunk's operations in bwd_chunk's
+ * order (the same bits: tests/dynamics/fused compare it with the AVX2 build, which
+ * runs bwd_chunk), but the 4 vectors of 16 lanes of the slot keep their states, the
  * states' gradients and the parameter-gradient sums in registers from step to step,
  * where bwd_chunk loads and stores them at every step, and the surrogate is computed
  * where v1 is (no sg_row pass). Measured at (32, 100, 4096), float32, 2 threads, ALIF
- * backward: 6.4 instead of 7.3 ms with shared parameters, 6.6-7.0 instead of 10.3 with
- * per-neuron time constants, 6.6 instead of 9.3 with a synapse; 0.69 instead of 1.03
- * ns per neuron and step on one thread in cache. Scratch: per step the states before
- * it (v, i with a synapse, b when adaptive) and the surrogate, bwd_chunk's rows v, sg,
- * i, b of 64 lanes. */
+ * backward: 6.4 (5.8 with the L2 prefetching in (1)) instead of 7.3 ms with shared
+ * parameters, 6.6-7.0 instead of 10.3 with per-neuron time constants, 6.6 instead of
+ * 9.3 with a synapse; 0.69 instead of 1.03 ns per neuron and step on one thread in
+ * cache. Scratch: per step the states before it (v, i with a synapse, b when
+ * adaptive) and the surrogate, bwd_chunk's rows v, sg, i, b of 64 lanes. */
 
 /* dst[0..16) += acc in double (bwd_chunk's flush of a chunk's sums) */
 static inline ALWAYS_INLINE void NAME(flush16)(double *dst, __m512 acc) {
