@@ -77,10 +77,9 @@ def _cases() -> list[BaseCase]:
         Case("adaptive", syn=True, record=True, neurons=(130,)),
         Case("adaptive", spike="multi", norm=True, per_neuron=True, neurons=(64,)),
         Case("adaptive", spike="max", record=True, upstream="out", neurons=(77,)),
-        # bwd_slot (scan_kernel.h): spiking and adaptive, the exp surrogate, no
-        # recording gradient, shared or per-neuron parameters, with or without a
-        # synapse; 40 steps flush the parameter-gradient sums of 16-step chunks
-        # three times
+        # bwd_slot (scan_kernel.h): every family, the exp surrogate, no recording
+        # gradient, shared or per-neuron parameters, with or without a synapse; 40
+        # steps flush the parameter-gradient sums of 16-step chunks three times
         Case("spiking", steps=40, neurons=(130,)),
         Case("adaptive", steps=40, neurons=(130,)),
         Case("spiking", per_neuron=True, steps=40, neurons=(130,)),
@@ -88,6 +87,8 @@ def _cases() -> list[BaseCase]:
         Case("spiking", syn=True, steps=40, neurons=(130,)),
         Case("adaptive", "multi", syn=True, norm=True, per_neuron=True, steps=40, neurons=(77,)),
         Case("spiking", syn=True, record=True, upstream="out", neurons=(64,)),
+        Case("leaky", syn=True, per_neuron=True, steps=40, neurons=(130,)),
+        Case("leaky", norm=True, upstream="out", steps=40, neurons=(64,)),
         Case("spiking", spike="max", norm=True, neurons=(77,)),
         Case("adaptive", spike="multi", norm=True, upstream="out", neurons=(64,)),
         Case("adaptive", steps=1, neurons=(64,)),
@@ -144,6 +145,7 @@ ISA_CASES = [
     Case("adaptive", "multi", per_neuron=True, steps=40, neurons=(77,), dtype="f32"),
     Case("spiking", syn=True, norm=True, steps=40, neurons=(130,), dtype="f32"),
     Case("adaptive", syn=True, per_neuron=True, steps=40, neurons=(77,), dtype="f32"),
+    Case("leaky", syn=True, norm=True, steps=40, neurons=(77,), dtype="f32"),
 ]
 
 

@@ -18,8 +18,8 @@
  * selects on flag rows, written so that a disabled option gives exactly the float
  * operations of torch_impl (the missing leak is a factor 1: 1 * v == v).
  *
- * The most common backwards (float32 on AVX-512, spiking or adaptive, the default
- * reset and surrogate, no min_v_mem) have their own code with intrinsics,
+ * The most common backwards (float32 on AVX-512, the default reset and surrogate, no
+ * min_v_mem) have their own code with intrinsics,
  * bwd_slot, which keeps a slot's states in registers with time as the inner loop; it
  * gives bwd_chunk's bits.
  */
@@ -344,14 +344,14 @@ static inline ALWAYS_INLINE void NAME(fwd_chunk)(const Job *J, S *restrict ws, i
 
 #if S_IS_FLOAT && defined(ISA_IS_AVX512)
 /* Whether the backward runs bwd_slot (below): in this instantiation (float32 on
- * AVX-512), with FAST's defaults, for the spiking and adaptive families, on full
- * slots, with the single-exponential surrogate, a gradient for the output and none
- * for the recordings. */
+ * AVX-512), with FAST's defaults, on full slots, with the single-exponential
+ * surrogate (spiking and adaptive families), a gradient for the output and none for
+ * the recordings. */
 static inline int NAME(slot_path)(const Job *J) {
     const Cfg *c = &J->cfg;
-    return J->kind % 3 != 0 && c->family != 0 && J->N >= BLOCK &&
-           c->surrogate == SG_SINGLE_EXP && J->g_out != NULL && J->g_rec_v == NULL &&
-           J->g_rec_i == NULL && J->g_rec_b == NULL;
+    return J->kind % 3 != 0 && J->N >= BLOCK &&
+           (c->family == 0 || c->surrogate == SG_SINGLE_EXP) && J->g_out != NULL &&
+           J->g_rec_v == NULL && J->g_rec_i == NULL && J->g_rec_b == NULL;
 }
 
 /* bwd_slot's scratch (in floats): the rows of T steps, then (64-byte aligned) the
@@ -395,10 +395,10 @@ static inline ALWAYS_INLINE void NAME(write_partials)(const Job *J, const double
 
 #if S_IS_FLOAT && defined(ISA_IS_AVX512)
 /* The backward of one slot with time as the inner loop, for the configurations most
- * layers run with: the spiking and adaptive families with FAST (subtractive reset by
- * the threshold, no min_v_mem), shared or per-neuron parameters, with or without a
- * synapse, the single-exponential surrogate and no gradient through the recordings,
- * in float32 on AVX-512 (slot_path). It does bwd_chunk's operations in bwd_chunk's
+ * layers run with: every family with FAST (no min_v_mem; subtractive reset by the
+ * threshold), shared or per-neuron parameters, with or without a synapse, the
+ * single-exponential surrogate and no gradient through the recordings, in float32 on
+ * AVX-512 (slot_path). It does bwd_chunk's operations in bwd_chunk's
  * order (the same bits: tests/dynamics/fused compare it with the AVX2 build, which
  * runs bwd_chunk), but the 4 vectors of 16 lanes of the slot keep their states, the
  * states' gradients and the parameter-gradient sums in registers from step to step,
@@ -406,8 +406,8 @@ static inline ALWAYS_INLINE void NAME(write_partials)(const Job *J, const double
  * where v1 is (no sg_row pass). Measured at (32, 100, 4096), float32, 2 threads, ALIF
  * backward: 6.4 (5.8 with the L2 prefetching in (1)) instead of 7.3 ms with shared
  * parameters, 6.6-7.0 instead of 10.3 with per-neuron time constants, 6.6 instead of
- * 9.3 with a synapse; 0.69 instead of 1.03 ns per neuron and step on one thread in
- * cache. Scratch: per step the states before it (v, i with a synapse, b when
+ * 9.3 with a synapse (ExpLeak: 4.7-4.9 instead of 5.4); 0.69 instead of 1.03 ns per
+ * neuron and step on one thread in cache. Scratch: per step the states before it (v, i with a synapse, b when
  * adaptive) and the surrogate, bwd_chunk's rows v, sg, i, b of 64 lanes. */
 
 /* dst[0..16) += acc in double (bwd_chunk's flush of a chunk's sums) */
@@ -490,6 +490,10 @@ static inline ALWAYS_INLINE void NAME(bwd_slot)(const Job *J, float *restrict sc
             }
             if (FAM == 2) _mm512_store_ps(row + row_b + 16 * u, bb[u]);
             __m512 v1 = _mm512_add_ps(_mm512_mul_ps(P16(am, u), v[u]), _mm512_mul_ps(P16(k, u), c));
+            if (FAM == 0) { /* leaky: no spike, no surrogate */
+                v[u] = v1;
+                continue;
+            }
             __m512 th = FAM == 2 ? _mm512_add_ps(P16(th0, u), _mm512_mul_ps(P16(beta, u), bb[u])) : P16(th0, u);
             __m512 s = NAME(spike16)(v1, th, MULTI, cap);
             v[u] = _mm512_sub_ps(v1, _mm512_mul_ps(s, th));
@@ -530,24 +534,29 @@ static inline ALWAYS_INLINE void NAME(bwd_slot)(const Job *J, float *restrict sc
             __m512 xv = _mm512_loadu_ps(xt + 16 * u), vp = _mm512_load_ps(row + 16 * u);
             __m512 ip = SYN ? _mm512_load_ps(row + row_i + 16 * u) : zero;
             __m512 c = SYN ? _mm512_mul_ps(P16(as, u), _mm512_add_ps(ip, xv)) : xv;
-            __m512 v1 = _mm512_add_ps(_mm512_mul_ps(P16(am, u), vp), _mm512_mul_ps(P16(k, u), c));
-            __m512 bp = FAM == 2 ? _mm512_load_ps(row + row_b + 16 * u) : zero;
-            __m512 th = FAM == 2 ? _mm512_add_ps(P16(th0, u), _mm512_mul_ps(P16(beta, u), bp)) : P16(th0, u);
-            __m512 s = NAME(spike16)(v1, th, MULTI, cap);
             __m512 g_v2 = gv[u]; /* no recording gradient, no clamp */
-            __m512 minus_s = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(s), sign));
-            __m512 g_reset_sub = _mm512_mul_ps(minus_s, g_v2);
-            __m512 g_s = _mm512_sub_ps(_mm512_loadu_ps(got + 16 * u), _mm512_mul_ps(th, g_v2));
-            a_r[u] = _mm512_add_ps(a_r[u], g_reset_sub);
-            if (FAM == 2) {
-                __m512 g_bt = gb[u];
-                g_s = _mm512_add_ps(g_s, _mm512_mul_ps(P16(oma, u), g_bt));
-                a_aad[u] = _mm512_add_ps(a_aad[u], _mm512_mul_ps(_mm512_sub_ps(bp, s), g_bt));
-                gb[u] = _mm512_add_ps(_mm512_mul_ps(P16(aad, u), g_bt), _mm512_mul_ps(P16(beta, u), g_reset_sub));
-                a_beta[u] = _mm512_add_ps(a_beta[u], _mm512_mul_ps(bp, g_reset_sub));
+            __m512 g_v1 = g_v2;
+            if (FAM == 0) { /* the output is v */
+                g_v1 = _mm512_add_ps(g_v2, _mm512_loadu_ps(got + 16 * u));
+            } else {
+                __m512 v1 = _mm512_add_ps(_mm512_mul_ps(P16(am, u), vp), _mm512_mul_ps(P16(k, u), c));
+                __m512 bp = FAM == 2 ? _mm512_load_ps(row + row_b + 16 * u) : zero;
+                __m512 th = FAM == 2 ? _mm512_add_ps(P16(th0, u), _mm512_mul_ps(P16(beta, u), bp)) : P16(th0, u);
+                __m512 s = NAME(spike16)(v1, th, MULTI, cap);
+                __m512 minus_s = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(s), sign));
+                __m512 g_reset_sub = _mm512_mul_ps(minus_s, g_v2);
+                __m512 g_s = _mm512_sub_ps(_mm512_loadu_ps(got + 16 * u), _mm512_mul_ps(th, g_v2));
+                a_r[u] = _mm512_add_ps(a_r[u], g_reset_sub);
+                if (FAM == 2) {
+                    __m512 g_bt = gb[u];
+                    g_s = _mm512_add_ps(g_s, _mm512_mul_ps(P16(oma, u), g_bt));
+                    a_aad[u] = _mm512_add_ps(a_aad[u], _mm512_mul_ps(_mm512_sub_ps(bp, s), g_bt));
+                    gb[u] = _mm512_add_ps(_mm512_mul_ps(P16(aad, u), g_bt), _mm512_mul_ps(P16(beta, u), g_reset_sub));
+                    a_beta[u] = _mm512_add_ps(a_beta[u], _mm512_mul_ps(bp, g_reset_sub));
+                }
+                __m512 sg = _mm512_load_ps(row + BLOCK + 16 * u);
+                g_v1 = _mm512_add_ps(g_v2, _mm512_mul_ps(g_s, sg));
             }
-            __m512 sg = _mm512_load_ps(row + BLOCK + 16 * u);
-            __m512 g_v1 = _mm512_add_ps(g_v2, _mm512_mul_ps(g_s, sg));
             gv[u] = _mm512_mul_ps(P16(am, u), g_v1);
             __m512 da = _mm512_sub_ps(_mm512_mul_ps(vp, g_v1), _mm512_mul_ps(P16(kn, u), _mm512_mul_ps(c, g_v1)));
             a_am[u] = _mm512_add_ps(a_am[u], da);
@@ -563,7 +572,7 @@ static inline ALWAYS_INLINE void NAME(bwd_slot)(const Job *J, float *restrict sc
         if (t % ACC_CHUNK == 0) {
             for (int u = 0; u < U; u++) {
                 NAME(flush16)(tot + A_AM * BLOCK + 16 * u, a_am[u]);
-                NAME(flush16)(tot + A_R * BLOCK + 16 * u, a_r[u]);
+                if (FAM != 0) NAME(flush16)(tot + A_R * BLOCK + 16 * u, a_r[u]);
                 if (SYN) NAME(flush16)(tot + A_AS * BLOCK + 16 * u, a_as[u]);
                 if (FAM == 2) {
                     NAME(flush16)(tot + A_AAD * BLOCK + 16 * u, a_aad[u]);
@@ -598,7 +607,7 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
     const double *sgc = J->cfg.sg;
 
 #if S_IS_FLOAT && defined(ISA_IS_AVX512)
-    if (FAST != 0 && FAM != 0 && NAME(slot_path)(J)) {
+    if (FAST != 0 && NAME(slot_path)(J)) {
         /* one slot at a time: see bwd_slot */
         double *tot = (double *)(((uintptr_t)(ws + NAME(slot_rows)(T, NAME(bwd_rows)(&J->cfg))) + 63) & ~(uintptr_t)63);
         for (int64_t g = 0; g < G; g++) {
