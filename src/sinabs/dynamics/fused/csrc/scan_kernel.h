@@ -497,15 +497,12 @@ static inline ALWAYS_INLINE void NAME(bwd_slot)(const Job *J, float *restrict sc
             __m512 th = FAM == 2 ? _mm512_add_ps(P16(th0, u), _mm512_mul_ps(P16(beta, u), bb[u])) : P16(th0, u);
             __m512 s = NAME(spike16)(v1, th, MULTI, cap);
             v[u] = _mm512_sub_ps(v1, _mm512_mul_ps(s, th));
-            /* sg_row's single-exponential surrogate */
-            __m512 d = NAME(neg_abs16)(_mm512_sub_ps(v1, th)), sg;
+            __m512 sg;
             if (FAM == 2) {
                 bb[u] = _mm512_add_ps(_mm512_mul_ps(P16(aad, u), bb[u]), _mm512_mul_ps(P16(oma, u), s));
-                __m512 width = _mm512_mul_ps(th, c0);
-                __m512 e = NAME(exp16)(_mm512_div_ps(d, width));
-                sg = _mm512_mul_ps(_mm512_div_ps(c1, width), e);
+                sg = NAME(sg_exp16_adaptive)(v1, th, c0, c1);
             } else {
-                sg = _mm512_mul_ps(P16(sgb, u), NAME(exp16)(_mm512_div_ps(d, P16(sga, u))));
+                sg = NAME(sg_exp16_fixed)(v1, th, P16(sga, u), P16(sgb, u));
             }
             _mm512_store_ps(row + BLOCK + 16 * u, sg);
         }

@@ -123,6 +123,24 @@ static inline ALWAYS_INLINE __m512 NAME(neg_abs16)(__m512 d) {
     return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(d),
                                                _mm512_set1_epi32((int)0x80000000u)));
 }
+
+/* The single-exponential surrogate (grad_scale / width) exp(-|v1 - th| / width) on 16
+ * lanes, with torch's operations (true divisions): for an adaptive threshold th the
+ * width is th c0 and the scale c1 / width; for a fixed one both come from the
+ * parameter table, as fa (the width) and fb (the scale over it). sg_row and bwd_slot
+ * (scan_kernel.h) use these. */
+static inline ALWAYS_INLINE __m512 NAME(sg_exp16_adaptive)(__m512 v1, __m512 th, __m512 c0,
+                                                           __m512 c1) {
+    __m512 width = _mm512_mul_ps(th, c0);
+    __m512 e = NAME(exp16)(_mm512_div_ps(NAME(neg_abs16)(_mm512_sub_ps(v1, th)), width));
+    return _mm512_mul_ps(_mm512_div_ps(c1, width), e);
+}
+
+static inline ALWAYS_INLINE __m512 NAME(sg_exp16_fixed)(__m512 v1, __m512 th, __m512 fa,
+                                                        __m512 fb) {
+    __m512 e = NAME(exp16)(_mm512_div_ps(NAME(neg_abs16)(_mm512_sub_ps(v1, th)), fa));
+    return _mm512_mul_ps(fb, e);
+}
 #else
 #define EXP16 0
 #endif
@@ -180,16 +198,15 @@ static NOINLINE void NAME(sg_row)(int kind, const double *c, S *restrict row,
         if (fa == NULL) {
             const __m512 c0 = _mm512_set1_ps((S)c[0]), c1 = _mm512_set1_ps((S)c[1]);
             for (int l = 0; l < BLOCK; l += 16) {
-                __m512 t = _mm512_loadu_ps(th + l), width = _mm512_mul_ps(t, c0);
-                __m512 d = _mm512_sub_ps(_mm512_loadu_ps(row + l), t);
-                __m512 e = NAME(exp16)(_mm512_div_ps(NAME(neg_abs16)(d), width));
-                _mm512_storeu_ps(row + l, _mm512_mul_ps(_mm512_div_ps(c1, width), e));
+                __m512 v1 = _mm512_loadu_ps(row + l), t = _mm512_loadu_ps(th + l);
+                _mm512_storeu_ps(row + l, NAME(sg_exp16_adaptive)(v1, t, c0, c1));
             }
         } else {
             for (int l = 0; l < BLOCK; l += 16) {
-                __m512 d = _mm512_sub_ps(_mm512_loadu_ps(row + l), _mm512_loadu_ps(th + l));
-                __m512 e = NAME(exp16)(_mm512_div_ps(NAME(neg_abs16)(d), _mm512_loadu_ps(fa + l)));
-                _mm512_storeu_ps(row + l, _mm512_mul_ps(_mm512_loadu_ps(fb + l), e));
+                __m512 v1 = _mm512_loadu_ps(row + l), t = _mm512_loadu_ps(th + l);
+                __m512 sg = NAME(sg_exp16_fixed)(v1, t, _mm512_loadu_ps(fa + l),
+                                                  _mm512_loadu_ps(fb + l));
+                _mm512_storeu_ps(row + l, sg);
             }
         }
         return;
