@@ -2,16 +2,22 @@
 
 ``data/sinabs-3.1.3-golden.pt`` holds, per case, the input, the output, the recordings,
 the final state and the gradients that real sinabs 3.1.3 produced (fields changed by
-DECISIONS.md are left out, see ``case["absent"]``). Forward values must be bitwise
-equal. Gradients of the reference backend (a per-step autograd loop, like sinabs) are
-bitwise equal too; a fused backend sums gradient contributions in its own order and
-computes the surrogate's exp with its own rounding, so for ``backend="auto"`` a
-gradient may differ from sinabs's by ``rtol=1e-5, atol=1e-6·max|golden|`` (the golden
-README's recommendation) plus sinabs's own float32 error, measured against the same
-case run in float64. (That error is not negligible for gradients that result from
-cancellation: in ``alif_no_norm_tau_syn`` the scalar ``tau_mem`` gradient is
--2.39647e-4 in float64, sinabs's float32 value is 7.1e-6 off (relative) on one side
-and the fused CPU backend's 5.6e-6 off on the other, so the two differ by 1.3e-5.)
+DECISIONS.md are left out, see ``case["absent"]``).
+
+What is compared bitwise is only what is bitwise on every x86 processor: the forward
+values (additions, multiplications, comparisons and ``exp`` of the decay factors, which
+give the same bits on AVX-512, AVX2 and the baseline kernels of torch). Gradients are
+not: the surrogates' ``exp`` and torch's reductions round differently from one CPU to
+another (on an Intel Xeon the reference's ``tau_syn`` gradient of
+``iaf_two_calls_tau_syn`` is 2.4e-6 off, relative, from the value sinabs gave on the
+machine that wrote the file), and a fused backend sums gradient contributions in its own
+order. So every backend's gradients, the reference's included, must agree with sinabs's
+within ``rtol=1e-5, atol=1e-6·max|golden|`` (the golden README's recommendation) plus
+sinabs's own float32 error, measured against the same case run in float64. (That error is
+not negligible for gradients that result from cancellation: in ``alif_no_norm_tau_syn``
+the scalar ``tau_mem`` gradient is -2.39647e-4 in float64, sinabs's float32 value is
+7.1e-6 off (relative) on one side and the fused CPU backend's 5.6e-6 off on the other, so
+the two differ by 1.3e-5.)
 """
 
 from __future__ import annotations
@@ -160,15 +166,14 @@ def test_golden_case(case, backend):
             assert g.dtype == v.dtype, (group, k)
             assert torch.equal(plain(g), v), (group, k)
 
-    # gradients: same set of tensors; bitwise (reference) or within a tolerance (fused)
+    # gradients: same set of tensors, each within float32 rounding of sinabs's (not
+    # bitwise: their last bits depend on the processor, see the module docstring)
     assert set(got["grads"]) == set(case["grads"])
-    truth = float64_grads(case) if backend != "reference" else None
+    truth = float64_grads(case)
     for k, v in case["grads"].items():
         g = got["grads"][k]
         if v is None:
             assert g is None or not g.any(), k
-        elif backend == "reference":
-            assert g is not None and torch.equal(plain(g), v), k
         else:
             assert g is not None, k
             assert g.shape == v.shape, k
