@@ -1,38 +1,61 @@
-# Developer entry points. `make demo` renders the tutorial figures, `make test` runs the
-# test suite and the linters; both create the virtual environment first.
+# Developer entry points. `make demo` trains, converts and draws (results in out/,
+# one page out/index.html); `make test` runs the test suite and the linters; both
+# create the virtual environment first.
+#
+# One virtual environment, .venv, filled in layers with a stamp file each, so that each
+# target installs only what it needs and `make test` after `make demo` adds only the
+# missing layer (no second torch, no second C build):
+#   base  the venv and torch (pinned CPU build)
+#   demo  the package, editable with its C kernel, and the `demo` extra (matplotlib,
+#         scikit-learn, tqdm): all that `make demo` needs, no triton
+#   dev   the `test` and `dev` extras on top (pytest, hypothesis, triton for its
+#         interpreter tests, ruff, mypy); installed as extras of the already installed
+#         package, which pip leaves alone, so the C kernel is not rebuilt
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 # torch first, pinned: an unpinned resolve can pull a multi-GB CUDA build.
 TORCH := torch==2.13.0
-STAMP := $(VENV)/.installed
+BASE_STAMP := $(VENV)/.stamp-base
+DEMO_STAMP := $(VENV)/.stamp-demo
+DEV_STAMP := $(VENV)/.stamp-dev
 LINTED := src tests examples benchmarks
-FIGURES := out/figures
+OUT := out
 
-.PHONY: venv demo test lint clean
+.PHONY: venv demo test test-slow lint clean
 
-venv: $(STAMP)
+venv: $(DEV_STAMP)
 
-$(STAMP): pyproject.toml
+$(BASE_STAMP):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install $(TORCH)
-	$(BIN)/pip install -e ".[test,plot,dev]"
 	touch $@
 
-demo: venv
-	$(BIN)/python examples/choosing_a_neuron_model.py $(FIGURES)
+$(DEMO_STAMP): $(BASE_STAMP) pyproject.toml setup.py
+	$(BIN)/pip install -e ".[demo]"
+	touch $@
 
-test: venv
-	$(BIN)/python -m pytest -q
+$(DEV_STAMP): $(DEMO_STAMP)
+	$(BIN)/pip install "sinabs[demo,test,dev]"
+	touch $@
+
+demo: $(DEMO_STAMP)
+	$(BIN)/sinabs demo --out $(OUT)
+
+test: $(DEV_STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy src/sinabs
 
-lint: venv
+test-slow: $(DEV_STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy src/sinabs
 
 clean:
-	rm -rf $(VENV) out
+	rm -rf $(VENV) $(OUT)

@@ -1,0 +1,79 @@
+"""``sinabs demo``: ``gallery``, ``train`` and ``convert`` with their defaults, one page
+of results (``<out>/index.html``) and a short summary. ``make demo`` runs this."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from . import convert, gallery, report, train
+from ._common import Stopwatch, check_backend, prepare_out, resolve_device, say
+
+COMMAND = "demo"
+
+
+def run(
+    out: str, *, seed: int = 0, device: str = "cpu", backend: str = "auto", quiet: bool = False
+) -> dict[str, Any]:
+    """Runs the three commands into ``out``, writes the page and prints the summary.
+
+    Returns:
+        ``{"gallery": ..., "train": ..., "convert": ..., "index": path, "seconds": s}``.
+
+    Raises:
+        sinabs.cli._common.CLIError: a bad device, backend or output folder (checked
+            before anything runs).
+    """
+    clock = Stopwatch()
+    check_backend(backend, resolve_device(device))
+    prepare_out(out, "")
+    results: dict[str, Any] = {
+        "gallery": gallery.run(out, quiet=quiet),
+        "train": train.run(
+            out, train.TrainConfig(seed=seed, device=device, backend=backend), quiet
+        ),
+        "convert": convert.run(
+            out, convert.ConvertConfig(seed=seed, device=device, backend=backend), quiet
+        ),
+    }
+    results["index"] = report.write_index(out)
+    results["seconds"] = clock.seconds()
+    say(quiet, summary(results))
+    return results
+
+
+def summary(results: dict[str, Any]) -> str:
+    """The closing lines: where the results are, accuracies, synops and times."""
+    index = Path(results["index"]).resolve()
+    shown, trained, converted = (results[k] for k in ("gallery", "train", "convert"))
+    t, c = trained["summary"], converted["summary"]
+    return "\n".join(
+        [
+            "",
+            f"Done in {results['seconds']:.1f} s. Results in {index.parent}/",
+            f"Open {index} in a browser to see every figure and table.",
+            f"  gallery {shown['seconds']:6.1f} s  {shown['summary']['figures']} figures: neuron "
+            "models, spike functions, resets, surrogate gradients",
+            f"  train   {trained['seconds']:6.1f} s  BPTT spiking network: test accuracy "
+            f"{t['test_accuracy']:.1%}; {t['synops_per_sample']:,.0f} synops per sample "
+            f"(the same network as an ANN: {t['ann_macs_per_sample']:,} MACs)",
+            f"  convert {converted['seconds']:6.1f} s  ANN {c['ann_accuracy']:.1%} -> spiking "
+            f"network {c['snn_accuracy_at_max_timesteps']:.1%} at T = {c['max_timesteps']}",
+        ]
+    )
+
+
+def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        COMMAND,
+        parents=parents,
+        help="gallery, train and convert with their defaults, and the results page",
+        description=(
+            "Runs gallery, train and convert with their defaults into OUT, writes "
+            "OUT/index.html (every figure and table on one page) and prints a summary."
+        ),
+    )
+    parser.set_defaults(
+        handler=lambda a: run(a.out, seed=a.seed, device=a.device, backend=a.backend, quiet=a.quiet)
+    )
