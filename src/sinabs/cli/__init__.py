@@ -51,6 +51,12 @@ def _parents() -> dict[str, argparse.ArgumentParser]:
         choices=["auto", *BACKENDS],
         help="backend of the neuron layers; auto takes the fastest that can run (%(default)s)",
     )
+    runtime.add_argument(
+        "--threads",
+        type=positive_int,
+        default=DEFAULT.threads,
+        help="torch threads; these small networks and layers run fastest on one (%(default)s)",
+    )
     seed = argparse.ArgumentParser(add_help=False)
     seed.add_argument(
         "--seed",
@@ -74,12 +80,6 @@ def _parents() -> dict[str, argparse.ArgumentParser]:
         type=positive_int,
         default=DEFAULT.samples,
         help="use only this many of the 1797 digits (all)",
-    )
-    training.add_argument(
-        "--threads",
-        type=positive_int,
-        default=DEFAULT.threads,
-        help="torch threads; these small networks train fastest on one (%(default)s)",
     )
     return {"output": output, "runtime": runtime, "seed": seed, "training": training}
 

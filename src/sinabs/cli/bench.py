@@ -25,6 +25,7 @@ from ._common import (
     prepare_out,
     resolve_device,
     say,
+    torch_threads,
     write_results,
 )
 
@@ -48,7 +49,7 @@ def fused_backend(backend: str, device: torch.device) -> str:
     return backend
 
 
-def kernel_info(fused: str) -> str:
+def kernel_info(fused: str, threads: int) -> str:
     """One line on what the fused backend runs (the compiled kernel or its fallback)."""
     if fused != "cpu":
         return f"fused backend: {fused}"
@@ -57,7 +58,7 @@ def kernel_info(fused: str) -> str:
     if cpu_kernel.available():
         return (
             f"fused backend: cpu, compiled C kernel ({cpu_kernel.isa()}, "
-            f"{torch.get_num_threads()} threads)"
+            f"{threads} thread{'s' if threads > 1 else ''})"
         )
     return f"fused backend: cpu, plain PyTorch fallback ({cpu_kernel.unavailable_reason()})"
 
@@ -105,7 +106,7 @@ def run(
     size: tuple[int, int, int] = DEFAULT_SIZE,
     layers: tuple[str, ...] = LAYERS,
     budget_s: float = 0.3,
-    threads: int | None = None,
+    threads: int = 1,
     quiet: bool = False,
 ) -> dict[str, Any]:
     """Times the layers and writes the table into ``<out>/bench``.
@@ -123,14 +124,14 @@ def run(
     torch_device = resolve_device(device)
     fused = check_backend(fused_backend(backend, torch_device), torch_device)
     folder = prepare_out(out, COMMAND)
-    if threads is not None:
-        torch.set_num_threads(threads)
-    info = kernel_info(fused)
-    say(
-        quiet,
-        f"bench: {len(layers)} layers at (batch, time, neurons) = {size} on {torch_device}; {info}",
-    )
-    columns, rows = layer_table(size, layers, fused, torch_device, budget_s)
+    with torch_threads(threads):
+        info = kernel_info(fused, threads)
+        say(
+            quiet,
+            f"bench: {len(layers)} layers at (batch, time, neurons) = {size} on "
+            f"{torch_device}; {info}",
+        )
+        columns, rows = layer_table(size, layers, fused, torch_device, budget_s)
     results = {
         "command": COMMAND,
         "title": "Backends of the neuron layers: reference against fused",
@@ -179,7 +180,6 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--budget", type=float, default=0.3, help="seconds per measurement (%(default)s)"
     )
-    parser.add_argument("--threads", type=positive_int, default=None, help="torch threads")
     parser.set_defaults(
         handler=lambda a: run(
             a.out,

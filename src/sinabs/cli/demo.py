@@ -4,19 +4,24 @@ of results (``<out>/index.html``) and a short summary. ``make demo`` runs this."
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from . import convert, gallery, report, train
-from ._common import Stopwatch, check_backend, prepare_out, resolve_device, say
+from ._common import RunConfig, Stopwatch, check_backend, prepare_out, resolve_device, say
 
 COMMAND = "demo"
 
 
-def run(
-    out: str, *, seed: int = 0, device: str = "cpu", backend: str = "auto", quiet: bool = False
-) -> dict[str, Any]:
+def run(out: str, config: RunConfig | None = None, quiet: bool = False) -> dict[str, Any]:
     """Runs the three commands into ``out``, writes the page and prints the summary.
+
+    Args:
+        out: the output folder.
+        config: seed, device, backend and threads for ``train`` and ``convert`` (their
+            other settings keep their defaults).
+        quiet: no progress bars, nothing printed.
 
     Returns:
         ``{"gallery": ..., "train": ..., "convert": ..., "index": path, "seconds": s}``.
@@ -25,17 +30,14 @@ def run(
         sinabs.cli._common.CLIError: a bad device, backend or output folder (checked
             before anything runs).
     """
+    shared = asdict(config or RunConfig())
     clock = Stopwatch()
-    check_backend(backend, resolve_device(device))
+    check_backend(shared["backend"], resolve_device(shared["device"]))
     prepare_out(out, "")
     results: dict[str, Any] = {
         "gallery": gallery.run(out, quiet=quiet),
-        "train": train.run(
-            out, train.TrainConfig(seed=seed, device=device, backend=backend), quiet
-        ),
-        "convert": convert.run(
-            out, convert.ConvertConfig(seed=seed, device=device, backend=backend), quiet
-        ),
+        "train": train.run(out, train.TrainConfig(**shared), quiet),
+        "convert": convert.run(out, convert.ConvertConfig(**shared), quiet),
     }
     results["index"] = report.write_index(out)
     results["seconds"] = clock.seconds()
@@ -74,6 +76,11 @@ def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
             "OUT/index.html (every figure and table on one page) and prints a summary."
         ),
     )
-    parser.set_defaults(
-        handler=lambda a: run(a.out, seed=a.seed, device=a.device, backend=a.backend, quiet=a.quiet)
-    )
+    parser.set_defaults(handler=lambda a: run(a.out, _config(a), a.quiet))
+
+
+def _config(args: argparse.Namespace) -> RunConfig:
+    """The demo's flags (the shared ones but the training details, which keep their
+    defaults)."""
+    flags = ("seed", "device", "backend", "threads")
+    return replace(RunConfig(), **{name: getattr(args, name) for name in flags})
