@@ -17,71 +17,21 @@ Example:
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import textwrap
 from collections.abc import Sequence
 
-from sinabs.dynamics.registry import BACKENDS
-
 from . import bench, convert, demo, gallery, report, train
-from ._common import CLIError, MissingExtraError, RunConfig, positive_int
+from ._common import CLIError, MissingExtraError
+from ._config import add_options, config_from_args
 
-DEFAULT = RunConfig()
+__all__ = ["COMMANDS", "build_parser", "main"]
 
-__all__ = ["build_parser", "main"]
-
-
-def _parents() -> dict[str, argparse.ArgumentParser]:
-    """The option groups shared by several commands."""
-    output = argparse.ArgumentParser(add_help=False)
-    output.add_argument(
-        "--out", default="out", help="output folder; results go to OUT/<command>/ (%(default)s)"
-    )
-    output.add_argument(
-        "--quiet", action="store_true", help="no progress bars and no report on the terminal"
-    )
-    runtime = argparse.ArgumentParser(add_help=False)
-    runtime.add_argument(
-        "--device",
-        default=DEFAULT.device,
-        help="where to run: cpu, cuda, cuda:N or mps (%(default)s)",
-    )
-    runtime.add_argument(
-        "--backend",
-        default=DEFAULT.backend,
-        choices=["auto", *BACKENDS],
-        help="backend of the neuron layers; auto takes the fastest that can run (%(default)s)",
-    )
-    runtime.add_argument(
-        "--threads",
-        type=positive_int,
-        default=DEFAULT.threads,
-        help="torch threads; these small networks and layers run fastest on one (%(default)s)",
-    )
-    seed = argparse.ArgumentParser(add_help=False)
-    seed.add_argument(
-        "--seed",
-        type=int,
-        default=DEFAULT.seed,
-        help="seed of weights, batch order and spike trains; the same seed gives the same "
-        "results (%(default)s)",
-    )
-    training = argparse.ArgumentParser(add_help=False)
-    training.add_argument(
-        "--batch-size", type=positive_int, default=DEFAULT.batch_size, help="(%(default)s)"
-    )
-    training.add_argument(
-        "--lr",
-        type=float,
-        default=DEFAULT.lr,
-        help="Adam learning rate, cosine decay (%(default)s)",
-    )
-    training.add_argument(
-        "--samples",
-        type=positive_int,
-        default=DEFAULT.samples,
-        help="use only this many of the 1797 digits (all)",
-    )
-    return {"output": output, "runtime": runtime, "seed": seed, "training": training}
+#: the command modules; each has ``COMMAND`` (its name), ``HELP`` (one line),
+#: ``DESCRIPTION``, ``Config`` (its settings, one flag per field) and
+#: ``run(out, config, quiet)``
+COMMANDS = (gallery, train, convert, bench, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,14 +42,37 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'sinabs COMMAND --help' for the options of a command.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    output = argparse.ArgumentParser(add_help=False)
+    output.add_argument(
+        "--out",
+        default="out",
+        help="output folder: files go to OUT/<command>/, the page of all results to "
+        "OUT/index.html (default: %(default)s)",
+    )
+    output.add_argument(
+        "--quiet", action="store_true", help="no progress bars and no report on the terminal"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    p = _parents()
-    gallery.add_parser(subparsers, [p["output"]])
-    train.add_parser(subparsers, [p["output"], p["runtime"], p["seed"], p["training"]])
-    convert.add_parser(subparsers, [p["output"], p["runtime"], p["seed"], p["training"]])
-    bench.add_parser(subparsers, [p["output"], p["runtime"]])
-    demo.add_parser(subparsers, [p["output"], p["runtime"], p["seed"]])
+    for module in COMMANDS:
+        command = subparsers.add_parser(
+            module.COMMAND,
+            parents=[output],
+            help=module.HELP,
+            description=_paragraphs(module.DESCRIPTION),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        add_options(command, module.Config)
+        command.set_defaults(module=module)
     return parser
+
+
+def _paragraphs(text: str | None) -> str | None:
+    """Text wrapped to the terminal paragraph by paragraph (argparse would run the
+    paragraphs together)."""
+    if text is None:
+        return None
+    width = min(shutil.get_terminal_size().columns, 100) - 2
+    return "\n\n".join(textwrap.fill(" ".join(p.split()), width) for p in text.split("\n\n"))
 
 
 def _version() -> str:
@@ -123,7 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        args.handler(args)
+        module = args.module
+        module.run(args.out, config_from_args(module.Config, args), args.quiet)
         index = report.write_index(args.out)
     except CLIError as error:
         print(f"sinabs {args.command}: error: {error}", file=sys.stderr)

@@ -5,8 +5,6 @@ layout of the output folder.
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import importlib
 import json
 import os
@@ -18,9 +16,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
+
+from ._config import DeviceConfig
 
 #: the pip requirement that brings every optional package the commands need
 DEMO_EXTRA = 'pip install "sinabs[demo]"'
@@ -28,39 +28,8 @@ DEMO_EXTRA = 'pip install "sinabs[demo]"'
 #: the file each command writes into its folder of the output; ``sinabs.cli.report``
 #: reads these to build ``index.html``
 RESULTS_FILE = "results.json"
-
-
-@dataclasses.dataclass(frozen=True)
-class RunConfig:
-    """The settings that ``train`` and ``convert`` share (their flags of the same names).
-
-    Attributes:
-        seed: seeds the weights, the batch order and the training spike trains.
-        device: ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
-        backend: the neuron layers' backend (``auto``, ``reference``, ``cpu``, ``triton``).
-        batch_size: samples per optimiser step.
-        lr: Adam's initial learning rate (cosine decay to 0 over the run).
-        samples: use only this many digits (None: all 1797).
-        threads: torch threads. One by default: these networks are small, and on a
-            busy 2-core machine two threads made a training step 12 times slower
-            (8 against 100 ms; spinning threads wait for each other).
-    """
-
-    seed: int = 0
-    device: str = "cpu"
-    backend: str = "auto"
-    batch_size: int = 32
-    lr: float = 5e-3
-    samples: int | None = None
-    threads: int = 1
-
-
-Config = TypeVar("Config", bound=RunConfig)
-
-
-def config_from_args(cls: type[Config], args: argparse.Namespace) -> Config:
-    """A command's configuration from its parsed flags (one flag per field)."""
-    return cls(**{field.name: getattr(args, field.name) for field in dataclasses.fields(cls)})
+#: resolution of the figures written by ``train`` and ``convert`` (``gallery --dpi``)
+FIGURE_DPI = 110
 
 
 def adam_cosine(
@@ -166,6 +135,24 @@ def check_backend(backend: str, device: torch.device) -> str:
     return backend
 
 
+def prepare_run(
+    out: str | os.PathLike[str], section: str, config: DeviceConfig
+) -> tuple[torch.device, Path]:
+    """The checks a computing command starts with, in this order so that nothing is
+    written before a bad device or backend is reported: the device, the backend on it,
+    the output folder.
+
+    Returns:
+        ``(device, <out>/<section>)``.
+
+    Raises:
+        CLIError: one of them is unusable.
+    """
+    device = resolve_device(config.device)
+    check_backend(config.backend, device)
+    return device, prepare_out(out, section)
+
+
 def prepare_out(out: str | os.PathLike[str], section: str) -> Path:
     """Creates ``<out>/<section>`` and checks that files can be written there.
 
@@ -184,17 +171,6 @@ def prepare_out(out: str | os.PathLike[str], section: str) -> Path:
         reason = error.strerror or type(error).__name__
         raise CLIError(f"--out {out}: cannot write results there ({reason})") from None
     return folder
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text}")
-    return value
 
 
 def seed_everything(seed: int) -> None:

@@ -9,7 +9,7 @@ see ``benchmarks/bench_cpu.py``.
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -21,15 +21,17 @@ from ._common import (
     Stopwatch,
     check_backend,
     format_table,
-    positive_int,
     prepare_out,
     resolve_device,
     say,
     torch_threads,
     write_results,
 )
+from ._config import DeviceConfig, option, plain, positive_int
 
 COMMAND = "bench"
+HELP = "time the reference and fused backends of the neuron layers"
+DESCRIPTION = plain(__doc__)
 DEFAULT_SIZE = (32, 100, 128)
 
 
@@ -98,21 +100,35 @@ def layer_table(
     return columns, rows
 
 
-def run(
-    out: str,
-    *,
-    device: str = "cpu",
-    backend: str = "auto",
-    size: tuple[int, int, int] = DEFAULT_SIZE,
-    layers: tuple[str, ...] = LAYERS,
-    budget_s: float = 0.3,
-    threads: int = 1,
-    quiet: bool = False,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class BenchConfig(DeviceConfig):
+    """``sinabs bench``'s settings (device, backend and threads: :class:`DeviceConfig`)."""
+
+    size: tuple[int, int, int] = option(
+        DEFAULT_SIZE,
+        "batch, time steps and neurons",
+        nargs=3,
+        metavar=("B", "T", "N"),
+        type=positive_int,
+    )
+    layers: tuple[str, ...] = option(LAYERS, "layers to time", nargs="+", choices=LAYERS, type=str)
+    budget: float = option(0.3, "seconds per measurement")
+
+
+Config = BenchConfig
+
+
+def run(out: str, config: BenchConfig | None = None, quiet: bool = False) -> dict[str, Any]:
     """Times the layers and writes the table into ``<out>/bench``.
 
-    A later ``--network`` benchmark (a whole network instead of single layers) is
-    another table function next to :func:`layer_table`, chosen here.
+    A later ``--network`` benchmark (a whole network instead of single layers) is a
+    field of :class:`BenchConfig` and another table function next to
+    :func:`layer_table`, chosen here.
+
+    Args:
+        out: the output folder.
+        config: the settings (default: ``BenchConfig()``).
+        quiet: nothing printed.
 
     Returns:
         The results (also written to ``<out>/bench/results.json``).
@@ -120,18 +136,20 @@ def run(
     Raises:
         sinabs.cli._common.CLIError: a bad device, backend or output folder.
     """
+    config = config or BenchConfig()
+    size, threads = config.size, config.threads
     clock = Stopwatch()
-    torch_device = resolve_device(device)
-    fused = check_backend(fused_backend(backend, torch_device), torch_device)
+    torch_device = resolve_device(config.device)
+    fused = check_backend(fused_backend(config.backend, torch_device), torch_device)
     folder = prepare_out(out, COMMAND)
     with torch_threads(threads):
         info = kernel_info(fused, threads)
         say(
             quiet,
-            f"bench: {len(layers)} layers at (batch, time, neurons) = {size} on "
+            f"bench: {len(config.layers)} layers at (batch, time, neurons) = {size} on "
             f"{torch_device}; {info}",
         )
-        columns, rows = layer_table(size, layers, fused, torch_device, budget_s)
+        columns, rows = layer_table(size, config.layers, fused, torch_device, config.budget)
     results = {
         "command": COMMAND,
         "title": "Backends of the neuron layers: reference against fused",
@@ -157,38 +175,3 @@ def run(
     write_results(folder, results)
     say(quiet, format_table(columns, rows), f"results in {folder}")
     return results
-
-
-def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        COMMAND,
-        parents=parents,
-        help="time the reference and fused backends of the neuron layers",
-        description=__doc__.split("\n\n")[1] if __doc__ else None,
-    )
-    parser.add_argument(
-        "--size",
-        type=positive_int,
-        nargs=3,
-        default=DEFAULT_SIZE,
-        metavar=("B", "T", "N"),
-        help="batch, time steps and neurons (%(default)s)",
-    )
-    parser.add_argument(
-        "--layers", nargs="+", choices=LAYERS, default=LAYERS, help="layers to time (all)"
-    )
-    parser.add_argument(
-        "--budget", type=float, default=0.3, help="seconds per measurement (%(default)s)"
-    )
-    parser.set_defaults(
-        handler=lambda a: run(
-            a.out,
-            device=a.device,
-            backend=a.backend,
-            size=tuple(a.size),
-            layers=tuple(a.layers),
-            budget_s=a.budget,
-            threads=a.threads,
-            quiet=a.quiet,
-        )
-    )

@@ -14,7 +14,6 @@ approaches the ANN's as ``T`` grows, and so do the synaptic operations.
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -26,28 +25,27 @@ import sinabs.layers as sl
 from sinabs.utils import normalize_weights
 
 from ._common import (
+    FIGURE_DPI,
     Progress,
-    RunConfig,
     Stopwatch,
     adam_cosine,
-    check_backend,
-    config_from_args,
     figure_class,
     format_table,
     minibatches,
-    positive_int,
-    prepare_out,
-    resolve_device,
+    prepare_run,
     say,
     seed_everything,
     torch_threads,
     write_results,
 )
+from ._config import RunConfig, option, plain, positive_ints
 from .digits import CLASSES, PIXELS, SPLIT_SEED, Digits, load_digits, rate_encode
 from .train import ann_macs, synops_per_sample
 
 COMMAND = "convert"
+HELP = "convert a trained ANN into a spiking network and compare accuracies"
 DEFAULT_TIMESTEPS = (1, 2, 4, 8, 16, 32, 64, 128)
+DESCRIPTION = plain(__doc__)
 
 
 def build_ann(hidden: int) -> nn.Sequential:
@@ -64,21 +62,21 @@ def build_ann(hidden: int) -> nn.Sequential:
 
 @dataclass(frozen=True)
 class ConvertConfig(RunConfig):
-    """``sinabs convert``'s settings (see :class:`~sinabs.cli._common.RunConfig` for
-    the shared ones).
+    """``sinabs convert``'s settings (the shared ones: :class:`~sinabs.cli._config.RunConfig`)."""
 
-    Attributes:
-        epochs: ANN training epochs.
-        timesteps: the numbers of time steps at which the spiking network is evaluated.
-        hidden: ReLU units (then IAF neurons) per hidden layer.
-        percentile: of each layer's activations, scaled to the threshold by
-            ``normalize_weights``.
-    """
+    epochs: int = option(10, "ANN training epochs")
+    timesteps: tuple[int, ...] = option(
+        DEFAULT_TIMESTEPS,
+        "comma-separated numbers of time steps at which the spiking network is evaluated",
+        type=positive_ints,
+    )
+    hidden: int = option(128, "ReLU units, then IAF neurons, per hidden layer")
+    percentile: float = option(
+        99.0, "percentile of each layer's activations that normalize_weights scales to 1"
+    )
 
-    epochs: int = 10
-    timesteps: tuple[int, ...] = DEFAULT_TIMESTEPS
-    hidden: int = 128
-    percentile: float = 99.0
+
+Config = ConvertConfig
 
 
 def train_ann(
@@ -161,9 +159,7 @@ def run(out: str, config: ConvertConfig | None = None, quiet: bool = False) -> d
     """
     config = config or ConvertConfig()
     clock = Stopwatch()
-    device = resolve_device(config.device)
-    check_backend(config.backend, device)
-    folder = prepare_out(out, COMMAND)
+    device, folder = prepare_run(out, COMMAND, config)
     data = load_digits(COMMAND, config.samples)
     timesteps = tuple(sorted(set(config.timesteps)))
     say(quiet, f"convert: ANN on {len(data.y_train)} digits for {config.epochs} epochs on {device}")
@@ -173,7 +169,9 @@ def run(out: str, config: ConvertConfig | None = None, quiet: bool = False) -> d
         )
     macs = sum(ann_macs(ann).values())
     torch.save(ann.state_dict(), folder / "ann_normalized.pt")
-    accuracy_figure(rows, ann_acc, macs).savefig(folder / "accuracy_vs_timesteps.png", dpi=110)
+    accuracy_figure(rows, ann_acc, macs).savefig(
+        folder / "accuracy_vs_timesteps.png", dpi=FIGURE_DPI
+    )
 
     columns = [
         "time steps T",
@@ -270,43 +268,3 @@ def _convert_and_evaluate(
         synops = sum(synops_per_sample(snn, spikes[:, :steps]).values())
         rows.append({"timesteps": steps, "snn_accuracy": accuracy, "synops_per_sample": synops})
     return ann, ann_acc, normalized_acc, rows
-
-
-def _timesteps(text: str) -> tuple[int, ...]:
-    """argparse type: comma-separated positive integers."""
-    return tuple(positive_int(part) for part in text.split(","))
-
-
-def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        COMMAND,
-        parents=parents,
-        help="convert a trained ANN into a spiking network and compare accuracies",
-        description=__doc__.split("\n\n")[1] if __doc__ else None,
-    )
-    default = ConvertConfig()
-    parser.add_argument(
-        "--epochs",
-        type=positive_int,
-        default=default.epochs,
-        help="ANN training epochs (%(default)s)",
-    )
-    parser.add_argument(
-        "--timesteps",
-        type=_timesteps,
-        default=default.timesteps,
-        help="comma-separated numbers of time steps to evaluate (1,2,4,...,128)",
-    )
-    parser.add_argument(
-        "--hidden",
-        type=positive_int,
-        default=default.hidden,
-        help="ReLU units, then IAF neurons, per hidden layer (%(default)s)",
-    )
-    parser.add_argument(
-        "--percentile",
-        type=float,
-        default=default.percentile,
-        help="normalize_weights percentile (%(default)s)",
-    )
-    parser.set_defaults(handler=lambda a: run(a.out, config_from_args(ConvertConfig, a), a.quiet))

@@ -3,15 +3,22 @@ of results (``<out>/index.html``) and a short summary. ``make demo`` runs this."
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from . import convert, gallery, report, train
-from ._common import RunConfig, Stopwatch, check_backend, prepare_out, resolve_device, say
+from ._common import Stopwatch, check_backend, prepare_out, resolve_device, say
+from ._config import RunConfig
 
 COMMAND = "demo"
+HELP = "gallery, train and convert with their defaults, and the page of all results"
+DESCRIPTION = (
+    "Runs gallery, train and convert into OUT with their defaults but for the flags "
+    "below, which both train and convert take; writes OUT/index.html (every figure and "
+    "table on one page) and prints a summary."
+)
+Config = RunConfig
 
 
 def run(out: str, config: RunConfig | None = None, quiet: bool = False) -> dict[str, Any]:
@@ -19,8 +26,8 @@ def run(out: str, config: RunConfig | None = None, quiet: bool = False) -> dict[
 
     Args:
         out: the output folder.
-        config: seed, device, backend and threads for ``train`` and ``convert`` (their
-            other settings keep their defaults).
+        config: the settings that ``train`` and ``convert`` share (their others keep
+            their defaults).
         quiet: no progress bars, nothing printed.
 
     Returns:
@@ -64,23 +71,3 @@ def summary(results: dict[str, Any]) -> str:
             f"network {c['snn_accuracy_at_max_timesteps']:.1%} at T = {c['max_timesteps']}",
         ]
     )
-
-
-def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        COMMAND,
-        parents=parents,
-        help="gallery, train and convert with their defaults, and the results page",
-        description=(
-            "Runs gallery, train and convert with their defaults into OUT, writes "
-            "OUT/index.html (every figure and table on one page) and prints a summary."
-        ),
-    )
-    parser.set_defaults(handler=lambda a: run(a.out, _config(a), a.quiet))
-
-
-def _config(args: argparse.Namespace) -> RunConfig:
-    """The demo's flags (the shared ones but the training details, which keep their
-    defaults)."""
-    flags = ("seed", "device", "backend", "threads")
-    return replace(RunConfig(), **{name: getattr(args, name) for name in flags})

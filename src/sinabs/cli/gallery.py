@@ -10,7 +10,6 @@ units, legends outside the data and a title and file name that say what is shown
 
 from __future__ import annotations
 
-import argparse
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,9 +21,16 @@ import torch
 import sinabs.activation as sa
 import sinabs.layers as sl
 
-from ._common import Stopwatch, figure_class, prepare_out, say, write_results
+from ._common import FIGURE_DPI, Stopwatch, figure_class, prepare_out, say, write_results
+from ._config import option
 
 COMMAND = "gallery"
+HELP = "draw the neuron models, spike functions, resets and surrogate gradients"
+DESCRIPTION = (
+    "Draws the neuron-model figures of the 'Choosing a neuron model' tutorial (IAF, LIF, "
+    "ExpLeak, ALIF, with and without synaptic current) and galleries of the spike "
+    "functions, reset mechanisms and surrogate gradients, as PNG files in OUT/gallery."
+)
 STEPS = 100
 TIME_LABEL = "time step"
 CURRENT_LABEL = "current\n(a.u. per step)"
@@ -303,16 +309,25 @@ OTHER_FIGURES: tuple[tuple[str, str, Callable[[], Any]], ...] = (
 )
 
 
-def run(out: str | Path, quiet: bool = False) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Config:
+    """``sinabs gallery``'s settings."""
+
+    dpi: int = option(FIGURE_DPI, "resolution of the PNG files, in dots per inch")
+
+
+def run(out: str | Path, config: Config | None = None, quiet: bool = False) -> dict[str, Any]:
     """Draws every gallery figure into ``<out>/gallery``.
 
     Args:
         out: the output folder.
+        config: the settings (default: ``Config()``).
         quiet: print nothing.
 
     Returns:
         The results (also written to ``<out>/gallery/results.json``).
     """
+    config = config or Config()
     clock = Stopwatch()
     folder = prepare_out(out, COMMAND)
     drawings: list[tuple[str, str, Callable[[], Any]]] = [
@@ -321,7 +336,7 @@ def run(out: str | Path, quiet: bool = False) -> dict[str, Any]:
     drawings += OTHER_FIGURES
     figures = []
     for file, caption, draw in drawings:
-        draw().savefig(folder / file, dpi=110)
+        draw().savefig(folder / file, dpi=config.dpi)
         figures.append({"file": file, "caption": caption})
         say(quiet, f"  {folder / file}")
     results = {
@@ -335,18 +350,3 @@ def run(out: str | Path, quiet: bool = False) -> dict[str, Any]:
     write_results(folder, results)
     say(quiet, f"gallery: {len(figures)} figures in {folder} ({results['seconds']:.1f} s)")
     return results
-
-
-def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        COMMAND,
-        parents=parents,
-        help="draw the neuron models, spike functions, resets and surrogate gradients",
-        description=(
-            "Draws the neuron-model figures of the 'Choosing a neuron model' tutorial "
-            "(IAF, LIF, ExpLeak, ALIF, with and without synaptic current) and galleries of "
-            "the spike functions, reset mechanisms and surrogate gradients, as PNG files "
-            "in OUT/gallery."
-        ),
-    )
-    parser.set_defaults(handler=lambda args: run(args.out, args.quiet))

@@ -15,7 +15,6 @@ same architecture needs as an ANN with ReLUs.
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -27,27 +26,26 @@ import sinabs.activation as sa
 import sinabs.layers as sl
 
 from ._common import (
+    FIGURE_DPI,
     Progress,
-    RunConfig,
     Stopwatch,
     adam_cosine,
-    check_backend,
-    config_from_args,
     figure_class,
     format_table,
     minibatches,
-    positive_int,
-    prepare_out,
+    prepare_run,
     quiet_deprecations,
-    resolve_device,
     say,
     seed_everything,
     torch_threads,
     write_results,
 )
+from ._config import RunConfig, option, plain
 from .digits import CLASSES, PIXELS, SPLIT_SEED, Digits, load_digits, rate_encode
 
 COMMAND = "train"
+HELP = "train a spiking network with BPTT on the 8x8 digits"
+DESCRIPTION = plain(__doc__)
 OPERATIONS_COLUMNS = ["layer", "SNN synops", "ANN MACs", "synops / MAC"]
 TAU_MEM = 20.0
 
@@ -118,18 +116,14 @@ def synops_per_sample(model: nn.Module, spikes: torch.Tensor) -> dict[str, float
 
 @dataclass(frozen=True)
 class TrainConfig(RunConfig):
-    """``sinabs train``'s settings (see :class:`~sinabs.cli._common.RunConfig` for the
-    shared ones).
+    """``sinabs train``'s settings (the shared ones: :class:`~sinabs.cli._config.RunConfig`)."""
 
-    Attributes:
-        epochs: passes over the training digits.
-        timesteps: time steps ``T`` per digit.
-        hidden: hidden LIF neurons.
-    """
+    epochs: int = option(10, "passes over the training digits")
+    timesteps: int = option(10, "time steps T per digit")
+    hidden: int = option(128, "hidden LIF neurons")
 
-    epochs: int = 10
-    timesteps: int = 10
-    hidden: int = 128
+
+Config = TrainConfig
 
 
 def train(
@@ -274,9 +268,7 @@ def run(out: str, config: TrainConfig | None = None, quiet: bool = False) -> dic
     """
     config = config or TrainConfig()
     clock = Stopwatch()
-    device = resolve_device(config.device)
-    check_backend(config.backend, device)
-    folder = prepare_out(out, COMMAND)
+    device, folder = prepare_run(out, COMMAND, config)
     data = load_digits(COMMAND, config.samples)
     say(
         quiet,
@@ -290,9 +282,9 @@ def run(out: str, config: TrainConfig | None = None, quiet: bool = False) -> dic
     rows = operations_table(model, synops)
     sinabs.reset_states(model)
     torch.save(model.state_dict(), folder / "model.pt")
-    curve_figure(history).savefig(folder / "training_curve.png", dpi=110)
+    curve_figure(history).savefig(folder / "training_curve.png", dpi=FIGURE_DPI)
     raster_figure(model, data.x_test[0], test_spikes[0], int(data.y_test[0])).savefig(
-        folder / "spike_raster.png", dpi=110
+        folder / "spike_raster.png", dpi=FIGURE_DPI
     )
 
     final = history[-1]
@@ -346,29 +338,3 @@ def run(out: str, config: TrainConfig | None = None, quiet: bool = False) -> dic
         f"saved the model, training_curve.png and spike_raster.png in {folder}",
     )
     return results
-
-
-def add_parser(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        COMMAND,
-        parents=parents,
-        help="train a spiking network with BPTT on the 8x8 digits",
-        description=__doc__.split("\n\n")[1] if __doc__ else None,
-    )
-    default = TrainConfig()
-    parser.add_argument(
-        "--epochs", type=positive_int, default=default.epochs, help="training epochs (%(default)s)"
-    )
-    parser.add_argument(
-        "--timesteps",
-        type=positive_int,
-        default=default.timesteps,
-        help="time steps per digit (%(default)s)",
-    )
-    parser.add_argument(
-        "--hidden",
-        type=positive_int,
-        default=default.hidden,
-        help="hidden LIF neurons (%(default)s)",
-    )
-    parser.set_defaults(handler=lambda a: run(a.out, config_from_args(TrainConfig, a), a.quiet))
