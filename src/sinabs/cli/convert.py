@@ -32,14 +32,13 @@ from ._common import (
     figure_class,
     format_table,
     minibatches,
-    prepare_run,
     say,
     seed_everything,
     torch_threads,
     write_results,
 )
 from ._config import RunConfig, option, plain, positive_ints
-from .digits import CLASSES, PIXELS, SPLIT_SEED, Digits, load_digits, rate_encode
+from .digits import CLASSES, PIXELS, SPLIT_SEED, Digits, rate_encode, start
 from .train import ann_macs, synops_per_sample
 
 COMMAND = "convert"
@@ -159,8 +158,7 @@ def run(out: str, config: ConvertConfig | None = None, quiet: bool = False) -> d
     """
     config = config or ConvertConfig()
     clock = Stopwatch()
-    device, folder = prepare_run(out, COMMAND, config)
-    data = load_digits(COMMAND, config.samples)
+    device, folder, data = start(out, COMMAND, config)
     timesteps = tuple(sorted(set(config.timesteps)))
     say(quiet, f"convert: ANN on {len(data.y_train)} digits for {config.epochs} epochs on {device}")
     with torch_threads(config.threads):

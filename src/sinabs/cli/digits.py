@@ -8,10 +8,12 @@ The split is fixed (the same test digits for every seed, so that runs are compar
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
-from ._common import CLIError, require
+from ._common import CLIError, prepare_run, require
+from ._config import RunConfig
 
 #: seed of the train/test split (not the run's seed: the test set never changes)
 SPLIT_SEED = 0
@@ -58,6 +60,17 @@ def load_digits(command: str, samples: int | None = None) -> Digits:
     n_test = max(1, round(len(order) * TEST_FRACTION))
     test, train = order[:n_test], order[n_test:]
     return Digits(images[train], labels[train], images[test], labels[test])
+
+
+def start(out: str, command: str, config: RunConfig) -> tuple[torch.device, Path, Digits]:
+    """What ``train`` and ``convert`` start with: :func:`~sinabs.cli._common.prepare_run`'s
+    checks (device, backend, output folder), then the digits.
+
+    Returns:
+        ``(device, <out>/<command>, digits)``.
+    """
+    device, folder = prepare_run(out, command, config)
+    return device, folder, load_digits(command, config.samples)
 
 
 def rate_encode(

@@ -33,7 +33,6 @@ from ._common import (
     figure_class,
     format_table,
     minibatches,
-    prepare_run,
     quiet_deprecations,
     say,
     seed_everything,
@@ -41,7 +40,7 @@ from ._common import (
     write_results,
 )
 from ._config import RunConfig, option, plain
-from .digits import CLASSES, PIXELS, SPLIT_SEED, Digits, load_digits, rate_encode
+from .digits import CLASSES, PIXELS, SPLIT_SEED, Digits, rate_encode, start
 
 COMMAND = "train"
 HELP = "train a spiking network with BPTT on the 8x8 digits"
@@ -268,8 +267,7 @@ def run(out: str, config: TrainConfig | None = None, quiet: bool = False) -> dic
     """
     config = config or TrainConfig()
     clock = Stopwatch()
-    device, folder = prepare_run(out, COMMAND, config)
-    data = load_digits(COMMAND, config.samples)
+    device, folder, data = start(out, COMMAND, config)
     say(
         quiet,
         f"train: {len(data.y_train)} training and {len(data.y_test)} test digits, "
