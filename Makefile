@@ -17,6 +17,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 # torch first, pinned: an unpinned resolve can pull a multi-GB CUDA build.
 TORCH := torch==2.13.0
+# The base and demo layers skip pip's byte-compilation of every installed module
+# (torch alone: 7 instead of 24 s of CPU time; 51 instead of 133 s of wall time on a
+# busy machine);
+# Python compiles and caches the modules a program imports on first use.
+NO_COMPILE := --no-compile
 BASE_STAMP := $(VENV)/.stamp-base
 DEMO_STAMP := $(VENV)/.stamp-demo
 DEV_STAMP := $(VENV)/.stamp-dev
@@ -29,11 +34,11 @@ venv: $(DEV_STAMP)
 
 $(BASE_STAMP):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install $(TORCH)
+	$(BIN)/pip install $(NO_COMPILE) $(TORCH)
 	touch $@
 
 $(DEMO_STAMP): $(BASE_STAMP) pyproject.toml setup.py
-	$(BIN)/pip install -e ".[demo]"
+	$(BIN)/pip install $(NO_COMPILE) -e ".[demo]"
 	touch $@
 
 $(DEV_STAMP): $(DEMO_STAMP)
