@@ -17,10 +17,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 # torch first, pinned: an unpinned resolve can pull a multi-GB CUDA build.
 TORCH := torch==2.13.0
-# The base and demo layers skip pip's byte-compilation of every installed module
-# (torch alone: 7 instead of 24 s of CPU time; 51 instead of 133 s of wall time on a
-# busy machine);
-# Python compiles and caches the modules a program imports on first use.
+# The base and demo layers skip pip's byte-compilation of every installed module (torch
+# alone: 7 instead of 24 s of CPU time, 51 instead of 133 s of wall time on a busy
+# machine); Python compiles and caches the modules a program imports on first use.
 NO_COMPILE := --no-compile
 BASE_STAMP := $(VENV)/.stamp-base
 DEMO_STAMP := $(VENV)/.stamp-demo
