@@ -33,7 +33,7 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every command once, at a tiny size, into one folder."""
     folder = tmp_path_factory.mktemp("out")
     for args in (
-        ["gallery"],
+        ["gallery", "--dpi", "50"],
         ["train", *TINY_TRAIN],
         ["convert", *TINY_CONVERT],
         ["bench", *TINY_BENCH],
@@ -156,36 +156,30 @@ def test_index_shows_every_figure_and_table(out: Path) -> None:
     assert page.caption_texts == [table["title"] for table in tables]
 
 
-def test_same_seed_same_results(out: Path, tmp_path: Path) -> None:
-    """Run again with the seed of the module's run (0), and with another seed."""
-
-    def run(folder: Path, seed: str) -> dict[str, Any]:
-        args = ["train", *TINY_TRAIN, "--seed", seed, "--out", str(folder), "--quiet"]
-        assert main(args) == 0
-        return _comparable(folder)
-
-    def _comparable(folder: Path) -> dict[str, Any]:
-        results = _results(folder, "train")
-        return {"history": results["history"], "tables": results["tables"]}
-
-    assert run(tmp_path / "again", "0") == _comparable(out)
-    assert run(tmp_path / "other", "1") != _comparable(out)
+def _train_metrics(folder: Path) -> dict[str, Any]:
+    results = _results(folder, "train")
+    return {"history": results["history"], "tables": results["tables"]}
 
 
-def test_convert_same_seed_same_results(tmp_path: Path) -> None:
-    def run(folder: str) -> list[dict[str, float]]:
-        args = ["convert", *TINY_CONVERT, "--seed", "5", "--out", str(tmp_path / folder)]
-        assert main([*args, "--quiet"]) == 0
-        return _results(tmp_path / folder, "convert")["accuracy_by_timesteps"]
-
-    assert run("a") == run("b")
-
-
-def test_progress_and_report_on_the_terminal(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_train_same_seed_same_results_with_progress(
+    out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["train", *TINY_TRAIN, "--out", str(tmp_path)]) == 0
+    """Again with the module's seed (0), this time not quiet: the same metrics, and
+    the terminal shows the progress bar (stderr) and the report (stdout)."""
+    assert main(["train", *TINY_TRAIN, "--seed", "0", "--out", str(tmp_path)]) == 0
+    assert _train_metrics(tmp_path) == _train_metrics(out)
     captured = capsys.readouterr()
     assert "test accuracy" in captured.out and "synops" in captured.out
     assert "loss=" in captured.err and "acc=" in captured.err  # the tqdm bar
     assert str(tmp_path / "index.html") in captured.out
+
+
+def test_train_other_seed_other_results(out: Path, tmp_path: Path) -> None:
+    assert main(["train", *TINY_TRAIN, "--seed", "1", "--out", str(tmp_path), "--quiet"]) == 0
+    assert _train_metrics(tmp_path) != _train_metrics(out)
+
+
+def test_convert_same_seed_same_results(out: Path, tmp_path: Path) -> None:
+    assert main(["convert", *TINY_CONVERT, "--seed", "0", "--out", str(tmp_path), "--quiet"]) == 0
+    again = _results(tmp_path, "convert")["accuracy_by_timesteps"]
+    assert again == _results(out, "convert")["accuracy_by_timesteps"]
