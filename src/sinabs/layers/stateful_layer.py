@@ -1,9 +1,16 @@
 """``StatefulLayer``: the base of every neuron layer.
 
-It owns, once for all neuron types: the state buffers and their life cycle (lazy
-initialisation, batch-size policy, reset, detach), input validation, the call into
-the dynamics core, recordings, the stored configuration behind ``_param_dict``,
-``repr``, copying and pickling.
+It owns, once for all neuron types: the states and their life cycle (lazy
+initialisation, batch-size policy, reset, detach, ``state_dict``, ``.to()``), input
+validation, the call into the dynamics core, recordings, the stored configuration behind
+``_param_dict``, ``repr``, copying and pickling.
+
+States are not module buffers. They are saved in ``state_dict`` under their names
+(``v_mem``, ``i_syn``, ...) and moved by ``.to()`` like buffers, but
+``named_buffers()`` does not list them: whatever synchronises a model's buffers across
+processes (``DistributedDataParallel`` broadcasts rank 0's buffers before every forward
+call by default) would otherwise overwrite each process's neuron states with rank 0's,
+which belong to other samples.
 """
 
 from __future__ import annotations
@@ -92,6 +99,7 @@ def frozen(tensor: torch.Tensor) -> nn.Parameter:
 
 
 _OPEN = "_config_open"  # transient flag while nested __init__s fill in **kwargs
+_STATES = "_state_tensors"  # instance __dict__ entry: {state name: tensor}, in order
 
 
 def _capture_config(init: Callable[..., None]) -> Callable[..., None]:
@@ -142,15 +150,18 @@ def _format_value(value: Any) -> str:
 class StatefulLayer(nn.Module):
     """Base class of layers whose neurons carry state from one time step to the next.
 
-    States are registered, persistent buffers (in ``state_dict``, moved by ``.to()``),
-    empty ``(0,)`` until the first forward call initialises them to zeros of shape
+    States are attributes (``layer.v_mem``) saved in ``state_dict`` and moved by
+    ``.to()``, but not module buffers (see the module docstring). They are empty
+    ``(0,)`` until the first forward call initialises them to zeros of shape
     ``(batch, *neurons)`` and the input's dtype.
 
     State policy on a new input shape ``(B, T, *neurons)``:
 
     * other neuron shape: zeros of the new shape;
     * only the batch size differs: row ``i`` of the new state is row ``i mod B_old`` of
-      the old one (every state of a neuron from the same row; no random numbers).
+      the old one (every state of a neuron from the same row; no random numbers);
+      states with no rows (left by loading such a ``state_dict``) become zeros;
+    * an empty batch or ``T = 0``: an empty output, the states untouched.
 
     After a forward call the states are the live tensors of the autograd graph, so
     back-propagation continues across calls (BPTT over consecutive batches). For
@@ -177,49 +188,68 @@ class StatefulLayer(nn.Module):
 
     def __init__(self, state_names: Sequence[str]) -> None:
         super().__init__()
-        for name in state_names:
-            self.register_buffer(name, torch.zeros(0))
+        self.__dict__[_STATES] = {name: torch.zeros(0) for name in state_names}
 
     # ---- states ---------------------------------------------------------------------
 
     @property
     def state_names(self) -> list[str]:
-        """Names of this layer's own state buffers (submodules' buffers excluded)."""
-        return list(self._buffers)
+        """Names of this layer's own states, in order (submodules' excluded)."""
+        return list(self.__dict__[_STATES])
 
-    def _states(self) -> Iterator[tuple[str, torch.Tensor]]:
-        for name in self.state_names:
-            yield name, self._buffers[name]  # type: ignore[misc]
+    def named_states(self) -> Iterator[tuple[str, torch.Tensor]]:
+        """``(name, tensor)`` of this layer's own states, in order (like
+        ``named_buffers(recurse=False)``; states are not buffers, see the module
+        docstring)."""
+        yield from self.__dict__[_STATES].items()
+
+    _states = named_states
 
     def _set_state(self, name: str, value: torch.Tensor) -> None:
-        """Replaces state buffer ``name``. A plain tensor goes straight into the buffer
-        dict: ``nn.Module.__setattr__`` would register the buffer anew (checks and
-        hooks for a name that is registered already), a cost paid on every forward."""
-        if type(value) is torch.Tensor and name in self._buffers:
-            self._buffers[name] = value
+        """Replaces state ``name`` (one dict store: this runs on every forward call)."""
+        self.__dict__[_STATES][name] = value
+
+    def __getattr__(self, name: str) -> Any:
+        states = self.__dict__.get(_STATES)
+        if states is not None and name in states:
+            return states[name]
+        return super().__getattr__(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        states = self.__dict__.get(_STATES)
+        if states is not None and name in states:
+            if not isinstance(value, torch.Tensor):
+                raise TypeError(
+                    f"{type(self).__name__}.{name} is a neuron state and must be a "
+                    f"torch.Tensor; got {type(value).__name__}"
+                )
+            states[name] = value
         else:
-            setattr(self, name, value)
+            super().__setattr__(name, value)
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *self.__dict__.get(_STATES, {})})
 
     def is_state_initialised(self) -> bool:
-        """False while any state buffer is still empty ``(0,)``."""
+        """False while any state is still empty ``(0,)``."""
         return all(buf.shape != (0,) for _, buf in self._states())
 
     def state_has_shape(self, shape: Sequence[int]) -> bool:
-        """True iff every state buffer has shape ``shape``."""
+        """True iff every state has shape ``shape``."""
         size = torch.Size(shape)
-        return all(buf.shape == size for buf in self._buffers.values())  # type: ignore[union-attr]
+        return all(buf.shape == size for _, buf in self._states())
 
     def has_trailing_dimension(self, trailing_dim: Sequence[int]) -> bool:
-        """True iff every state buffer has neuron shape ``trailing_dim`` (after the batch)."""
+        """True iff every state has neuron shape ``trailing_dim`` (after the batch)."""
         return all(buf.shape[1:] == torch.Size(trailing_dim) for _, buf in self._states())
 
     def init_state_with_shape(
         self, shape: Sequence[int], randomize: bool = False, dtype: torch.dtype | None = None
     ) -> None:
         """Replaces every state by zeros of ``shape`` (then randomises if asked)."""
-        for name, buf in self._states():
+        for name, buf in list(self._states()):
             state_dtype = dtype or (buf.dtype if buf.is_floating_point() else None)
-            setattr(self, name, torch.zeros(tuple(shape), device=buf.device, dtype=state_dtype))
+            self._set_state(name, torch.zeros(tuple(shape), device=buf.device, dtype=state_dtype))
         self.reset_states(randomize=randomize)
 
     def reset_states(
@@ -237,7 +267,7 @@ class StatefulLayer(nn.Module):
         """
         if not self.is_state_initialised():
             return
-        for name, buf in self._states():
+        for name, buf in list(self._states()):
             # new tensors from the shape alone: a state left behind by torch.func.vmap
             # (a batched tensor outside its transform) allows nothing else
             if randomize:
@@ -249,14 +279,21 @@ class StatefulLayer(nn.Module):
             self._set_state(name, fresh)
 
     def handle_state_batch_size_mismatch(self, new_batch_size: int) -> None:
-        """Adapts the states to ``new_batch_size`` rows: row i takes old row i mod B_old."""
-        for name, buf in self._states():
-            rows = torch.arange(new_batch_size, device=buf.device) % buf.shape[0]
-            setattr(self, name, buf.index_select(0, rows))
+        """Adapts the states to ``new_batch_size`` rows: row i takes old row i mod B_old
+        (zeros when the old states have no rows)."""
+        for name, buf in list(self._states()):
+            if buf.shape[0] == 0:
+                fresh = torch.zeros(
+                    (new_batch_size, *buf.shape[1:]), dtype=buf.dtype, device=buf.device
+                )
+            else:
+                rows = torch.arange(new_batch_size, device=buf.device) % buf.shape[0]
+                fresh = buf.index_select(0, rows)
+            self._set_state(name, fresh)
 
     def detach_states(self) -> None:
         """Cuts the states from the autograd graph, keeping their values."""
-        for name, buf in self._states():
+        for name, buf in list(self._states()):
             self._set_state(name, buf.detach())
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -264,36 +301,77 @@ class StatefulLayer(nn.Module):
         super().zero_grad(set_to_none=set_to_none)
         self.detach_states()
 
-    def _load_from_state_dict(
-        self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any
+    # ---- states in state_dict and under .to() (what buffers get from nn.Module) --------
+
+    def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True) -> Any:
+        super()._apply(fn, recurse)
+        for name, buf in list(self._states()):
+            self._set_state(name, fn(buf))
+        return self
+
+    def _save_to_state_dict(
+        self, destination: dict[str, Any], prefix: str, keep_vars: bool
     ) -> None:
-        # A saved state of another shape (e.g. a fresh layer's (0,)) is adopted.
+        super()._save_to_state_dict(destination, prefix, keep_vars)
         for name, buf in self._states():
-            saved = state_dict.get(prefix + name)
-            if isinstance(saved, torch.Tensor) and saved.shape != buf.shape:
-                setattr(self, name, torch.empty(saved.shape, dtype=buf.dtype, device=buf.device))
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+            destination[prefix + name] = buf if keep_vars else buf.detach()
+
+    def _load_from_state_dict(
+        self,
+        state_dict: dict[str, Any],
+        prefix: str,
+        local_metadata: dict[str, Any],
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+        # the states: a saved state of another shape (e.g. a fresh layer's (0,)) is
+        # adopted; it keeps this layer's dtype and device, as a buffer would
+        keys = {prefix + name: name for name in self.state_names}
+        unexpected_keys[:] = [key for key in unexpected_keys if key not in keys]
+        for key, name in keys.items():
+            saved = state_dict.get(key)
+            if saved is None:
+                if strict:
+                    missing_keys.append(key)
+                continue
+            if not isinstance(saved, torch.Tensor):
+                error_msgs.append(
+                    f'While copying the state "{key}", expected a tensor; got '
+                    f"{type(saved).__name__}."
+                )
+                continue
+            current = self.__dict__[_STATES][name]
+            dtype = current.dtype if current.is_floating_point() else saved.dtype
+            self._set_state(name, saved.detach().to(device=current.device, dtype=dtype, copy=True))
 
     @property
     def shape(self) -> torch.Size | None:
         """Shape of the states (batch included), or None while uninitialised."""
-        return self._buffers["v_mem"].shape if self.is_state_initialised() else None  # type: ignore[union-attr]
+        return self.__dict__[_STATES]["v_mem"].shape if self.is_state_initialised() else None
 
     # ---- forward machinery ----------------------------------------------------------
 
     def forward(self, *args: Any, **kwargs: Any) -> torch.Tensor:
         raise NotImplementedError("StatefulLayer has no forward; use a neuron layer")
 
-    def _prepare_states(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Checks devices, (re)initialises states for ``x`` (B, T, ...); returns them."""
-        batch, trailing = x.shape[0], x.shape[2:]
+    def _check_devices(self, x: torch.Tensor) -> None:
         device = x.device
-        for label, tensor in (*self._buffers.items(), *self._parameters.items()):
+        for label, tensor in (*self._states(), *self._buffers.items(), *self._parameters.items()):
             if tensor is not None and tensor.device != device and tensor.numel():
                 raise ValueError(
                     f"input_data is on {device} but the layer's {label} is on "
                     f"{tensor.device}; move the layer with .to({str(device)!r})"
                 )
+
+    def _prepare_states(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Checks devices, (re)initialises states for ``x`` (B, T, ...); returns them."""
+        batch, trailing = x.shape[0], x.shape[2:]
+        self._check_devices(x)
         if self.state_has_shape((batch, *trailing)):  # the usual call: nothing to change
             return dict(self._states())
         if not self.is_state_initialised() or not self.has_trailing_dimension(trailing):
@@ -310,6 +388,8 @@ class StatefulLayer(nn.Module):
         rec_connect: nn.Module | None = None,
     ) -> torch.Tensor:
         """Runs ``family`` on ``x`` (B, T, ...) and stores states, recordings, firing rate."""
+        if x.shape[0] == 0 or x.shape[1] == 0:
+            return self._empty_call(x)
         state = self._prepare_states(x)
         dtype = torch.promote_types(x.dtype, state["v_mem"].dtype)
         out, state, recordings, out_sum = dynamics.run(
@@ -325,6 +405,21 @@ class StatefulLayer(nn.Module):
             self._set_state(name, state[name])
         self.recordings = {name: as_recording(rec) for name, rec in recordings.items()}
         self.firing_rate = out_sum / out.numel()
+        return out
+
+    def _empty_call(self, x: torch.Tensor) -> torch.Tensor:
+        """An empty batch or ``T = 0``: an empty output; the states stay as they are."""
+        self._check_devices(x)
+        states = dict(self._states())
+        dtype = x.dtype
+        if self.is_state_initialised():
+            dtype = torch.promote_types(dtype, states["v_mem"].dtype)
+        out = x.to(dtype) * 0  # empty, and in the graph like any output
+        if self.record_states:
+            self.recordings = {name: as_recording(out.clone()) for name in states}
+        else:
+            self.recordings = {}
+        self.firing_rate = out.sum() / out.numel()  # nan, as torch.mean of nothing
         return out
 
     # ---- configuration, repr, copying, pickling -------------------------------------
@@ -405,6 +500,7 @@ class StatefulLayer(nn.Module):
     def __getstate__(self) -> dict[str, Any]:
         # States and recordings may carry autograd history; pickle their values only.
         state = dict(self.__dict__)
+        state[_STATES] = {k: v.detach() for k, v in state[_STATES].items()}
         state["_buffers"] = {
             k: (v.detach() if v is not None else v) for k, v in state["_buffers"].items()
         }
@@ -415,6 +511,15 @@ class StatefulLayer(nn.Module):
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        if _STATES not in state:
+            # pickled by sinabs 3.x (or an earlier version of this package): the
+            # states were the layer's buffers
+            state = dict(state)
+            buffers = dict(state.get("_buffers", {}))
+            state[_STATES] = {k: v for k, v in buffers.items() if isinstance(v, torch.Tensor)}
+            state["_buffers"] = {k: v for k, v in buffers.items() if k not in state[_STATES]}
+            for name in state[_STATES]:
+                state.pop(name, None)  # e.g. a plain ``i_syn = None`` attribute
         super().__setstate__(state)
         if "_config" not in self.__dict__:  # pickled by sinabs 3.x
             self.__dict__["_config"] = self._config_from_attributes()
