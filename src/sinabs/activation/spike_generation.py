@@ -15,6 +15,12 @@ Forward (``v`` membrane potential, ``θ`` threshold):
 Backward (all of them): ``grad_v = grad_s * surrogate_grad_fn(v, θ)``; the threshold
 receives no gradient through the spike function. Spikes have the dtype of ``v`` and
 never contain ``-0.0`` (differences Q26, Q27).
+
+A membrane potential that is not finite (NaN, or ±inf from an infinite input) gives a
+NaN spike output, as any torch operation propagates NaN (sinabs 3.x emits 0 spikes, so
+a NaN that reached a neuron stayed invisible downstream while its state stayed NaN).
+Every backend does the same: the spikes are ``s + (v - v)``, which adds +0 to every
+finite count.
 """
 
 from __future__ import annotations
@@ -26,6 +32,12 @@ from typing import Any
 import torch
 
 Surrogate = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _nan_where_not_finite(spikes: torch.Tensor, v_mem: torch.Tensor) -> torch.Tensor:
+    """``spikes`` with NaN where ``v_mem`` is NaN or infinite (``v - v`` is +0 for
+    every finite ``v``, so the other counts keep their bits)."""
+    return spikes + (v_mem - v_mem)
 
 
 def _multi_spike(v_mem: torch.Tensor, spike_threshold: Any) -> torch.Tensor:
@@ -75,7 +87,8 @@ class MultiSpike(BackwardClass, torch.autograd.Function):
     def forward(  # type: ignore[override]
         v_mem: torch.Tensor, spike_threshold: Any, surrogate_grad_fn: Surrogate
     ) -> torch.Tensor:
-        return _multi_spike(v_mem, spike_threshold).to(v_mem.dtype)
+        spikes = _multi_spike(v_mem, spike_threshold).to(v_mem.dtype)
+        return _nan_where_not_finite(spikes, v_mem)
 
 
 class SingleSpike(BackwardClass, torch.autograd.Function):
@@ -87,7 +100,8 @@ class SingleSpike(BackwardClass, torch.autograd.Function):
     def forward(  # type: ignore[override]
         v_mem: torch.Tensor, spike_threshold: Any, surrogate_grad_fn: Surrogate
     ) -> torch.Tensor:
-        return ((v_mem - spike_threshold) >= 0).to(v_mem.dtype)
+        spikes = ((v_mem - spike_threshold) >= 0).to(v_mem.dtype)
+        return _nan_where_not_finite(spikes, v_mem)
 
 
 class MaxSpikeInner(BackwardClass, torch.autograd.Function):
@@ -105,7 +119,7 @@ class MaxSpikeInner(BackwardClass, torch.autograd.Function):
         spikes = _multi_spike(v_mem, spike_threshold)
         if max_num_spikes_per_bin is not None:
             spikes = torch.clamp(spikes, max=max_num_spikes_per_bin)
-        return spikes.to(v_mem.dtype)
+        return _nan_where_not_finite(spikes.to(v_mem.dtype), v_mem)
 
 
 @dataclass

@@ -16,6 +16,7 @@ which belong to other samples.
 from __future__ import annotations
 
 import copy
+import difflib
 import functools
 import inspect
 from collections.abc import Callable, Iterator, Sequence
@@ -84,6 +85,41 @@ def time_constant(value: Any, name: str) -> torch.Tensor:
     return tensor
 
 
+def threshold_tensor(value: Any, name: str = "spike_threshold") -> torch.Tensor:
+    """A fresh floating-point tensor of spike thresholds; each must be positive and
+    finite (MultiSpike divides by it, a subtractive reset by an infinite one gives NaN,
+    and a threshold at or below zero makes a neuron fire on every step)."""
+    tensor = float_tensor(value, name)
+    if not bool(torch.isfinite(tensor).all()) or bool((tensor <= 0).any()):
+        raise ValueError(f"{name} must be positive and finite; got {value!r}")
+    return tensor
+
+
+def lower_bound(
+    value: Any, threshold: torch.Tensor | None, name: str = "min_v_mem"
+) -> torch.Tensor:
+    """A fresh tensor for ``min_v_mem``: finite and below the threshold wherever both
+    apply (a membrane clamped at or above the threshold fires on every step)."""
+    tensor = float_tensor(value, name)
+    if not bool(torch.isfinite(tensor).all()):
+        raise ValueError(f"{name} must be finite (or None for no bound); got {value!r}")
+    if threshold is not None:
+        try:
+            above = bool((tensor >= threshold).any())
+        except RuntimeError as err:
+            raise ValueError(
+                f"{name} of shape {tuple(tensor.shape)} does not broadcast with "
+                f"spike_threshold of shape {tuple(threshold.shape)}"
+            ) from err
+        if above:
+            raise ValueError(
+                f"{name} must be below spike_threshold (a membrane clamped at or above "
+                f"the threshold fires on every step); got {name}={value!r}, "
+                f"spike_threshold={threshold.tolist()!r}"
+            )
+    return tensor
+
+
 def decay_factor(value: Any, name: str) -> torch.Tensor:
     """``exp(-1/tau)`` of a validated time constant, in float32."""
     return torch.exp(-1.0 / time_constant(value, name))
@@ -115,6 +151,8 @@ def _capture_config(init: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(init)
     def wrapper(self: nn.Module, *args: Any, **kwargs: Any) -> None:
         outermost = "_config" not in self.__dict__
+        if var_kw is None:
+            _check_keywords(type(self).__name__, signature, kwargs)
         if outermost or self.__dict__.get(_OPEN):
             bound = signature.bind(self, *args, **kwargs)
             bound.apply_defaults()
@@ -132,6 +170,22 @@ def _capture_config(init: Callable[..., None]) -> Callable[..., None]:
                 self.__dict__.pop(_OPEN, None)
 
     return wrapper
+
+
+def _check_keywords(owner: str, signature: inspect.Signature, kwargs: dict[str, Any]) -> None:
+    """Raises a TypeError naming the class for a keyword its constructor does not take,
+    with the closest names it does take (``LIF(threshold=1.0)``: did you mean
+    ``spike_threshold``?)."""
+    known = [name for name in signature.parameters if name != "self"]
+    for key in kwargs:
+        if key not in signature.parameters:
+            close = difflib.get_close_matches(key, known, n=2, cutoff=0.6)
+            close += [name for name in known if key in name and name not in close]
+            hint = " or ".join(repr(name) for name in close[:2])
+            raise TypeError(
+                f"{owner}() got an unexpected keyword argument {key!r}"
+                + (f"; did you mean {hint}?" if hint else f"; it takes {', '.join(known)}")
+            )
 
 
 def _format_value(value: Any) -> str:
@@ -359,6 +413,29 @@ class StatefulLayer(nn.Module):
     def forward(self, *args: Any, **kwargs: Any) -> torch.Tensor:
         raise NotImplementedError("StatefulLayer has no forward; use a neuron layer")
 
+    #: user-facing names of parameters stored under another name (ALIF's b0)
+    _parameter_labels: dict[str, str] = {}  # noqa: RUF012 - read-only class table
+
+    def _check_parameter_shapes(self, x: torch.Tensor) -> None:
+        """Every per-neuron parameter must broadcast to the neuron shape ``x.shape[2:]``
+        without changing it (checked before any state changes)."""
+        neurons = x.shape[2:]
+        for name, param in self._parameters.items():
+            if param is None or param.dim() == 0:
+                continue
+            try:
+                fits = torch.broadcast_shapes(param.shape, neurons) == neurons
+            except RuntimeError:
+                fits = False
+            if not fits:
+                label = self._parameter_labels.get(name, name)
+                raise ValueError(
+                    f"{type(self).__name__}: {label} has shape {tuple(param.shape)}, which "
+                    f"does not fit the input's neuron shape {tuple(neurons)} (input_data "
+                    f"{tuple(x.shape)} is (batch, time, *neurons)); give a scalar or a "
+                    f"tensor that broadcasts to {tuple(neurons)}"
+                )
+
     def _check_devices(self, x: torch.Tensor) -> None:
         device = x.device
         for label, tensor in (*self._states(), *self._buffers.items(), *self._parameters.items()):
@@ -388,6 +465,7 @@ class StatefulLayer(nn.Module):
         rec_connect: nn.Module | None = None,
     ) -> torch.Tensor:
         """Runs ``family`` on ``x`` (B, T, ...) and stores states, recordings, firing rate."""
+        self._check_parameter_shapes(x)
         if x.shape[0] == 0 or x.shape[1] == 0:
             return self._empty_call(x)
         state = self._prepare_states(x)
