@@ -201,6 +201,19 @@ def _format_value(value: Any) -> str:
 # ---------------------------------------------------------------------------------------
 
 
+def _check_rec_connect_dtype(rec_connect: nn.Module, dtype: torch.dtype) -> None:
+    """The recurrent connection must compute in the call's dtype (its module would
+    otherwise fail inside the time loop)."""
+    if not isinstance(rec_connect, nn.Module):
+        return
+    for name, tensor in (*rec_connect.named_parameters(), *rec_connect.named_buffers()):
+        if tensor.is_floating_point() and tensor.dtype != dtype:
+            raise TypeError(
+                f"input_data is {dtype} but rec_connect's {name} is {tensor.dtype}; "
+                f"convert the layer with .to({dtype})"
+            )
+
+
 class StatefulLayer(nn.Module):
     """Base class of layers whose neurons carry state from one time step to the next.
 
@@ -448,7 +461,6 @@ class StatefulLayer(nn.Module):
     def _prepare_states(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Checks devices, (re)initialises states for ``x`` (B, T, ...); returns them."""
         batch, trailing = x.shape[0], x.shape[2:]
-        self._check_devices(x)
         if self.state_has_shape((batch, *trailing)):  # the usual call: nothing to change
             return dict(self._states())
         if not self.is_state_initialised() or not self.has_trailing_dimension(trailing):
@@ -464,20 +476,25 @@ class StatefulLayer(nn.Module):
         params: Callable[[torch.dtype], LeakyParams],
         rec_connect: nn.Module | None = None,
     ) -> torch.Tensor:
-        """Runs ``family`` on ``x`` (B, T, ...) and stores states, recordings, firing rate."""
+        """Runs ``family`` on ``x`` (B, T, ...) and stores states, recordings, firing rate.
+
+        Everything that can reject the call (parameter shapes, devices, dtypes, the
+        backend's support) is checked before any state changes.
+        """
         self._check_parameter_shapes(x)
+        self._check_devices(x)
         if x.shape[0] == 0 or x.shape[1] == 0:
             return self._empty_call(x)
+        dtype = self._compute_dtype(x)
+        bundle = params(dtype)
+        if rec_connect is not None:
+            _check_rec_connect_dtype(rec_connect, dtype)
+        chosen = dynamics.select(
+            family, x, bundle, recurrent=rec_connect is not None, backend=self.backend
+        )
         state = self._prepare_states(x)
-        dtype = torch.promote_types(x.dtype, state["v_mem"].dtype)
-        out, state, recordings, out_sum = dynamics.run(
-            family,
-            x,
-            state,
-            params(dtype),
-            record=self.record_states,
-            rec_connect=rec_connect,
-            backend=self.backend,
+        out, state, recordings, out_sum = chosen.scan(
+            family, x, state, bundle, record=self.record_states, rec_connect=rec_connect
         )
         for name in self.state_names:
             self._set_state(name, state[name])
@@ -485,14 +502,18 @@ class StatefulLayer(nn.Module):
         self.firing_rate = out_sum / out.numel()
         return out
 
+    def _compute_dtype(self, x: torch.Tensor) -> torch.dtype:
+        """The dtype of this call: the input's, promoted with the states' when they are
+        kept (same neuron shape), which is what :meth:`_prepare_states` will leave."""
+        v_mem = self.__dict__[_STATES]["v_mem"]
+        if self.is_state_initialised() and v_mem.shape[1:] == x.shape[2:]:
+            return torch.promote_types(x.dtype, v_mem.dtype)
+        return x.dtype
+
     def _empty_call(self, x: torch.Tensor) -> torch.Tensor:
         """An empty batch or ``T = 0``: an empty output; the states stay as they are."""
-        self._check_devices(x)
         states = dict(self._states())
-        dtype = x.dtype
-        if self.is_state_initialised():
-            dtype = torch.promote_types(dtype, states["v_mem"].dtype)
-        out = x.to(dtype) * 0  # empty, and in the graph like any output
+        out = x.to(self._compute_dtype(x)) * 0  # empty, and in the graph like any output
         if self.record_states:
             self.recordings = {name: as_recording(out.clone()) for name in states}
         else:
