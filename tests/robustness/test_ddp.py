@@ -39,12 +39,13 @@ def ranks(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
     folder = tmp_path_factory.mktemp("ddp")
     init = f"file://{folder / 'rendezvous'}"
     outs = [folder / f"rank{r}.pt" for r in range(WORLD)]
+
+    def command(rank: int) -> list[str]:
+        args = ["--rank", rank, "--world", WORLD, "--init", init, "--out", outs[rank]]
+        return [sys.executable, str(SCRIPT), *map(str, args)]
+
     procs = [
-        subprocess.Popen(
-            [sys.executable, str(SCRIPT), "--rank", str(r), "--world", str(WORLD),
-             "--init", init, "--out", str(outs[r])],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
+        subprocess.Popen(command(r), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for r in range(WORLD)
     ]
     logs = []
@@ -95,9 +96,7 @@ def test_weights_equal_single_process_training(ranks: list[dict], single: dict) 
             assert_close(rank["params"][name], value, name)
 
 
-def test_each_process_keeps_the_states_of_its_own_samples(
-    ranks: list[dict], single: dict
-) -> None:
+def test_each_process_keeps_the_states_of_its_own_samples(ranks: list[dict], single: dict) -> None:
     batch = load_script().BATCH
     for r, rank in enumerate(ranks):
         assert rank["states"].keys() == single["states"].keys()
