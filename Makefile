@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 LINTED := src tests examples benchmarks
 FIGURES := out/figures
 
-.PHONY: venv demo test lint clean
+.PHONY: venv demo test test-slow lint clean
 
 venv: $(STAMP)
 
@@ -24,10 +24,14 @@ demo: venv
 	$(BIN)/python examples/choosing_a_neuron_model.py $(FIGURES)
 
 test: venv
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not slow"
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy src/sinabs
+
+# the long variants of the robustness tests (fuzzing, long streams, inductor)
+test-slow: venv
+	$(BIN)/python -m pytest -q -m slow
 
 lint: venv
 	$(BIN)/ruff check $(LINTED)

@@ -735,3 +735,16 @@ def test_seed_tutorial_plots_without_detach() -> None:
         plt.close("all")
     layer.recordings["v_mem"].sum().backward()
     assert layer.tau_mem.grad is not None
+
+
+def test_assigning_spike_fn_after_construction_takes_effect() -> None:
+    # layers resolve spike_fn once when it is set (what torch.compile reads)
+    x = rand_input(2, seed=31) * 4
+    layer = sl.LIF(tau_mem=10.0)
+    layer.spike_fn = SingleSpike
+    assert torch.equal(layer(x), sl.LIF(tau_mem=10.0, spike_fn=SingleSpike)(x))
+    copied = pickle.loads(pickle.dumps(layer))
+    assert copied.spike_fn is SingleSpike
+    copied.reset_states()
+    layer.reset_states()
+    assert torch.equal(copied(x), layer(x))

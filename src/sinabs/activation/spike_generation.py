@@ -25,6 +25,7 @@ finite count.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -142,3 +143,53 @@ class MaxSpike:
         return MaxSpikeInner.apply(
             v_mem, self.max_num_spikes_per_bin, spike_threshold, surrogate_grad_fn
         )
+
+
+class SpikeKind(enum.IntEnum):
+    """The built-in spike functions (the fused kernels' encoding)."""
+
+    SINGLE = 1
+    MULTI = 2
+    MAX = 3
+
+
+@dataclass(frozen=True)
+class SpikeSpec:
+    """A spike function resolved once, when a layer stores it.
+
+    It follows the spike-function protocol itself (``required_states``, ``apply``), so
+    the dynamics run it like the function it wraps, and it says what the function is
+    without inspecting it on every call: ``torch.compile`` cannot read attributes of an
+    ``autograd.Function`` class or compare it by identity, and the fused backends only
+    need ``kind`` and ``max_spikes``.
+
+    Attributes:
+        fn: the spike function as given (a class such as ``MultiSpike``, or an instance).
+        kind: which built-in function it is, or None for a custom one.
+        max_spikes: ``MaxSpike``'s cap (None: no cap).
+        required_states: the states ``apply`` takes, before the threshold.
+    """
+
+    fn: Any
+    kind: SpikeKind | None
+    max_spikes: float | None
+    required_states: tuple[str, ...]
+
+    def apply(self, *args: Any) -> torch.Tensor:
+        return self.fn.apply(*args)
+
+
+def resolve_spike_fn(spike_fn: Any) -> SpikeSpec:
+    """The :class:`SpikeSpec` of a spike function (a class or an instance)."""
+    if isinstance(spike_fn, SpikeSpec):
+        return spike_fn
+    kind: SpikeKind | None = None
+    cap: float | None = None
+    if spike_fn is SingleSpike or type(spike_fn) is SingleSpike:
+        kind = SpikeKind.SINGLE
+    elif spike_fn is MultiSpike or type(spike_fn) is MultiSpike:
+        kind = SpikeKind.MULTI
+    elif type(spike_fn) is MaxSpike:
+        limit = spike_fn.max_num_spikes_per_bin
+        kind, cap = (SpikeKind.MULTI, None) if limit is None else (SpikeKind.MAX, float(limit))
+    return SpikeSpec(spike_fn, kind, cap, tuple(spike_fn.required_states))

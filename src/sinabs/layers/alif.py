@@ -136,7 +136,7 @@ class ALIF(StatefulLayer):
             norm_input=self.norm_input,
             min_v_mem=cast(self.min_v_mem, dtype),
             spike_threshold=cast(self.b0, dtype),
-            spike_fn=self.spike_fn,
+            spike_fn=self._spike_spec,
             reset_fn=self.reset_fn,
             surrogate_grad_fn=self.surrogate_grad_fn,
             alpha_adapt=cast(self.alpha_adapt_calculated, dtype),

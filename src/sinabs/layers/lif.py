@@ -159,19 +159,19 @@ class LIF(StatefulLayer):
             norm_input=self.norm_input,
             min_v_mem=cast(self.min_v_mem, dtype),
         )
-        if self.spike_fn is None:
+        if self._spike_spec is None:
             return leaky
         return SpikingParams(
             **vars(leaky),
             spike_threshold=cast(self.spike_threshold, dtype),
-            spike_fn=self.spike_fn,
+            spike_fn=self._spike_spec,
             reset_fn=self.reset_fn,
             surrogate_grad_fn=self.surrogate_grad_fn,
         )
 
     @property
     def _family(self) -> str:
-        return "leaky" if self.spike_fn is None else "spiking"
+        return "leaky" if self._spike_spec is None else "spiking"
 
     def forward(self, input_data: torch.Tensor) -> torch.Tensor:
         """Runs the neurons over ``input_data`` ``(B, T, ...)``; returns spikes ``(B, T, ...)``."""

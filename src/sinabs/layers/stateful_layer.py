@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from .. import dynamics
+from ..activation.spike_generation import SpikeSpec, resolve_spike_fn
 from ..dynamics.params import LeakyParams
 from ..recording import as_recording
 
@@ -247,6 +248,8 @@ class StatefulLayer(nn.Module):
     #: which backend runs the dynamics ("auto" picks; see sinabs.dynamics.registry)
     backend: str = "auto"
     record_states: bool = False
+    #: the layer's spike function, resolved when ``spike_fn`` is set (None: no spikes)
+    _spike_spec: SpikeSpec | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -292,6 +295,8 @@ class StatefulLayer(nn.Module):
                 )
             states[name] = value
         else:
+            if name == "spike_fn":  # resolved once here, not in every (compiled) forward
+                self.__dict__["_spike_spec"] = None if value is None else resolve_spike_fn(value)
             super().__setattr__(name, value)
 
     def __dir__(self) -> list[str]:
@@ -620,5 +625,8 @@ class StatefulLayer(nn.Module):
             for name in state[_STATES]:
                 state.pop(name, None)  # e.g. a plain ``i_syn = None`` attribute
         super().__setstate__(state)
+        if "spike_fn" in self.__dict__ and "_spike_spec" not in self.__dict__:
+            spike_fn = self.__dict__["spike_fn"]
+            self.__dict__["_spike_spec"] = None if spike_fn is None else resolve_spike_fn(spike_fn)
         if "_config" not in self.__dict__:  # pickled by sinabs 3.x
             self.__dict__["_config"] = self._config_from_attributes()
