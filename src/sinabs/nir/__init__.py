@@ -139,7 +139,9 @@ def from_nir(
     dt = _units.check_dt(dt)
     discretization = _units.check_discretization(discretization)
     for name, value in (("batch_size", batch_size), ("num_timesteps", num_timesteps)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
             raise TypeError(f"{name} must be a positive int or None; got {value!r}")
     legacy = False
     if isinstance(source, (str, os.PathLike)):
@@ -160,7 +162,9 @@ def _single_node_graph(node: Any) -> Any:
     shape_in = node.input_type.get("input") if isinstance(node.input_type, dict) else None
     shape_out = node.output_type.get("output") if isinstance(node.output_type, dict) else None
     if shape_in is None or shape_out is None:
-        raise ValueError(f"a single {type(node).__name__} node needs defined input and output types")
+        raise ValueError(
+            f"a single {type(node).__name__} node needs defined input and output types"
+        )
     nodes = {"input": nir.Input(shape_in), "model": node, "output": nir.Output(shape_out)}
     return nir.NIRGraph(nodes, [("input", "model"), ("model", "output")], type_check=False)
 

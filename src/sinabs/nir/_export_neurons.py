@@ -60,9 +60,7 @@ class _Options:
             )
 
 
-def _taus(
-    layer: LIF, name: str, which: str, shape: tuple[int, ...], opts: _Options
-) -> np.ndarray:
+def _taus(layer: LIF, name: str, which: str, shape: tuple[int, ...], opts: _Options) -> np.ndarray:
     """NIR time constants of ``layer``'s ``which`` ("mem" or "syn") decay, per neuron."""
     if layer.train_alphas:
         alpha = expand(getattr(layer, f"alpha_{which}"), shape, f"alpha_{which}")
@@ -153,9 +151,7 @@ def neuron_piece(layer: StatefulLayer, name: str, shape: tuple[int, ...], opts: 
             "so tau_adapt and adapt_scale (the threshold adaptation) cannot be exported"
         )
     if not isinstance(layer, LIF):
-        raise NotImplementedError(
-            f"layer {name!r}: {type(layer).__name__} has no NIR equivalent"
-        )
+        raise NotImplementedError(f"layer {name!r}: {type(layer).__name__} has no NIR equivalent")
     dt, disc = opts.dt, opts.discretization
     extras: dict[str, Any] = {}
     if layer.min_v_mem is not None:

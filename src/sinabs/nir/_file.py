@@ -46,7 +46,9 @@ def _build(data: dict[str, Any], path: str, name: str) -> tuple[Any, bool]:
                 for edge in np.asarray(data["edges"]).reshape(-1, 2)
             ]
             metadata = data.get("metadata", {})
-            return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False), legacy
+            return nir.NIRGraph(
+                nodes=nodes, edges=edges, metadata=metadata, type_check=False
+            ), legacy
         if kind in ("IF", "LIF", "CubaLIF") and "v_reset" not in data:
             legacy = True
         return nir.dict2NIRNode(dict(data)), legacy
@@ -55,7 +57,9 @@ def _build(data: dict[str, Any], path: str, name: str) -> tuple[Any, bool]:
             raise
         raise ValueError(f"{where} ({kind}): {err}") from err
     except (KeyError, TypeError, AssertionError, IndexError) as err:
-        detail = f"missing field {err}" if isinstance(err, KeyError) else str(err) or type(err).__name__
+        detail = (
+            f"missing field {err}" if isinstance(err, KeyError) else str(err) or type(err).__name__
+        )
         if isinstance(err, AssertionError) and kind not in nir.ir.__all__:
             detail = "unknown node type"
         raise ValueError(f"{where} ({kind}): {detail}") from err

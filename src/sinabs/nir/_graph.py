@@ -62,7 +62,9 @@ def flatten(graph: Any, prefix: str = "") -> tuple[dict[str, Any], list[tuple[st
         dst = ports[dst][0] if dst in ports else dst
         for end in (src, dst):
             if end not in nodes:
-                raise ValueError(f"NIR edge ({src!r}, {dst!r}) refers to a node {end!r} that does not exist")
+                raise ValueError(
+                    f"NIR edge ({src!r}, {dst!r}) refers to a node {end!r} that does not exist"
+                )
         edges.append((src, dst))
     if not prefix:
         _check(nodes, edges)
@@ -73,14 +75,18 @@ def _check(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> None:
     """Structural checks: inputs, outputs, every node fed, shapes along edges."""
     nir = import_nir()
     if len(set(edges)) != len(edges):
-        raise ValueError(f"NIR graph has a repeated edge: {sorted({e for e in edges if edges.count(e) > 1})}")
+        raise ValueError(
+            f"NIR graph has a repeated edge: {sorted({e for e in edges if edges.count(e) > 1})}"
+        )
     fed = {dst for _, dst in edges}
     for name, node in nodes.items():
         if isinstance(node, nir.Input):
             if name in fed:
                 raise ValueError(f"NIR Input node {name!r} has incoming edges")
         elif name not in fed:
-            raise ValueError(f"NIR node {name!r} ({type(node).__name__}) receives no input (no edge into it)")
+            raise ValueError(
+                f"NIR node {name!r} ({type(node).__name__}) receives no input (no edge into it)"
+            )
     if not any(isinstance(n, nir.Input) for n in nodes.values()):
         raise ValueError("NIR graph has no Input node")
     if not any(isinstance(n, nir.Output) for n in nodes.values()):
@@ -117,7 +123,9 @@ class _Unit:
         self.members = members
 
 
-def _units(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> tuple[dict[str, _Unit], dict[str, Any]]:
+def _units(
+    nodes: dict[str, Any], edges: list[tuple[str, str]]
+) -> tuple[dict[str, _Unit], dict[str, Any]]:
     """Groups nodes into units; returns the units by exit node and what each one fuses."""
     nir = import_nir()
     succ: dict[str, list[str]] = {n: [] for n in nodes}
@@ -131,7 +139,11 @@ def _units(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> tuple[dict[st
     for name, node in nodes.items():
         if isinstance(node, nir.LI) and sinabs_meta(node).get("role") == ROLE_SYNAPSE:
             target = succ[name]
-            if len(target) == 1 and isinstance(nodes[target[0]], nir.IF) and pred[target[0]] == [name]:
+            if (
+                len(target) == 1
+                and isinstance(nodes[target[0]], nir.IF)
+                and pred[target[0]] == [name]
+            ):
                 owner[name] = target[0]
                 extra.setdefault(target[0], {})["synapse"] = node
                 entries[target[0]] = name
@@ -250,12 +262,16 @@ class NIRGraphModule(nn.Module):
             node = nodes[unit]
             if type(node).__name__ in _NEURONS:
                 fused = extra.get(unit, {})
-                module = neuron_module(node, unit, ctx, synapse=fused.get("synapse"), rec=fused.get("rec"))
+                module = neuron_module(
+                    node, unit, ctx, synapse=fused.get("synapse"), rec=fused.get("rec")
+                )
             else:
                 module = stateless_module(node, unit, ctx)
             key = _module_name(unit)
             if key in self._modules:
-                raise ValueError(f"NIR node names {unit!r} and another map to one module name {key!r}")
+                raise ValueError(
+                    f"NIR node names {unit!r} and another map to one module name {key!r}"
+                )
             self.add_module(key, module)
             self._keys[unit] = key
 

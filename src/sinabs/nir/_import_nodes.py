@@ -32,8 +32,18 @@ import torch
 from torch import nn
 
 from ..activation import MaxSpike, MembraneReset, MembraneSubtract, MultiSpike, SingleSpike
-from ..layers import IAF, LIF, ExpLeak, IAFRecurrent, IAFSqueeze, LIFRecurrent, LIFSqueeze, Repeat
-from ..layers import ExpLeakSqueeze, SumPool2d
+from ..layers import (
+    IAF,
+    LIF,
+    ExpLeak,
+    ExpLeakSqueeze,
+    IAFRecurrent,
+    IAFSqueeze,
+    LIFRecurrent,
+    LIFSqueeze,
+    Repeat,
+    SumPool2d,
+)
 from . import _units
 from ._common import META, import_nir
 from ._modules import Scale, ScaledNeuron, Squeezed, StrictSpike
@@ -105,7 +115,8 @@ def compact(array: np.ndarray) -> torch.Tensor:
     return torch.tensor(values, dtype=torch.float32)
 
 
-def _ints(value: Any, count: int, name: str, node: Any, key: str) -> tuple[int, ...]:
+def _ints(value: Any, count: int, name: str, node: Any, key: str) -> Any:
+    """``count`` integers (a tuple) from a NIR field; a single number is repeated."""
     array = np.atleast_1d(np.asarray(value))
     if array.size == 1:
         array = np.repeat(array, count)
@@ -117,7 +128,9 @@ def _ints(value: Any, count: int, name: str, node: Any, key: str) -> tuple[int, 
 def _weight(node: Any, name: str, key: str, ndim: int) -> torch.Tensor:
     array = field(node, name, key)
     if array.ndim != ndim:
-        raise node_error(name, node, f"field {key!r} must have {ndim} dimensions; got {array.shape}")
+        raise node_error(
+            name, node, f"field {key!r} must have {ndim} dimensions; got {array.shape}"
+        )
     return torch.tensor(array, dtype=torch.float32)
 
 
@@ -138,7 +151,9 @@ def stateless_module(node: Any, name: str, ctx: Context) -> nn.Module:
         if isinstance(node, nir.Affine):
             bias = _weight(node, name, "bias", 1)
             if bias.shape[0] != weight.shape[0]:
-                raise node_error(name, node, f"bias {tuple(bias.shape)} for weight {tuple(weight.shape)}")
+                raise node_error(
+                    name, node, f"bias {tuple(bias.shape)} for weight {tuple(weight.shape)}"
+                )
             layer.bias.data = bias
         return layer
     if isinstance(node, (nir.Conv1d, nir.Conv2d)):
@@ -146,15 +161,18 @@ def stateless_module(node: Any, name: str, ctx: Context) -> nn.Module:
         weight = _weight(node, name, "weight", dims + 2)
         bias = _weight(node, name, "bias", 1)
         if bias.shape[0] != weight.shape[0]:
-            raise node_error(name, node, f"bias {tuple(bias.shape)} for weight {tuple(weight.shape)}")
+            raise node_error(
+                name, node, f"bias {tuple(bias.shape)} for weight {tuple(weight.shape)}"
+            )
         padding = node.padding
         if not isinstance(padding, str):
             padding = _ints(padding, dims, name, node, "padding")
         conv_type = nn.Conv1d if dims == 1 else nn.Conv2d
         groups = int(np.asarray(node.groups))
         keep_bias = sinabs_meta(node).get("bias", True)
+        kernel = _ints(weight.shape[2:], dims, name, node, "weight")
         conv = conv_type(
-            weight.shape[1] * groups, weight.shape[0], tuple(weight.shape[2:]),
+            weight.shape[1] * groups, weight.shape[0], kernel,
             stride=_ints(node.stride, dims, name, node, "stride"), padding=padding,
             dilation=_ints(node.dilation, dims, name, node, "dilation"), groups=groups,
             bias=bool(keep_bias),
@@ -177,7 +195,9 @@ def stateless_module(node: Any, name: str, ctx: Context) -> nn.Module:
     if isinstance(node, nir.Flatten):
         start, end = (int(np.asarray(getattr(node, k))) for k in ("start_dim", "end_dim"))
         # NIR counts the axes of one sample; negative axes count from the end either way
-        return nn.Flatten(start + ctx.lead if start >= 0 else start, end + ctx.lead if end >= 0 else end)
+        return nn.Flatten(
+            start + ctx.lead if start >= 0 else start, end + ctx.lead if end >= 0 else end
+        )
     if isinstance(node, nir.Scale):
         return Scale(torch.tensor(field(node, name, "scale"), dtype=torch.float32))
     raise NotImplementedError(
@@ -214,10 +234,16 @@ def _membrane(node: Any, name: str, tau: np.ndarray, r: np.ndarray, ctx: Context
     return {"alpha": alpha, "tau": tau_steps, "norm_input": norm_input, "k": k}
 
 
-def _spiking(node: Any, name: str, shape: tuple[int, ...], meta: dict[str, Any], ctx: Context) -> dict[str, Any]:
+def _spiking(
+    node: Any, name: str, shape: tuple[int, ...], meta: dict[str, Any], ctx: Context
+) -> dict[str, Any]:
     threshold = field(node, name, "v_threshold", shape)
     kind = str(meta.get("spike_fn", "strict"))
-    spike_fn: Any = {"MultiSpike": MultiSpike, "SingleSpike": SingleSpike, "strict": StrictSpike}.get(kind)
+    spike_fn: Any = {
+        "MultiSpike": MultiSpike,
+        "SingleSpike": SingleSpike,
+        "strict": StrictSpike,
+    }.get(kind)
     if kind == "MaxSpike":
         spike_fn = MaxSpike(int(meta.get("max_num_spikes_per_bin", 1)))
     if spike_fn is None:
@@ -309,19 +335,22 @@ def neuron_module(
             cfg[key] = compact(cfg[key])
     if train_alphas:
         cfg["train_alphas"] = True
-    rec_module = None
+    rec_module: nn.Module | None = None
     if rec is not None:
         rec_node, from_sinabs = rec
-        rec_module = stateless_module(rec_node, f"{name}.rec", Context(1.0, "euler", None, None, False))
+        linear = stateless_module(rec_node, f"{name}.rec", ctx)
+        assert isinstance(linear, nn.Linear)
+        rec_module = linear
         if not from_sinabs:
             # NIR's feedback node adds its bias from the first step on and its output is
             # scaled like any other input: the bias joins the input, the scale the weight
-            fold = scale if not _units.is_unit(scale) else np.ones(shape)
-            if rec_module.bias is not None:
-                bias = bias + fold * rec_module.bias.detach().double().numpy()
-            folded = nn.Linear(rec_module.in_features, rec_module.out_features, bias=False)
-            folded.weight.data = (torch.tensor(fold, dtype=torch.float32)[:, None] * rec_module.weight.detach())
-            rec_module = folded
+            fold = np.ones(shape) if _units.is_unit(scale) else scale
+            if linear.bias is not None:
+                bias = bias + fold * linear.bias.detach().double().numpy()
+            rec_module = nn.Linear(linear.in_features, linear.out_features, bias=False)
+            rec_module.weight.data = (
+                torch.tensor(fold, dtype=torch.float32)[:, None] * linear.weight.detach()
+            )
     layer = _layer(node, cfg, spiking, rec_module, ctx)
     if train_alphas:
         for key, alpha in alphas.items():
@@ -337,9 +366,11 @@ def neuron_module(
     return layer
 
 
-def _layer(node: Any, cfg: dict[str, Any], spiking: bool, rec: nn.Module | None, ctx: Context) -> nn.Module:
+def _layer(
+    node: Any, cfg: dict[str, Any], spiking: bool, rec: nn.Module | None, ctx: Context
+) -> nn.Module:
     nir = import_nir()
-    squeeze = {"batch_size": ctx.batch_size, "num_timesteps": ctx.num_timesteps}
+    squeeze: dict[str, Any] = {"batch_size": ctx.batch_size, "num_timesteps": ctx.num_timesteps}
     if isinstance(node, nir.IF):
         if rec is not None:
             layer: nn.Module = IAFRecurrent(rec_connect=rec, **cfg)
