@@ -77,20 +77,27 @@ def _stateless_piece(
             to_numpy(bias) if bias is not None else np.zeros(module.out_channels, np.float32)
         )
         padding = module.padding
+        conv: Any
         if isinstance(module, nn.Conv1d):
-            return single(name, nir.Conv1d(
+            conv = nir.Conv1d(
                 input_shape=int(shape_in[1]), weight=to_numpy(module.weight),
                 stride=int(module.stride[0]),
                 padding=padding if isinstance(padding, str) else int(padding[0]),
                 dilation=int(module.dilation[0]), groups=int(module.groups), bias=bias_array,
                 **meta,
-            ))  # fmt: skip
-        return single(name, nir.Conv2d(
-            input_shape=tuple(int(s) for s in shape_in[1:]), weight=to_numpy(module.weight),
-            stride=_pair(module.stride),
-            padding=padding if isinstance(padding, str) else _pair(padding),
-            dilation=_pair(module.dilation), groups=int(module.groups), bias=bias_array, **meta,
-        ))  # fmt: skip
+            )  # fmt: skip
+        else:
+            conv = nir.Conv2d(
+                input_shape=tuple(int(s) for s in shape_in[1:]), weight=to_numpy(module.weight),
+                stride=_pair(module.stride),
+                padding=padding if isinstance(padding, str) else _pair(padding),
+                dilation=_pair(module.dilation), groups=int(module.groups), bias=bias_array,
+                **meta,
+            )  # fmt: skip
+        # nir infers the input channels as weight.shape[1], which is wrong with groups
+        conv.input_type = {"input": np.array(shape_in)}
+        conv.output_type = {"output": np.array(shape_out)}
+        return single(name, conv)
     if isinstance(module, (SumPool2d, nn.AvgPool2d)):
         if module.ceil_mode:
             raise ValueError(f"layer {name!r} ({kind}): ceil_mode=True has no NIR equivalent")
@@ -114,8 +121,9 @@ def _stateless_piece(
     if isinstance(module, nn.Flatten):
         dims = []
         for dim in (module.start_dim, module.end_dim):
-            feature_dim = dim - lead if dim >= 0 else dim + len(shape_in)
-            if not 0 <= feature_dim < max(len(shape_in), 1):
+            # NIR counts the axes of one sample; negative axes count from the end either way
+            feature_dim = dim - lead if dim >= 0 else dim
+            if not -len(shape_in) <= feature_dim < len(shape_in):
                 raise ValueError(
                     f"layer {name!r} (Flatten): start_dim={module.start_dim}, end_dim="
                     f"{module.end_dim} reach into the {lead} batch/time axes; NIR graphs "

@@ -102,8 +102,8 @@ def _spike_and_reset(
         )
     threshold = expand32(layer.spike_threshold, shape, "spike_threshold")
     if isinstance(reset_fn, MembraneReset):
-        v_reset = expand32(torch.as_tensor(reset_fn.reset_value), shape, "reset_value")
-        return threshold, v_reset.astype(threshold.dtype)
+        # a Python float stays float64, a tensor keeps its dtype: both come back as given
+        return threshold, expand32(reset_fn.reset_value, shape, "reset_value")
     if isinstance(reset_fn, MembraneSubtract):
         extras["reset"] = "subtract"
         if reset_fn.subtract_value is not None:

@@ -108,10 +108,16 @@ def field(
 
 
 def compact(array: np.ndarray) -> torch.Tensor:
-    """float32 tensor; a scalar when every element is the same (as layers store them)."""
+    """float32 tensor in its smallest broadcasting form: NIR stores one value per neuron,
+    sinabs layers keep a scalar (or a per-channel ``(C, 1, 1)``) where values repeat.
+    Every axis along which the values are constant shrinks to 1, then leading 1s go."""
     values = np.asarray(array)
-    if values.size and np.all(values == values.flat[0]):
-        return torch.tensor(values.flat[0], dtype=torch.float32)
+    for axis in range(values.ndim):
+        first = np.take(values, [0], axis=axis)
+        if values.shape[axis] > 1 and np.all(values == first):
+            values = first
+    while values.ndim and values.shape[0] == 1:
+        values = values[0]
     return torch.tensor(values, dtype=torch.float32)
 
 
@@ -253,8 +259,10 @@ def _spiking(
         value = meta.get("subtract_value")
         reset_fn = MembraneSubtract(None if value is None else compact(np.asarray(value)))
     else:
-        v_reset = compact(field(node, name, "v_reset", shape))
-        reset_fn = MembraneReset(v_reset.item() if v_reset.dim() == 0 else v_reset)  # type: ignore[arg-type]
+        v_reset = field(node, name, "v_reset", shape)
+        uniform = v_reset.size and np.all(v_reset == v_reset.flat[0])
+        # one value: a float, as MembraneReset takes it; else a per-neuron tensor
+        reset_fn = MembraneReset(float(v_reset.flat[0]) if uniform else compact(v_reset))  # type: ignore[arg-type]
     return {"spike_threshold": compact(threshold), "spike_fn": spike_fn, "reset_fn": reset_fn}
 
 
