@@ -26,11 +26,13 @@ def _module_name(name: str) -> str:
     return name.replace(".", "_") or "_"
 
 
-def flatten(graph: Any, prefix: str = "") -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """Nodes and edges of ``graph`` with nested graphs expanded into dotted names."""
+def flatten(graph: Any, prefix: str = "") -> tuple[dict[str, Any], list[tuple[str, str]], set[str]]:
+    """Nodes and edges of ``graph`` with nested graphs expanded into dotted names, and the
+    names that came from nested graphs (whose Input and Output nodes pass through)."""
     nir = import_nir()
     nodes: dict[str, Any] = {}
     edges: list[tuple[str, str]] = []
+    nested: set[str] = set()
     ports: dict[str, tuple[str, str]] = {}  # subgraph -> (its input node, its output node)
     raw_nodes = getattr(graph, "nodes", None)
     raw_edges = getattr(graph, "edges", None)
@@ -39,7 +41,8 @@ def flatten(graph: Any, prefix: str = "") -> tuple[dict[str, Any], list[tuple[st
     for key, node in raw_nodes.items():
         name = f"{prefix}{key}"
         if isinstance(node, nir.NIRGraph):
-            inner_nodes, inner_edges = flatten(node, f"{name}.")
+            inner_nodes, inner_edges, _ = flatten(node, f"{name}.")
+            nested.update(inner_nodes)
             inputs = [k for k, n in node.nodes.items() if isinstance(n, nir.Input)]
             outputs = [k for k, n in node.nodes.items() if isinstance(n, nir.Output)]
             if len(inputs) != 1 or len(outputs) != 1:
@@ -67,11 +70,11 @@ def flatten(graph: Any, prefix: str = "") -> tuple[dict[str, Any], list[tuple[st
                 )
         edges.append((src, dst))
     if not prefix:
-        _check(nodes, edges)
-    return nodes, edges
+        _check(nodes, edges, nested)
+    return nodes, edges, nested
 
 
-def _check(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> None:
+def _check(nodes: dict[str, Any], edges: list[tuple[str, str]], nested: set[str]) -> None:
     """Structural checks: inputs, outputs, every node fed, shapes along edges."""
     nir = import_nir()
     if len(set(edges)) != len(edges):
@@ -80,7 +83,7 @@ def _check(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> None:
         )
     fed = {dst for _, dst in edges}
     for name, node in nodes.items():
-        if isinstance(node, nir.Input):
+        if isinstance(node, nir.Input) and name not in nested:
             if name in fed:
                 raise ValueError(f"NIR Input node {name!r} has incoming edges")
         elif name not in fed:
@@ -250,7 +253,7 @@ class NIRGraphModule(nn.Module):
     def __init__(self, graph: Any, ctx: Context) -> None:
         super().__init__()
         nir = import_nir()
-        nodes, edges = flatten(graph)
+        nodes, edges, nested = flatten(graph)
         units, extra = _units(nodes, edges)
         owner = {m: u.name for u in units.values() for m in u.members}
         sources: dict[str, list[str]] = {u: [] for u in units}
@@ -259,8 +262,12 @@ class NIRGraphModule(nn.Module):
             if a != b and units[b].entry == dst:
                 sources[b].append(a)
         self.sources = sources
-        self.inputs = [n for n, node in nodes.items() if isinstance(node, nir.Input)]
-        self.outputs = [n for n, node in nodes.items() if isinstance(node, nir.Output)]
+        self.inputs = [
+            n for n, node in nodes.items() if isinstance(node, nir.Input) and n not in nested
+        ]
+        self.outputs = [
+            n for n, node in nodes.items() if isinstance(node, nir.Output) and n not in nested
+        ]
         self.order = _topological(list(units), sources)
         self._keys: dict[str, str] = {}
         for unit in units:
