@@ -123,7 +123,7 @@ def _stateless_piece(
         for dim in (module.start_dim, module.end_dim):
             # NIR counts the axes of one sample; negative axes count from the end either way
             feature_dim = dim - lead if dim >= 0 else dim
-            if not -len(shape_in) <= feature_dim < len(shape_in):
+            if (0 <= dim < lead) or not -len(shape_in) <= feature_dim < len(shape_in):
                 raise ValueError(
                     f"layer {name!r} (Flatten): start_dim={module.start_dim}, end_dim="
                     f"{module.end_dim} reach into the {lead} batch/time axes; NIR graphs "
