@@ -193,6 +193,11 @@ def test_unsqueezed_network_round_trip(roundtrip: Callable[..., Any]) -> None:
     assert ("2", "2.rec") in graph.edges and ("2.rec", "2") in graph.edges
     expected, got = run_both(net, imported, x)
     assert torch.equal(expected, got)
+    # the same graph for (B*T, ...) inputs: Squeeze layers, the recurrent one wrapped
+    squeezed = sinabs.from_nir(graph, batch_size=4, dt=1e-3)
+    assert type(squeezed.get_submodule("1")).__name__ == "LIFSqueeze"
+    sinabs.reset_states(net)
+    assert torch.equal(squeezed(x.flatten(0, 1)), net(x).flatten(0, 1))
 
 
 def test_residual_network_round_trip(roundtrip: Callable[..., Any]) -> None:

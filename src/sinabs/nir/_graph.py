@@ -245,9 +245,9 @@ class NIRGraphModule(nn.Module):
     (``sinabs.reset_states(module)`` resets them).
 
     Attributes:
-        order: unit names in execution order.
-        sources: for each unit, the units whose outputs are summed into its input.
-        inputs, outputs: names of the Input and Output nodes.
+        nir_order: node names in execution order (a fused neuron under its own name).
+        nir_sources: for each of them, the nodes whose outputs are summed into its input.
+        nir_inputs, nir_outputs: names of the Input and Output nodes.
     """
 
     def __init__(self, graph: Any, ctx: Context) -> None:
@@ -261,14 +261,14 @@ class NIRGraphModule(nn.Module):
             a, b = owner[src], owner[dst]
             if a != b and units[b].entry == dst:
                 sources[b].append(a)
-        self.sources = sources
-        self.inputs = [
+        self.nir_sources = sources
+        self.nir_inputs = [
             n for n, node in nodes.items() if isinstance(node, nir.Input) and n not in nested
         ]
-        self.outputs = [
+        self.nir_outputs = [
             n for n, node in nodes.items() if isinstance(node, nir.Output) and n not in nested
         ]
-        self.order = _topological(list(units), sources)
+        self.nir_order = _topological(list(units), sources)
         self._keys: dict[str, str] = {}
         for unit in units:
             node = nodes[unit]
@@ -288,24 +288,24 @@ class NIRGraphModule(nn.Module):
             self._keys[unit] = key
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor | dict[str, torch.Tensor]:
-        if len(inputs) != len(self.inputs):
+        if len(inputs) != len(self.nir_inputs):
             raise TypeError(
-                f"this graph takes {len(self.inputs)} input tensor(s) "
-                f"({', '.join(self.inputs)}); got {len(inputs)}"
+                f"this graph takes {len(self.nir_inputs)} input tensor(s) "
+                f"({', '.join(self.nir_inputs)}); got {len(inputs)}"
             )
-        values: dict[str, torch.Tensor] = dict(zip(self.inputs, inputs, strict=True))
-        for unit in self.order:
+        values: dict[str, torch.Tensor] = dict(zip(self.nir_inputs, inputs, strict=True))
+        for unit in self.nir_order:
             if unit in values:
                 x = values[unit]
             else:
-                parts = [values[s] for s in self.sources[unit]]
+                parts = [values[s] for s in self.nir_sources[unit]]
                 x = parts[0]
                 for part in parts[1:]:
                     x = x + part
             values[unit] = self._modules[self._keys[unit]](x)  # type: ignore[misc]
-        if len(self.outputs) == 1:
-            return values[self.outputs[0]]
-        return {name: values[name] for name in self.outputs}
+        if len(self.nir_outputs) == 1:
+            return values[self.nir_outputs[0]]
+        return {name: values[name] for name in self.nir_outputs}
 
 
 def _topological(units: list[str], sources: dict[str, list[str]]) -> list[str]:
