@@ -44,6 +44,9 @@ NEURONS: dict[str, Callable[[], nn.Module]] = {
     "ExpLeak": lambda: sl.ExpLeak(tau_mem=15.0),
     "ExpLeak-norm-min_v_mem": lambda: sl.ExpLeak(tau_mem=15.0, norm_input=True, min_v_mem=0.0),
     "LIFRecurrent": lambda: sl.LIFRecurrent(tau_mem=10.0, rec_connect=nn.Linear(N, N)),
+    "LIFRecurrent-train_alphas": lambda: sl.LIFRecurrent(
+        tau_mem=10.0, tau_syn=3.0, rec_connect=nn.Linear(N, N, bias=False), train_alphas=True
+    ),
     "IAFRecurrent-tau_syn": lambda: sl.IAFRecurrent(
         rec_connect=nn.Linear(N, N, bias=False), tau_syn=3.0
     ),
@@ -183,7 +186,7 @@ def test_unsqueezed_network_round_trip(roundtrip: Callable[..., Any]) -> None:
     net = nn.Sequential(
         nn.Linear(5, N),
         sl.LIF(tau_mem=10.0, tau_syn=5.0, min_v_mem=-1.0),
-        sl.LIFRecurrent(tau_mem=12.0, rec_connect=nn.Linear(N, N)),
+        sl.LIFRecurrent(tau_mem=12.0, rec_connect=nn.Linear(N, N), train_alphas=True),
         nn.Linear(N, 2),
         sl.ExpLeak(tau_mem=5.0),
     )
@@ -200,8 +203,10 @@ def test_unsqueezed_network_round_trip(roundtrip: Callable[..., Any]) -> None:
     assert torch.equal(squeezed(x.flatten(0, 1)), net(x).flatten(0, 1))
 
 
-def test_residual_network_round_trip(roundtrip: Callable[..., Any]) -> None:
-    """Branches and a sum: NIR adds the inputs of a node; the import runs any DAG."""
+@pytest.mark.parametrize("join", ["add", "Merge"])
+def test_residual_network_round_trip(join: str, roundtrip: Callable[..., Any]) -> None:
+    """Branches and a sum (``+`` or ``sl.Merge``): NIR adds the inputs of a node; the
+    import runs any DAG."""
 
     class Residual(nn.Module):
         def __init__(self) -> None:
@@ -211,9 +216,11 @@ def test_residual_network_round_trip(roundtrip: Callable[..., Any]) -> None:
             self.b = nn.Linear(N, N)
             self.c = nn.Linear(4, N)
             self.out = sl.IAF()
+            self.merge = sl.Merge()
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.out(self.b(self.a(self.inp(x))) + self.c(x))
+            left, right = self.b(self.a(self.inp(x))), self.c(x)
+            return self.out(left + right if join == "add" else self.merge(left, right))
 
     torch.manual_seed(1)
     net = Residual()

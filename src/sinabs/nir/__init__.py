@@ -29,8 +29,9 @@ from torch import nn
 
 from . import _units
 from ._common import META, import_nir
+from ._graph import NIRGraphModule
 
-__all__ = ["from_nir", "to_nir"]
+__all__ = ["NIRGraphModule", "from_nir", "to_nir"]
 
 
 def to_nir(
@@ -94,7 +95,7 @@ def from_nir(
     *,
     dt: float = 1.0,
     discretization: str = "euler",
-) -> nn.Module:
+) -> NIRGraphModule:
     r"""Builds a torch module with sinabs layers from a NIR graph or ``.nir`` file.
 
     Neuron nodes become sinabs layers that step the node's equation with ``dt``:
@@ -120,7 +121,7 @@ def from_nir(
             ``"exact"`` (:math:`\alpha = e^{-dt/\tau}`).
 
     Returns:
-        :class:`~sinabs.nir._graph.NIRGraphModule`, one submodule per node.
+        :class:`NIRGraphModule`, one submodule per node.
 
     Raises:
         ValueError: a malformed graph or file (the message names the node), or a node
@@ -133,7 +134,6 @@ def from_nir(
     """
     nir = import_nir()
     from ._file import read
-    from ._graph import NIRGraphModule
     from ._import_nodes import Context
 
     dt = _units.check_dt(dt)

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import fx, nn
 
+from ..layers.merge import Merge
 from ..layers.pool2d import SumPool2d
 from ..layers.reshape import FlattenTime, Repeat, UnflattenTime
 from ..layers.stateful_layer import StatefulLayer
@@ -190,6 +191,24 @@ def _is_add(node: fx.Node) -> bool:
     )
 
 
+def _is_merge(node: fx.Node, module: nn.Module) -> bool:
+    """A call of ``sinabs.layers.Merge``: a sum, as an addition is."""
+    return node.op == "call_module" and isinstance(module.get_submodule(str(node.target)), Merge)
+
+
+def _sum_of(node: fx.Node, produced: dict[fx.Node, tuple[list[str], int]]) -> tuple[list[str], int]:
+    """The NIR nodes summed by an addition of two tensors (NIR sums a node's inputs)."""
+    args = [a for a in node.args if isinstance(a, fx.Node)]
+    if len(args) != 2 or len(node.args) != 2 or node.kwargs:
+        raise ValueError(
+            "to_nir can only add two tensors computed by modules; got " + _describe(node)
+        )
+    (left, left_axes), (right, right_axes) = produced[args[0]], produced[args[1]]
+    if left_axes != right_axes:
+        raise ValueError("to_nir: an addition of tensors with different time layouts")
+    return left + right, left_axes
+
+
 def export_graph(
     module: nn.Module,
     sample_data: torch.Tensor,
@@ -222,6 +241,8 @@ def export_graph(
                 if produced:
                     raise ValueError(f"{type(module).__name__}.forward takes more than one input")
                 produced[node] = (["input"], 0)
+            elif _is_merge(node, module):
+                produced[node] = _sum_of(node, produced)
             elif node.op == "call_module":
                 target = str(node.target)
                 sub = module.get_submodule(target)
@@ -240,16 +261,7 @@ def export_graph(
                 hooked[target] = target
                 produced[node] = ([target], axes)
             elif _is_add(node):
-                args = [a for a in node.args if isinstance(a, fx.Node)]
-                if len(args) != 2 or len(node.args) != 2 or node.kwargs:
-                    raise ValueError(
-                        "to_nir can only add two tensors computed by modules; got "
-                        + _describe(node)
-                    )
-                (left, left_axes), (right, right_axes) = produced[args[0]], produced[args[1]]
-                if left_axes != right_axes:
-                    raise ValueError("to_nir: an addition of tensors with different time layouts")
-                produced[node] = (left + right, left_axes)
+                produced[node] = _sum_of(node, produced)
             elif node.op == "output":
                 if not isinstance(node.args[0], fx.Node):
                     raise ValueError("to_nir needs a module that returns one tensor")

@@ -361,8 +361,9 @@ def neuron_module(
             )
     layer = _layer(node, cfg, spiking, rec_module, ctx)
     if train_alphas:
+        inner = layer.module if isinstance(layer, Squeezed) else layer
         for key, alpha in alphas.items():
-            getattr(layer, key).data = compact(alpha)
+            getattr(inner, key).data = compact(alpha)
     transform = None
     if not _units.is_unit(scale) or np.any(bias != 0):
         transform = Scale(
