@@ -166,7 +166,7 @@ class _Run:
             self.inputs[name] = tuple(args[0].shape)
             self.outputs[name] = tuple(output.shape) if isinstance(output, torch.Tensor) else ()
             if isinstance(module, StatefulLayer):
-                self.neuron_dims[name] = module.get_buffer("v_mem").dim() - 1
+                self.neuron_dims[name] = module.v_mem.dim() - 1
 
         return hook
 
