@@ -53,6 +53,8 @@ test: $(DEV_STAMP)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy src/sinabs
 
+# the long variants of the robustness tests (fuzzing, long streams, inductor) and of
+# the CLI (the defaults of train and convert)
 test-slow: $(DEV_STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
