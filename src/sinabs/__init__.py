@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 from . import (
     activation,
@@ -23,10 +25,37 @@ from .synopcounter import SNNAnalyzer, SynOpCounter
 from .utils import reset_states, set_batch_size, validate_memory_mapping_speck, zero_grad
 from .validate_memory_speck import ValidateMapping
 
+if TYPE_CHECKING:  # the lazy names below, for type checkers
+    from . import plotting
+
 try:
     __version__ = version("sinabs")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
+
+#: Names imported on first access, because their modules need optional extras (or are
+#: slow to import): ``name -> "module"`` (the module itself) or ``"module:attribute"``.
+#: ``import sinabs`` stays free of matplotlib and the other extras.
+_LAZY: dict[str, str] = {
+    "plotting": "sinabs.plotting",
+}
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'sinabs' has no attribute {name!r}")
+    module_name, _, attribute = target.partition(":")
+    value = importlib.import_module(module_name)
+    if attribute:
+        value = getattr(value, attribute)
+    globals()[name] = value  # later accesses skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "Network",
@@ -43,6 +72,7 @@ __all__ = [
     "from_torch",
     "layers",
     "network",
+    "plotting",
     "reset_states",
     "set_batch_size",
     "synopcounter",

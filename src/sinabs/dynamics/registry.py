@@ -29,6 +29,21 @@ from .fused.backend import fused_scan, fused_unsupported
 from .params import LeakyParams
 from .reference import RecConnect, reference_scan
 
+__all__ = [
+    "AUTO_ORDER",
+    "BACKENDS",
+    "CPU",
+    "FAMILIES",
+    "REFERENCE",
+    "TRITON",
+    "Backend",
+    "BackendError",
+    "check_backend_name",
+    "run",
+    "select",
+]
+
+#: The dynamics families; a neuron type is a configuration of one of them.
 FAMILIES = ("leaky", "spiking", "adaptive")
 
 #: ``(output, new state, recordings, output.sum())``
@@ -92,6 +107,7 @@ def _reference_with_sum(
     return out, new_state, recordings, out.sum()
 
 
+#: The plain PyTorch time loop: runs everything and defines the semantics.
 REFERENCE = Backend("reference", _reference_with_sum, _reference_unsupported)
 #: Fused CPU kernel (compiled C; plain PyTorch fallback with a warning when not built).
 CPU = Backend("cpu", fused_scan, _cpu_unsupported)
