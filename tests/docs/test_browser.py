@@ -43,3 +43,26 @@ def test_search_finds_lif(browse: Callable[[Path], Any], docs_html: Path) -> Non
     finally:
         page.close()
     assert any("sinabs.layers.LIF" in (href or "") for href in hrefs), hrefs
+
+
+def test_the_checks_catch_what_is_broken(browse: Callable[[Path], Any], tmp_path: Path) -> None:
+    """The checker itself: a page with one of each fault reports each of them."""
+    png = (Path(__file__).resolve().parents[2] / "docs" / "_static" / "lif_neuron.png").read_bytes()
+    (tmp_path / "good.png").write_bytes(png)
+    (tmp_path / "other.html").write_text('<html><body><h1 id="here">x</h1></body></html>')
+    (tmp_path / "index.html").write_text(
+        "<html><head><script src='missing.js'></script></head><body>"
+        "<img src='good.png'><img src='broken.png'>"
+        "<a href='other.html#here'>ok</a><a href='other.html#gone'>bad anchor</a>"
+        "<a href='nowhere.html'>bad page</a><a href='https://example.org/'>external</a>"
+        "<script>undefined_function();</script></body></html>"
+    )
+    report = browse(tmp_path).visit("index.html")
+    assert [url.rsplit("/", 1)[1] for url in report.broken_images] == ["broken.png"]
+    assert [url.rsplit("/", 1)[1] for url in report.broken_links] == [
+        "other.html#gone",
+        "nowhere.html",
+    ]
+    errors = " ".join(report.console_errors)
+    assert "404" in errors and "undefined_function" in errors
+    assert report.external_requests == []  # a link is not a request
