@@ -61,6 +61,18 @@ def _drop_missing_optional_pages(app: Sphinx, docname: str, source: list[str]) -
                 source[0] = source[0].replace(f"\n{page}\n", "\n")
 
 
+# Every cross-reference must resolve (nitpicky), except to other libraries (no
+# intersphinx: the build must not need the network) and to private helpers that show up
+# in signatures and base classes.
+nitpicky = True
+nitpick_ignore_regex = [
+    (r"py:.*", r"(torch|numpy|matplotlib|collections\.abc|typing)\..*"),
+    (r"py:class", r"Axes|Figure"),  # matplotlib, imported for type checking only
+    (r"py:class", r"sinabs\.activation\.spike_generation\.BackwardClass"),
+    (r"py:class", r"sinabs\.synopcounter\._\w+"),
+    (r"py:class", r"sinabs\.utils\.T"),  # a TypeVar
+]
+
 # ---- Markdown -------------------------------------------------------------------------
 myst_enable_extensions = ["colon_fence", "dollarmath", "deflist"]
 myst_heading_anchors = 3

@@ -53,9 +53,12 @@ axes[0].set_title("IAF neuron on a rising input: spike functions")
 # ``MembraneSubtract`` (the default) subtracts the threshold once per spike, keeping
 # the charge above it; ``MembraneReset`` sets the potential of a neuron that spiked to
 # ``reset_value`` (0 by default), discarding that charge. With a steady input the
-# subtractive reset fires at the input's rate exactly; the hard reset fires less.
+# subtractive reset fires at the input's rate (0.45 per step: 13 spikes in 30
+# steps, 13.5 thresholds of charge); the hard reset throws the excess away and fires
+# only every third step.
 
-current = torch.full((1, T, 1), 0.35)
+STEPS = 30
+current = torch.full((1, STEPS, 1), 0.45)
 resets = {
     "MembraneSubtract()": sa.MembraneSubtract(),
     "MembraneReset()": sa.MembraneReset(),
@@ -67,11 +70,15 @@ for label, reset_fn in resets.items():
     ax.plot(
         layer.recordings["v_mem"][0, :, 0],
         drawstyle="steps",
+        marker=".",
         label=f"{label}: {n_spikes} spikes",
     )
 ax.axhline(THRESHOLD, color="grey", linestyle="--", label="threshold")
+ax.set_ylim(-0.05, 1.45)
 ax.set_xlabel("time step")
-ax.set_ylabel("membrane potential")
-ax.set_title("IAF neuron, constant input 0.35 per step: reset mechanisms")
-ax.legend(loc="lower right")
+ax.set_ylabel("membrane potential\n(after reset)")
+ax.set_title(
+    f"IAF neuron, constant input 0.45 per step, {STEPS} steps: reset mechanisms"
+)
+ax.legend(loc="upper center", ncols=3, fontsize="small", frameon=False)
 plt.show()

@@ -27,14 +27,14 @@ surrogates = {
     "PeriodicExponential()": sa.PeriodicExponential(),
 }
 
-fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
+fig, ax = plt.subplots(figsize=(9, 4), layout="constrained")
 for label, surrogate in surrogates.items():
     ax.plot(v_mem, surrogate(v_mem, THRESHOLD), label=label)
 ax.axvline(float(THRESHOLD), color="grey", linestyle="--", label="threshold")
 ax.set_xlabel("membrane potential v")
 ax.set_ylabel("d spikes / d v (surrogate)")
 ax.set_title("Surrogate gradients of the spike function")
-ax.legend(loc="upper right", fontsize="small")
+fig.legend(loc="outside right upper", fontsize="small")
 
 # %%
 # The layer's backward pass uses exactly this function: the gradient of the spikes of

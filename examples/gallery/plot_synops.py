@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
+import sinabs
 import sinabs.layers as sl
 from sinabs import hooks
 
@@ -22,13 +23,14 @@ INPUT_RATES = [0.01, 0.02, 0.05, 0.1, 0.2]
 
 torch.manual_seed(0)
 snn = nn.Sequential(
-    nn.Conv2d(2, 8, kernel_size=3, padding=1),
+    # no biases: every spike is caused by input events
+    nn.Conv2d(2, 8, kernel_size=3, padding=1, bias=False),
     sl.IAFSqueeze(batch_size=B),
     nn.AvgPool2d(2),
-    nn.Conv2d(8, 16, kernel_size=3, padding=1),
+    nn.Conv2d(8, 16, kernel_size=3, padding=1, bias=False),
     sl.IAFSqueeze(batch_size=B),
     nn.Flatten(),
-    nn.Linear(16 * 8 * 8, 10),
+    nn.Linear(16 * 8 * 8, 10, bias=False),
     sl.IAFSqueeze(batch_size=B),
 )
 synaptic = {0: "conv 2→8", 3: "conv 8→16", 6: "linear 1024→10"}
@@ -41,9 +43,7 @@ for rate in INPUT_RATES:
         counts = snn.hook_data["synops_per_timestep"]
         for index in synaptic:
             per_layer[index].append(float(counts[index]) * T)  # per sample
-    for layer in snn:
-        if isinstance(layer, sl.IAFSqueeze):
-            layer.reset_states()
+    sinabs.reset_states(snn)  # the next input density starts from rest
 
 fig, ax = plt.subplots(figsize=(7, 3.5), layout="constrained")
 bottom = torch.zeros(len(INPUT_RATES))
