@@ -31,7 +31,8 @@ test: venv
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy src/sinabs
 
-# Slow tests: building the sdist and wheel and installing them into clean venvs, ...
+# the long variants of the robustness tests (fuzzing, long streams, inductor) and the
+# packaging test (the sdist and wheels built and installed into a clean venv)
 test-slow: venv
 	$(BIN)/python -m pytest -q -m slow
 

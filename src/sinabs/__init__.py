@@ -26,18 +26,23 @@ from .utils import reset_states, set_batch_size, validate_memory_mapping_speck, 
 from .validate_memory_speck import ValidateMapping
 
 if TYPE_CHECKING:  # the lazy names below, for type checkers
-    from . import plotting
+    from . import nir, plotting
+    from .nir import from_nir, to_nir
 
 try:
     __version__ = version("sinabs")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0+unknown"
 
-#: Names imported on first access, because their modules need optional extras (or are
-#: slow to import): ``name -> "module"`` (the module itself) or ``"module:attribute"``.
-#: ``import sinabs`` stays free of matplotlib and the other extras.
+#: Names imported on first access, because their modules need optional extras:
+#: ``name -> "module"`` (the module itself) or ``"module:attribute"``. ``import sinabs``
+#: needs neither matplotlib (``sinabs[plot]``) nor nir and nirtorch (``sinabs[nir]``);
+#: using a name without its extra raises an ImportError naming the extra.
 _LAZY: dict[str, str] = {
     "plotting": "sinabs.plotting",
+    "nir": "sinabs.nir",
+    "to_nir": "sinabs.nir:to_nir",
+    "from_nir": "sinabs.nir:from_nir",
 }
 
 
@@ -69,13 +74,16 @@ __all__ = [
     "conversion",
     "dynamics",
     "from_model",
+    "from_nir",
     "from_torch",
     "layers",
     "network",
+    "nir",
     "plotting",
     "reset_states",
     "set_batch_size",
     "synopcounter",
+    "to_nir",
     "utils",
     "validate_memory_mapping_speck",
     "validate_memory_speck",

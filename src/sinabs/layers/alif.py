@@ -18,6 +18,8 @@ from .stateful_layer import (
     decay_factor,
     float_tensor,
     frozen,
+    lower_bound,
+    threshold_tensor,
     time_constant,
 )
 
@@ -64,6 +66,8 @@ class ALIF(StatefulLayer):
         ['b', 'spike_threshold', 'v_mem']
     """
 
+    _parameter_labels = {"b0": "spike_threshold"}  # noqa: RUF012 - read-only class table
+
     def __init__(
         self,
         tau_mem: float | torch.Tensor,
@@ -95,14 +99,14 @@ class ALIF(StatefulLayer):
             self.tau_syn = (
                 nn.Parameter(time_constant(tau_syn, "tau_syn")) if tau_syn is not None else None
             )
-        self.b0 = frozen(float_tensor(spike_threshold, "spike_threshold"))
+        self.b0 = frozen(threshold_tensor(spike_threshold))
         self.adapt_scale = frozen(float_tensor(adapt_scale, "adapt_scale"))
         self.spike_fn = check_spike_fn(spike_fn)
         if spike_fn is None:
             raise TypeError("spike_fn of an ALIF layer cannot be None")
         self.reset_fn = default_reset(reset_fn)
         self.surrogate_grad_fn = default_surrogate(surrogate_grad_fn)
-        self.min_v_mem = None if min_v_mem is None else frozen(float_tensor(min_v_mem, "min_v_mem"))
+        self.min_v_mem = None if min_v_mem is None else frozen(lower_bound(min_v_mem, self.b0))
         self.train_alphas = train_alphas
         self.norm_input = norm_input
         self.record_states = record_states
@@ -138,7 +142,7 @@ class ALIF(StatefulLayer):
             norm_input=self.norm_input,
             min_v_mem=cast(self.min_v_mem, dtype),
             spike_threshold=cast(self.b0, dtype),
-            spike_fn=self.spike_fn,
+            spike_fn=self._spike_spec,
             reset_fn=self.reset_fn,
             surrogate_grad_fn=self.surrogate_grad_fn,
             alpha_adapt=cast(self.alpha_adapt_calculated, dtype),

@@ -16,8 +16,9 @@ from .stateful_layer import (
     StatefulLayer,
     check_input,
     decay_factor,
-    float_tensor,
     frozen,
+    lower_bound,
+    threshold_tensor,
     time_constant,
 )
 
@@ -104,11 +105,12 @@ class LIF(StatefulLayer):
         self.norm_input = norm_input
         self.record_states = record_states
         self.backend = check_backend_name(backend)
-        self.min_v_mem = None if min_v_mem is None else frozen(float_tensor(min_v_mem, "min_v_mem"))
-        self.spike_threshold = (
+        threshold = None if spike_threshold is None else threshold_tensor(spike_threshold)
+        self.spike_threshold = None if threshold is None else frozen(threshold)
+        self.min_v_mem = (
             None
-            if spike_threshold is None
-            else frozen(float_tensor(spike_threshold, "spike_threshold"))
+            if min_v_mem is None
+            else frozen(lower_bound(min_v_mem, threshold if spiking else None))
         )
         if shape:
             self.init_state_with_shape(shape)
@@ -157,19 +159,19 @@ class LIF(StatefulLayer):
             norm_input=self.norm_input,
             min_v_mem=cast(self.min_v_mem, dtype),
         )
-        if self.spike_fn is None:
+        if self._spike_spec is None:
             return leaky
         return SpikingParams(
             **vars(leaky),
             spike_threshold=cast(self.spike_threshold, dtype),
-            spike_fn=self.spike_fn,
+            spike_fn=self._spike_spec,
             reset_fn=self.reset_fn,
             surrogate_grad_fn=self.surrogate_grad_fn,
         )
 
     @property
     def _family(self) -> str:
-        return "leaky" if self.spike_fn is None else "spiking"
+        return "leaky" if self._spike_spec is None else "spiking"
 
     def forward(self, input_data: torch.Tensor) -> torch.Tensor:
         """Runs the neurons over ``input_data`` ``(B, T, ...)``; returns spikes ``(B, T, ...)``."""

@@ -34,6 +34,7 @@ from ...activation import (
     SingleExponential,
     SingleSpike,
 )
+from ...activation.spike_generation import SpikeSpec
 from ..params import AdaptiveParams, LeakyParams, SpikingParams
 
 #: rows of the ``params`` tensor
@@ -124,6 +125,10 @@ class Prepared:
 
 
 def _spike_kind(spike_fn: object) -> tuple[int, float] | None:
+    if isinstance(spike_fn, SpikeSpec):  # what layers pass (torch.compile reads it)
+        if spike_fn.kind is None:
+            return None
+        return int(spike_fn.kind), -1.0 if spike_fn.max_spikes is None else spike_fn.max_spikes
     if spike_fn is SingleSpike or type(spike_fn) is SingleSpike:
         return SPIKE_SINGLE, -1.0
     if spike_fn is MultiSpike or type(spike_fn) is MultiSpike:
@@ -257,6 +262,8 @@ def _checked(
     family: str, x: torch.Tensor, p: LeakyParams
 ) -> tuple[dict[str, object], KernelConfig] | str:
     global _last_check
+    if torch.compiler.is_compiling():  # a global cache would guard and recompile
+        return _check(family, x, p)
     key = (family, x.shape, x.dtype, x.device)
     last = _last_check
     if last is not None and last[0] is p and last[1] == key:
