@@ -39,6 +39,9 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
+    # MathJax from the package's own copy, in the site's _static: the pages render their
+    # equations without a network connection (and the browser test sees no other host)
+    "sphinx-mathjax-offline",
     "sphinx_gallery.gen_gallery",
     "benchmark_tables",
 ]
