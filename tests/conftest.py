@@ -195,10 +195,16 @@ class Site:
             lambda msg: report().console_errors.append(msg.text) if msg.type == "error" else None,
         )
         page.on("pageerror", lambda error: report().console_errors.append(str(error)))
-        # (a response with an error status is logged by the browser as a console error)
+        # A response with an error status is logged by the browser as a console error.
+        # ERR_ABORTED: a request cancelled because the page was left (MathJax still
+        # fetching its fonts when the next page is opened), not a missing resource.
         page.on(
             "requestfailed",
-            lambda request: report().failed_requests.append(f"{request.url} ({request.failure})"),
+            lambda request: (
+                report().failed_requests.append(f"{request.url} ({request.failure})")
+                if "ERR_ABORTED" not in str(request.failure)
+                else None
+            ),
         )
 
         def answer_empty(route: Any) -> None:
