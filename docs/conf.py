@@ -71,7 +71,6 @@ nitpicky = True
 nitpick_ignore_regex = [
     (r"py:.*", r"(torch|numpy|matplotlib|collections\.abc|typing)\..*"),
     (r"py:class", r"Axes|Figure"),  # matplotlib, imported for type checking only
-    (r"py:class", r"sinabs\.activation\.spike_generation\.BackwardClass"),
     (r"py:class", r"sinabs\.synopcounter\._\w+"),
     (r"py:class", r"sinabs\.utils\.T"),  # a TypeVar
 ]
@@ -135,6 +134,31 @@ def submodule_names(modules: list[str]) -> dict[str, list[str]]:
     return found
 
 
+def documented_classes(modules: list[str]) -> set[type]:
+    """The classes in the ``__all__`` of the documented modules."""
+    found = set()
+    for module_name in modules:
+        module = importlib.import_module(module_name)
+        for name in getattr(module, "__all__", ()):
+            value = getattr(module, name)
+            if isinstance(value, type):
+                found.add(value)
+    return found
+
+
+DOCUMENTED_CLASSES = documented_classes(api_modules())
+
+
+def _public_bases(app: Sphinx, name: str, obj: object, options: object, bases: list) -> None:
+    """Lists only the bases a reader can look up: documented classes and other
+    libraries' (private helpers and mixins of this package are left out)."""
+    bases[:] = [
+        base
+        for base in bases
+        if not getattr(base, "__module__", "").startswith("sinabs") or base in DOCUMENTED_CLASSES
+    ]
+
+
 autosummary_context = {
     "reexports": reexports(api_modules()),
     "submodule_names": submodule_names(api_modules()),
@@ -181,3 +205,4 @@ html_show_sourcelink = False
 
 def setup(app: Sphinx) -> None:
     app.connect("source-read", _drop_missing_optional_pages)
+    app.connect("autodoc-process-bases", _public_bases)
