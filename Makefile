@@ -1,6 +1,7 @@
 # Developer entry points. `make demo` trains, converts and draws (results in out/,
-# one page out/index.html); `make test` runs the test suite and the linters; both
-# create the virtual environment first.
+# one page out/index.html); `make test` runs the test suite (the docs build and its
+# browser checks included) and the linters; `make docs` builds the documentation site.
+# All create the virtual environment first.
 #
 # One virtual environment, .venv, filled in layers with a stamp file each, so that each
 # target installs only what it needs and `make test` after `make demo` adds only the
@@ -8,9 +9,10 @@
 #   base  the venv and torch (pinned CPU build)
 #   demo  the package, editable with its C kernel, and the `demo` extra (matplotlib,
 #         scikit-learn, tqdm): all that `make demo` needs, no triton
-#   dev   the `test` and `dev` extras on top (pytest, hypothesis, triton for its
-#         interpreter tests, ruff, mypy); installed as extras of the already installed
-#         package, which pip leaves alone, so the C kernel is not rebuilt
+#   dev   the `test`, `dev` and `docs` extras on top (pytest, hypothesis, triton for its
+#         interpreter tests, ruff, mypy, sphinx, playwright); installed as extras of the
+#         already installed package, which pip leaves alone, so the C kernel is not
+#         rebuilt
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -24,10 +26,11 @@ NO_COMPILE := --no-compile
 BASE_STAMP := $(VENV)/.stamp-base
 DEMO_STAMP := $(VENV)/.stamp-demo
 DEV_STAMP := $(VENV)/.stamp-dev
-LINTED := src tests examples benchmarks
+LINTED := src tests examples benchmarks docs
 OUT := out
+DOCS_OUT := docs/_build/html
 
-.PHONY: venv demo test test-slow lint clean
+.PHONY: venv demo test test-slow docs lint clean
 
 venv: $(DEV_STAMP)
 
@@ -41,7 +44,7 @@ $(DEMO_STAMP): $(BASE_STAMP) pyproject.toml setup.py
 	touch $@
 
 $(DEV_STAMP): $(DEMO_STAMP)
-	$(BIN)/pip install "sinabs[demo,test,dev]"
+	$(BIN)/pip install "sinabs[demo,test,dev,docs]"
 	touch $@
 
 demo: $(DEMO_STAMP)
@@ -53,10 +56,17 @@ test: $(DEV_STAMP)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy src/sinabs
 
-# the long variants of the robustness tests (fuzzing, long streams, inductor) and of
-# the CLI (the defaults of train and convert)
+# the long variants of the robustness tests (fuzzing, long streams, inductor), of the
+# CLI (the defaults of train and convert) and the packaging test (the sdist and wheels
+# built and installed into a clean venv)
 test-slow: $(DEV_STAMP)
 	$(BIN)/python -m pytest -q -m slow
+
+# A clean build (the gallery's examples run every time), warnings as errors.
+docs: $(DEV_STAMP)
+	rm -rf docs/_build docs/auto_examples docs/api/generated
+	$(BIN)/python -m sphinx -b html -W --keep-going docs $(DOCS_OUT)
+	@echo "documentation: $(DOCS_OUT)/index.html"
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check $(LINTED)
@@ -64,4 +74,4 @@ lint: $(DEV_STAMP)
 	$(BIN)/mypy src/sinabs
 
 clean:
-	rm -rf $(VENV) $(OUT)
+	rm -rf $(VENV) $(OUT) docs/_build docs/auto_examples docs/api/generated

@@ -44,8 +44,14 @@ class ALIF(TimeConstants, StatefulLayer):
         adapt_scale: β, the weight of ``b`` in the threshold.
         spike_threshold: the base threshold :math:`b_0` (stored as parameter ``b0``).
         spike_fn: ``SingleSpike`` (default), ``MultiSpike`` or ``MaxSpike(n)``.
-        reset_fn, surrogate_grad_fn, min_v_mem, shape, train_alphas, norm_input,
-        record_states, backend: as :class:`LIF`.
+        reset_fn: as :class:`LIF`.
+        surrogate_grad_fn: as :class:`LIF`.
+        min_v_mem: as :class:`LIF`.
+        shape: as :class:`LIF`.
+        train_alphas: as :class:`LIF`.
+        norm_input: as :class:`LIF`.
+        record_states: as :class:`LIF`.
+        backend: as :class:`LIF`.
 
     Shape:
         input ``(B, T, *neurons)``; output the same; states ``v_mem``, [``i_syn``],
