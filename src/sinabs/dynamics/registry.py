@@ -26,6 +26,7 @@ import torch
 
 from ..activation.reset_mechanism import State
 from .fused.backend import fused_scan, fused_unsupported
+from .fused.config import sum_fixed_order
 from .params import LeakyParams
 from .reference import RecConnect, reference_scan
 
@@ -104,7 +105,9 @@ def _reference_with_sum(
     out, new_state, recordings = reference_scan(
         family, x, state, params, record=record, rec_connect=rec_connect
     )
-    return out, new_state, recordings, out.sum()
+    # (a leaky layer's output is continuous: torch's own sum would round it differently
+    # for another thread count from 32768 elements on)
+    return out, new_state, recordings, sum_fixed_order(out)
 
 
 #: The plain PyTorch time loop, which runs everything and defines the semantics.
