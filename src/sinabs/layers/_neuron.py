@@ -19,10 +19,20 @@ def cast(value: Any, dtype: torch.dtype) -> Any:
 
 
 def decay(tau: torch.Tensor) -> torch.Tensor:
-    """``exp(-1 / tau)``, in the graph: the bits and gradient of ``torch.exp(-1.0 / tau)``
-    (``-1.0 / tau`` is ``tau.reciprocal() * -1.0``), without ``Tensor.__rdiv__``'s
-    Python wrapper, on every forward call of a layer with time constants."""
-    return torch.exp(tau.reciprocal().neg())
+    """``exp(-1 / tau)`` correctly rounded to ``tau``'s dtype, in the graph.
+
+    ``-1 / tau`` is rounded as sinabs rounds it (``tau.reciprocal().neg()``, the bits of
+    ``-1.0 / tau``), and its exponential is taken in float64 and rounded once. torch's
+    float32 ``exp`` runs MKL's vendor-dispatched code, which is one ulp off the
+    correctly rounded value for some time constants on some processors (Intel without
+    AVX-512: τ = 9 and 20 among those of the golden cases); this way a layer computes the
+    same decay factors, and so the same forward bits, on every processor: sinabs's on
+    the machines where its float32 ``exp`` is correctly rounded.
+    """
+    argument = tau.reciprocal().neg()
+    if argument.dtype == torch.float64:
+        return torch.exp(argument)
+    return torch.exp(argument.double()).to(argument.dtype)
 
 
 def check_spike_fn(spike_fn: Any) -> Any:

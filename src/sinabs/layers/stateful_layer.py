@@ -122,8 +122,10 @@ def lower_bound(
 
 
 def decay_factor(value: Any, name: str) -> torch.Tensor:
-    """``exp(-1/tau)`` of a validated time constant, in float32."""
-    return torch.exp(-1.0 / time_constant(value, name))
+    """``exp(-1/tau)`` of a validated time constant, in float32, correctly rounded
+    like the decay factors the layers compute on every call)."""
+    tau = time_constant(value, name)
+    return torch.exp(tau.reciprocal().neg().double()).to(tau.dtype)
 
 
 def frozen(tensor: torch.Tensor) -> nn.Parameter:
