@@ -1,0 +1,148 @@
+"""Side-by-side timing of two builds of the C kernel (for kernel changes).
+
+On a shared machine the speed of a process drifts (memory bandwidth, neighbours), so
+comparing one run before a change with one after says little. This script times two
+builds of the compiled kernel, ``--a`` and ``--b`` (paths of ``_scan*.so`` files, for
+example a copy of the installed one before a change and the rebuilt one), alternately
+in fresh processes, ``--rounds`` times each, and reports per layer and size the
+median fused forward and forward+backward times of both, their ratio b/a, and the
+floors of ``bench_cpu.py`` (the memory-bandwidth floor measured in each process).
+
+    python benchmarks/ab_cpu.py --a /tmp/before.so --b src/sinabs/dynamics/fused/_scan*.so \\
+        --out out/ab_cpu.json [--sizes 8x1000x1024 1x100000x256] [--layers ALIF LIF]
+
+Each timing runs :func:`bench_cpu._measure_time` (same inputs, same allocator settings)
+with the chosen library loaded in place of the installed one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import types
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import bench_cpu  # noqa: E402  (next to this file)
+
+DEFAULT_SIZES = ["32x100x4096", "8x1000x1024", "128x50x16384", "32x100x128"]
+
+
+def _use_library(path: str) -> None:
+    """Make sinabs's CPU kernel load the library at ``path``."""
+    from sinabs.dynamics.fused import cpu_kernel
+
+    real = importlib.util.find_spec
+    importlib.util.find_spec = lambda name, package=None: types.SimpleNamespace(origin=path)  # type: ignore[assignment]
+    try:
+        lib = cpu_kernel._library.__wrapped__()  # the loader, without its cache
+    finally:
+        importlib.util.find_spec = real
+    if isinstance(lib, str):
+        raise RuntimeError(lib)
+    cpu_kernel._library = lambda: lib  # type: ignore[assignment]
+
+
+def _child(path: str, name: str, size: tuple[int, int, int], threads: int) -> dict[str, Any]:
+    _use_library(path)
+    return bench_cpu._measure_time(name, "cpu", size, threads)
+
+
+def _in_child(path: str, name: str, size: tuple[int, int, int], threads: int) -> dict[str, Any]:
+    command = [sys.executable, os.path.abspath(__file__), "--child", path, name]
+    command += [str(d) for d in size] + ["--threads", str(threads)]
+    env = {**os.environ, **bench_cpu.ALLOCATOR_ENV}
+    result = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _parse_size(text: str) -> tuple[int, int, int]:
+    parts = text.lower().split("x")
+    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"a size is BxTxN with positive integers, got {text!r}")
+    return int(parts[0]), int(parts[1]), int(parts[2])
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    rows = []
+    for size in args.sizes:
+        nbytes = 4 * size[0] * size[1] * size[2]
+        for name in args.layers:
+            runs: dict[str, list[dict[str, Any]]] = {"a": [], "b": []}
+            for _ in range(args.rounds):
+                for key in ("a", "b"):
+                    runs[key].append(_in_child(getattr(args, key), name, size, args.threads))
+            row: dict[str, Any] = {"layer": name, "size": list(size)}
+            for key in ("a", "b"):
+                for what in ("fwd_ms", "train_ms"):
+                    row[f"{key}_{what}"] = statistics.median(r[what] for r in runs[key])
+                    row[f"{key}_{what}_all"] = [r[what] for r in runs[key]]
+                bandwidth = statistics.median(r["bandwidth"] for r in runs[key])
+                row[f"{key}_bandwidth_GBps"] = bandwidth / 1e9
+                row[f"{key}_fwd_over_floor"] = row[f"{key}_fwd_ms"] / (2e3 * nbytes / bandwidth)
+                row[f"{key}_train_over_floor"] = row[f"{key}_train_ms"] / (5e3 * nbytes / bandwidth)
+            row["fwd_b_over_a"] = row["b_fwd_ms"] / row["a_fwd_ms"]
+            row["train_b_over_a"] = row["b_train_ms"] / row["a_train_ms"]
+            rows.append(row)
+            print(
+                f"{name:8s} {size!s:20s} fwd a {row['a_fwd_ms']:9.3f} b {row['b_fwd_ms']:9.3f} ms"
+                f" (b/a {row['fwd_b_over_a']:.3f}; floor x{row['b_fwd_over_floor']:.2f})"
+                f"  train a {row['a_train_ms']:9.3f} b {row['b_train_ms']:9.3f} ms"
+                f" (b/a {row['train_b_over_a']:.3f}; floor x{row['b_train_over_floor']:.2f})"
+                f"  [{row['a_bandwidth_GBps']:.0f}/{row['b_bandwidth_GBps']:.0f} GB/s]",
+                flush=True,
+            )
+    return {
+        "a": args.a,
+        "b": args.b,
+        "machine": platform.processor() or platform.machine(),
+        "threads": args.threads,
+        "rounds": args.rounds,
+        "allocator_env": bench_cpu.ALLOCATOR_ENV,
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "rows": rows,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--a", help="the first build (path of a _scan*.so)")
+    parser.add_argument("--b", help="the second build")
+    parser.add_argument("--out", default="out/ab_cpu.json")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=4, help="processes per build and row")
+    parser.add_argument(
+        "--sizes", nargs="+", type=_parse_size, default=[_parse_size(s) for s in DEFAULT_SIZES]
+    )
+    parser.add_argument("--layers", nargs="+", default=list(bench_cpu.LAYERS))
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        path, name, *dims = args.child
+        size = (int(dims[0]), int(dims[1]), int(dims[2]))
+        print(json.dumps(_child(path, name, size, args.threads)))
+        return
+    for key in ("a", "b"):
+        path = getattr(args, key)
+        if not path or not os.path.isfile(path):
+            parser.error(f"--{key} must be the path of a built library, got {path!r}")
+    unknown = set(args.layers) - set(bench_cpu.LAYERS)
+    if unknown:
+        parser.error(f"unknown layers {sorted(unknown)}; choose from {bench_cpu.LAYERS}")
+    result = run(args)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(result, f, indent=2)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
