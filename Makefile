@@ -17,6 +17,8 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install $(TORCH)
+	@echo "Installing sinabs; this compiles its C kernel (about 1 CPU minute, in parallel;" \
+		"pip shows no output meanwhile, pip install -v shows each unit)"
 	$(BIN)/pip install -e ".[test,plot,dev]"
 	touch $@
 

@@ -1,8 +1,9 @@
 /* One instantiation of the fused neuron scan for a scalar type and an instruction set.
  *
- * Included by scan.c once per (type, ISA) with S_IS_FLOAT (1: float, 0: double) and
- * ISA_NAME (default, avx2, avx512) defined; the functions are named like
- * fwd_item_f32_avx512.
+ * Included by scan_variant.h, in a translation unit of its own per (type, ISA), with
+ * S_IS_FLOAT (1: float, 0: double) and ISA_NAME (default, avx2, avx512) defined; the
+ * functions are named like fwd_item_f32_avx512 (those scan.c calls are declared in
+ * scan_common.h).
  *
  * The math is the one of torch_impl.py, written lane by lane in the same floating-point
  * order (the forward is bit-identical to it). Neurons are cut into slots of BLOCK
@@ -47,8 +48,8 @@
  * flag rows: 1 or 0 in every lane (GCC does not vectorize selects on a loop-invariant
  * scalar for AVX-512; selects on a per-lane comparison it does). */
 
-static UNUSED void NAME(setup)(const Job *J, const void *params, void *q_out,
-                               void *flags_out) {
+KERNEL_API void NAME(setup)(const Job *J, const void *params, void *q_out,
+                            void *flags_out) {
     const int64_t N = J->N;
     const S *P = (const S *)params;
     S *restrict q = (S *)q_out, *restrict flags = (S *)flags_out;
@@ -212,7 +213,7 @@ static inline ALWAYS_INLINE void NAME(fwd_lanes)(const S *restrict xt, S *restri
 }
 
 /* Scratch (in scalars) of a forward item with G slots (the double sums come last). */
-static UNUSED size_t NAME(fwd_scratch)(int64_t G) {
+KERNEL_API size_t NAME(fwd_scratch)(int64_t G) {
     return (size_t)(4 * G + 9) * BLOCK + (size_t)G * SUM_LANES * (1 + sizeof(double) / sizeof(S));
 }
 
@@ -371,7 +372,7 @@ static inline int NAME(bwd_rows)(const Cfg *c) { return 2 + c->syn + (c->family 
 
 /* Scratch (in scalars) of a backward item with G slots (the double sums come last),
  * or of one slot when bwd_slot runs (scan.c takes this ISA's). */
-static UNUSED size_t NAME(bwd_scratch)(const Job *J, int64_t G) {
+KERNEL_API size_t NAME(bwd_scratch)(const Job *J, int64_t G) {
     size_t per_step = (size_t)NAME(bwd_rows)(&J->cfg) * (size_t)G * BLOCK;
     size_t s = (size_t)SLOT_ROWS * G * BLOCK + 10 * BLOCK + per_step * (size_t)(J->T + 1);
     s += (size_t)N_ACC * G * BLOCK * sizeof(double) / sizeof(S) + BLOCK;
@@ -833,51 +834,71 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
  * min_v_mem and the subtractive reset by the threshold (the defaults: no selects), and
  * 2 when in addition all neurons share their parameters (float32 only; see PAR). */
 
+/* The (family, synapse, multiple spikes) cases, by kind / 3: C(case, FAM, SYN, MULTI) */
+#define EACH_CASE(C)                                                                     \
+    C(0, 0, 0, 0) C(1, 0, 1, 0) C(2, 1, 0, 0) C(3, 1, 0, 1) C(4, 1, 1, 0) C(5, 1, 1, 1)  \
+    C(6, 2, 0, 0) C(7, 2, 0, 1) C(8, 2, 1, 0) C(9, 2, 1, 1)
+/* ... and FAST per case: float64 is for checks rather than speed, the general code
+ * only (a third of the build) */
 #if S_IS_FLOAT
-#define SPECIALIZE_FAST(CALL, F, SY, M)                                 \
-    if (J->kind % 3 == 2) {                                             \
-        CALL(F, SY, M, 2);                                              \
-    } else if (J->kind % 3 == 1) {                                      \
-        CALL(F, SY, M, 1);                                              \
-    } else {                                                            \
-        CALL(F, SY, M, 0);                                              \
-    }
-#else /* float64 is for checks rather than speed: the general code only (a third of the build) */
-#define SPECIALIZE_FAST(CALL, F, SY, M) CALL(F, SY, M, 0);
+#define EACH_FAST(X, F, SY, M) X(F, SY, M, 0) X(F, SY, M, 1) X(F, SY, M, 2)
+#else
+#define EACH_FAST(X, F, SY, M) X(F, SY, M, 0)
 #endif
 
-#define SPECIALIZE(CALL)                                                \
-    switch (J->kind / 3) {                                             \
-        case 0: SPECIALIZE_FAST(CALL, 0, 0, 0) break;                   \
-        case 1: SPECIALIZE_FAST(CALL, 0, 1, 0) break;                   \
-        case 2: SPECIALIZE_FAST(CALL, 1, 0, 0) break;                   \
-        case 3: SPECIALIZE_FAST(CALL, 1, 0, 1) break;                   \
-        case 4: SPECIALIZE_FAST(CALL, 1, 1, 0) break;                   \
-        case 5: SPECIALIZE_FAST(CALL, 1, 1, 1) break;                   \
-        case 6: SPECIALIZE_FAST(CALL, 2, 0, 0) break;                   \
-        case 7: SPECIALIZE_FAST(CALL, 2, 0, 1) break;                   \
-        case 8: SPECIALIZE_FAST(CALL, 2, 1, 0) break;                   \
-        default: SPECIALIZE_FAST(CALL, 2, 1, 1) break;                  \
+/* Every specialization is a function of its own. (Inlined into fwd_item and bwd_item
+ * behind a switch they made two huge functions, on which GCC's passes that grow
+ * faster than linearly, load CSE after reload and register liveness, took most of the
+ * build: 63 instead of 18 s for the AVX-512 float32 variant.) */
+#define DEF_SPEC(DIR, F, SY, M, FA)                                                      \
+    static NOINLINE void NAME(DIR##_##F##SY##M##FA)(const Job *J, S *ws, int64_t b,      \
+                                                    int64_t s0, int64_t s1) {            \
+        NAME(DIR##_chunk)(J, ws, b, s0, s1, F, SY, M, FA);                               \
     }
+#define DEF_FWD(F, SY, M, FA) DEF_SPEC(fwd, F, SY, M, FA)
+#define DEF_BWD(F, SY, M, FA) DEF_SPEC(bwd, F, SY, M, FA)
+#define DEF_CASE(K, F, SY, M) EACH_FAST(DEF_FWD, F, SY, M) EACH_FAST(DEF_BWD, F, SY, M)
+EACH_CASE(DEF_CASE)
 
-static void NAME(fwd_item)(const Job *J, int64_t item, void *scratch) {
+#if S_IS_FLOAT
+#define CALL_FAST(DIR, F, SY, M)                                                         \
+    if (J->kind % 3 == 2) {                                                              \
+        NAME(DIR##_##F##SY##M##2)(J, (S *)scratch, b, s0, s1);                           \
+    } else if (J->kind % 3 == 1) {                                                       \
+        NAME(DIR##_##F##SY##M##1)(J, (S *)scratch, b, s0, s1);                           \
+    } else {                                                                             \
+        NAME(DIR##_##F##SY##M##0)(J, (S *)scratch, b, s0, s1);                           \
+    }
+#else
+#define CALL_FAST(DIR, F, SY, M) NAME(DIR##_##F##SY##M##0)(J, (S *)scratch, b, s0, s1);
+#endif
+#define FWD_CASE(K, F, SY, M) \
+    case K: CALL_FAST(fwd, F, SY, M) break;
+#define BWD_CASE(K, F, SY, M) \
+    case K: CALL_FAST(bwd, F, SY, M) break;
+
+/* kind / 3 is one of the cases (read_config, scan.c) */
+KERNEL_API void NAME(fwd_item)(const Job *J, int64_t item, void *scratch) {
     const int64_t b = item / J->nchunks, s0 = (item % J->nchunks) * J->G;
     const int64_t s1 = s0 + J->G < J->nslots ? s0 + J->G : J->nslots;
-#define FWD(F, SY, M, FA) NAME(fwd_chunk)(J, (S *)scratch, b, s0, s1, F, SY, M, FA)
-    SPECIALIZE(FWD)
-#undef FWD
+    switch (J->kind / 3) { EACH_CASE(FWD_CASE) }
 }
 
-static void NAME(bwd_item)(const Job *J, int64_t item, void *scratch) {
+KERNEL_API void NAME(bwd_item)(const Job *J, int64_t item, void *scratch) {
     const int64_t b = item / J->nchunks, s0 = (item % J->nchunks) * J->G;
     const int64_t s1 = s0 + J->G < J->nslots ? s0 + J->G : J->nslots;
-#define BWD(F, SY, M, FA) NAME(bwd_chunk)(J, (S *)scratch, b, s0, s1, F, SY, M, FA)
-    SPECIALIZE(BWD)
-#undef BWD
+    switch (J->kind / 3) { EACH_CASE(BWD_CASE) }
 }
 
-#undef SPECIALIZE
-#undef SPECIALIZE_FAST
+#undef FWD_CASE
+#undef BWD_CASE
+#undef CALL_FAST
+#undef DEF_CASE
+#undef DEF_FWD
+#undef DEF_BWD
+#undef DEF_SPEC
+#undef EACH_FAST
+#undef EACH_CASE
 #undef FLAG
 #undef PAR
 #undef NAME
