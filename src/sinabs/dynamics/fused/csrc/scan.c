@@ -172,13 +172,22 @@ EXPORT int sinabs_scan_threading(int mode) {
 
 /* Threads worth using for `work` forward element-steps (a backward one counts 8):
  * with threads of our own each should get at least 2^20 of them (about 200 us), twice
- * what starting one costs (about 100 us from pthread_create to the thread running). */
+ * what starting one costs (about 100 us from pthread_create to the thread running).
+ * An OpenMP pool's threads are already running: 2^17 (about 25 us) each suffice
+ * (measured at (32, 100, 128), LIF forward+backward: 0.51 ms, against 0.54 ms with
+ * 2^19, where the forward runs on one thread). The thread sanitizer's build
+ * (tests/dynamics/fused/test_thread_sanitizer.py) sets both to 0, so that small calls
+ * run on several threads. */
+#ifndef WORK_SHIFT_THREADS
+#define WORK_SHIFT_THREADS 20
+#endif
+#ifndef WORK_SHIFT_OPENMP
+#define WORK_SHIFT_OPENMP 17
+#endif
 static int64_t useful_threads(int threads, int64_t work) {
     int64_t n = threads < MAX_THREADS ? threads : MAX_THREADS;
-    /* an OpenMP pool's threads are already running: 2^17 (about 25 us) each suffice
-     * (measured at (32, 100, 128), LIF forward+backward: 0.51 ms, against 0.54 ms with
-     * 2^19, where the forward runs on one thread) */
-    int shift = sinabs_scan_threading(-1) == THREADING_OPENMP ? 17 : 20;
+    int shift = sinabs_scan_threading(-1) == THREADING_OPENMP ? WORK_SHIFT_OPENMP
+                                                              : WORK_SHIFT_THREADS;
     if (n > (work >> shift)) n = work >> shift;
     return n < 1 ? 1 : n;
 }
@@ -299,7 +308,12 @@ static int prepare(Job *J, Kernels *k, void **tables, int dtype, int isa, int th
         int64_t fit = (int64_t)(SCRATCH_BUDGET / per_slot);
         if (J->G > fit) J->G = fit > 0 ? fit : 1;
     }
-    J->nchunks = (J->nslots + J->G - 1) / J->G;
+    /* items per row: the overlapping last slot (N % block != 0) goes with the slot it
+     * overlaps, into the row's last item */
+    const int64_t overlap = N > block && N % block != 0;
+    J->nchunks = (J->nslots - overlap + J->G - 1) / J->G;
+    const int64_t last = J->nslots - (J->nchunks - 1) * J->G;
+    J->gmax = last > J->G ? last : J->G;
     size_t q_len = (size_t)N_Q * J->nslots * block;
     *tables = malloc((q_len + (size_t)N_F * block) * k->elem);
     if (!*tables) return ERR_MEMORY;
@@ -336,13 +350,13 @@ EXPORT int sinabs_scan_forward(int dtype, int isa, int threads, int64_t B, int64
         J.x = x, J.v0 = v0, J.i0 = i0, J.b0 = b0;
         J.out = out, J.v = v, J.i = i, J.b = b;
         J.rec_v = rec_v, J.rec_i = rec_i, J.rec_b = rec_b;
-        int64_t items = B * J.nchunks;
-        J.item_sums = (double *)malloc((size_t)items * sizeof(double));
-        err = J.item_sums ? OK : ERR_MEMORY;
+        int64_t items = B * J.nchunks, slots = B * J.nslots;
+        J.slot_sums = (double *)malloc((size_t)slots * sizeof(double));
+        err = J.slot_sums ? OK : ERR_MEMORY;
         if (!err) err = run(&J, k.fwd, items, useful_threads(threads, B * T * N),
-                            k.fwd_scratch(J.G) * k.elem);
-        for (int64_t it = 0; !err && it < items; it++) total += J.item_sums[it];
-        free(J.item_sums);
+                            k.fwd_scratch(J.gmax) * k.elem);
+        for (int64_t it = 0; !err && it < slots; it++) total += J.slot_sums[it];
+        free(J.slot_sums);
     }
     if (!err && out_sum) {
         if (dtype == 1) *(double *)out_sum = total;
@@ -409,7 +423,7 @@ EXPORT int sinabs_scan_backward(int dtype, int isa, int threads, int64_t B, int6
         size_t rows = (size_t)__builtin_popcount((unsigned)J.active);
         J.partial = (double *)malloc((rows ? rows : 1) * (size_t)B * (size_t)N * sizeof(double));
         err = J.partial ? OK : ERR_MEMORY;
-        if (!err) err = run(&J, k.bwd, B * J.nchunks, threads_used, k.bwd_scratch(&J, J.G) * k.elem);
+        if (!err) err = run(&J, k.bwd, B * J.nchunks, threads_used, k.bwd_scratch(&J, J.gmax) * k.elem);
     } else {
         J.active = 0;
     }

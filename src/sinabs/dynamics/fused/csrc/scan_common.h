@@ -91,13 +91,17 @@ typedef struct {
 } Cfg;
 
 /* Neurons are cut into slots of BLOCK lanes: slot j starts at j * BLOCK; when BLOCK
- * does not divide N a last slot starts at N - BLOCK and overlaps the one before (its
- * overlapping lanes are computed twice, by the same thread, with identical results),
- * so every slot is full. With N < BLOCK there is one slot, run on zero-padded rows.
- * A work item is a batch row and G consecutive slots. */
+ * does not divide N a last slot starts at N - BLOCK and overlaps the one before, so
+ * every slot is full. With N < BLOCK there is one slot, run on zero-padded rows.
+ * A work item is a batch row and G consecutive slots; the last item of a row also
+ * takes the overlapping last slot (item_slots). The overlapping lanes are computed
+ * twice with identical results and written twice, both times by the same thread:
+ * written from two items, which can run on two threads, they were a data race
+ * (tests/dynamics/fused/test_thread_sanitizer.py). */
 typedef struct {
     int64_t B, T, N;
     int64_t nslots, G, nchunks; /* slots per row, slots per item, items per row */
+    int64_t gmax;               /* the most slots an item has (the scratch's size) */
     Cfg cfg;
     int f64;      /* scalar type: 0 float, 1 double */
     int kind;     /* specialization: see SPECIALIZE in scan_kernel.h */
@@ -108,7 +112,7 @@ typedef struct {
     const void *g_out, *g_v, *g_i, *g_b, *g_rec_v, *g_rec_i, *g_rec_b;
     void *g_x, *g_v0, *g_i0, *g_b0, *g_params;
     double *partial;   /* backward: (rows with a gradient, B, N), see partial_row */
-    double *item_sums; /* forward: the sum of the outputs of every work item */
+    double *slot_sums; /* forward: the sum of the outputs of every (batch row, slot) */
 } Job;
 
 typedef void (*ItemFn)(const Job *, int64_t, void *);
@@ -117,6 +121,16 @@ typedef void (*ItemFn)(const Job *, int64_t, void *);
  * partial sums are kept for those rows only. */
 static inline int partial_row(const Job *J, int row) {
     return __builtin_popcount((unsigned)J->active & ((1u << row) - 1u));
+}
+
+/* Batch row and slots [s0, s1) of work item `item`: G slots, and in the last item of
+ * a row the slots left (up to G, and the overlapping last slot). */
+static inline void item_slots(const Job *J, int64_t item, int64_t *b, int64_t *s0,
+                              int64_t *s1) {
+    const int64_t chunk = item % J->nchunks;
+    *b = item / J->nchunks;
+    *s0 = chunk * J->G;
+    *s1 = chunk == J->nchunks - 1 ? J->nslots : *s0 + J->G;
 }
 
 static inline int64_t slot_n0(const Job *J, int64_t slot) {

@@ -321,9 +321,11 @@ static inline ALWAYS_INLINE void NAME(fwd_chunk)(const Job *J, S *restrict ws, i
             }
         }
     }
-    double item_sum = 0.0;
-    for (int64_t k = 0; k < G * SUM_LANES; k++) item_sum += otot[k];
-    J->item_sums[b * J->nchunks + s0 / J->G] = item_sum;
+    for (int64_t g = 0; g < G; g++) {
+        double sum = 0.0;
+        for (int k = 0; k < SUM_LANES; k++) sum += otot[g * SUM_LANES + k];
+        J->slot_sums[b * J->nslots + s0 + g] = sum;
+    }
     for (int64_t g = 0; g < G; g++) {
         int64_t o = b * N + slot_n0(J, s0 + g);
         S *st = states + 3 * g * BLOCK;
@@ -879,14 +881,14 @@ EACH_CASE(DEF_CASE)
 
 /* kind / 3 is one of the cases (read_config, scan.c) */
 KERNEL_API void NAME(fwd_item)(const Job *J, int64_t item, void *scratch) {
-    const int64_t b = item / J->nchunks, s0 = (item % J->nchunks) * J->G;
-    const int64_t s1 = s0 + J->G < J->nslots ? s0 + J->G : J->nslots;
+    int64_t b, s0, s1;
+    item_slots(J, item, &b, &s0, &s1);
     switch (J->kind / 3) { EACH_CASE(FWD_CASE) }
 }
 
 KERNEL_API void NAME(bwd_item)(const Job *J, int64_t item, void *scratch) {
-    const int64_t b = item / J->nchunks, s0 = (item % J->nchunks) * J->G;
-    const int64_t s1 = s0 + J->G < J->nslots ? s0 + J->G : J->nslots;
+    int64_t b, s0, s1;
+    item_slots(J, item, &b, &s0, &s1);
     switch (J->kind / 3) { EACH_CASE(BWD_CASE) }
 }
 
