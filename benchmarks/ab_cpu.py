@@ -18,6 +18,7 @@ with the chosen library loaded in place of the installed one.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import importlib.util
 import json
 import os
@@ -36,16 +37,41 @@ import bench_cpu  # noqa: E402  (next to this file)
 DEFAULT_SIZES = ["32x100x4096", "8x1000x1024", "128x50x16384", "32x100x128"]
 
 
+class _WithoutReport:
+    """A build from before ``sinabs_scan_backward_ex``: its plain backward serves."""
+
+    def __init__(self, lib: Any) -> None:
+        self._lib = lib
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._lib, name)
+
+    def sinabs_scan_backward_ex(self, *args: Any) -> int:
+        code = self._lib.sinabs_scan_backward(*args[:-2])  # no segments, no report
+        return int(code)
+
+
+_LOADERS: list[Any] = []  # cpu_kernel's own loader, kept when it is replaced
+
+
 def _use_library(path: str) -> None:
     """Make sinabs's CPU kernel load the library at ``path``."""
     from sinabs.dynamics.fused import cpu_kernel
 
+    if not _LOADERS:
+        _LOADERS.append(cpu_kernel._library.__wrapped__)  # the loader, without its cache
     real = importlib.util.find_spec
     importlib.util.find_spec = lambda name, package=None: types.SimpleNamespace(origin=path)  # type: ignore[assignment]
     try:
-        lib = cpu_kernel._library.__wrapped__()  # the loader, without its cache
+        lib: Any = _LOADERS[0]()
     finally:
         importlib.util.find_spec = real
+    if isinstance(lib, str) and "sinabs_scan_backward_ex" in lib:
+        lib = ctypes.CDLL(path)
+        lib.sinabs_scan_forward.argtypes = cpu_kernel._FORWARD_ARGS
+        lib.sinabs_scan_backward.argtypes = cpu_kernel._BACKWARD_ARGS
+        lib.sinabs_scan_threading.argtypes = [ctypes.c_int]
+        lib = _WithoutReport(lib)
     if isinstance(lib, str):
         raise RuntimeError(lib)
     cpu_kernel._library = lambda: lib  # type: ignore[assignment]
@@ -62,13 +88,6 @@ def _in_child(path: str, name: str, size: tuple[int, int, int], threads: int) ->
     env = {**os.environ, **bench_cpu.ALLOCATOR_ENV}
     result = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
     return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def _parse_size(text: str) -> tuple[int, int, int]:
-    parts = text.lower().split("x")
-    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise argparse.ArgumentTypeError(f"a size is BxTxN with positive integers, got {text!r}")
-    return int(parts[0]), int(parts[1]), int(parts[2])
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -120,7 +139,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=4, help="processes per build and row")
     parser.add_argument(
-        "--sizes", nargs="+", type=_parse_size, default=[_parse_size(s) for s in DEFAULT_SIZES]
+        "--sizes",
+        nargs="+",
+        type=bench_cpu.parse_size,
+        default=[bench_cpu.parse_size(s) for s in DEFAULT_SIZES],
     )
     parser.add_argument("--layers", nargs="+", default=list(bench_cpu.LAYERS))
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)

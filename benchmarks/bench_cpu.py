@@ -67,6 +67,14 @@ def _layer(name: str, backend: str) -> Any:
     }[name]()
 
 
+def parse_size(text: str) -> tuple[int, int, int]:
+    """A size ``BxTxN`` given on a command line (for argparse)."""
+    parts = text.lower().split("x")
+    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"a size is BxTxN with positive integers, got {text!r}")
+    return int(parts[0]), int(parts[1]), int(parts[2])
+
+
 def _time(fn: Callable[[], Any], budget_s: float, max_reps: int) -> float:
     """Median wall time of ``fn`` in ms (one warm-up call first)."""
     fn()

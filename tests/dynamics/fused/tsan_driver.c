@@ -12,7 +12,9 @@
  *
  * Every configuration runs with 1 thread and with THREADS threads, on every
  * instruction set the CPU has; the second must start threads, and the results must
- * be the same bits (the kernel's results do not depend on the thread count). Shapes:
+ * be the same bits (the kernel's results do not depend on the thread count). With
+ * T >= 260 steps the second run's backward recomputes in segments of SEGMENT steps
+ * (same bits as one segment, the first run's). Shapes:
  * many slots with an overlapping last slot (N % 64 != 0), many batch rows with few
  * slots, fewer neurons than a slot, float64 (32-lane slots), exactly one slot.
  * Exit status 0 when all agree; it prints the number of runs and threads started.
@@ -34,15 +36,16 @@ int sinabs_scan_forward(int dtype, int isa, int threads, int64_t B, int64_t T, i
                         const void *v0, const void *i0, const void *b0, const void *params,
                         void *out, void *v, void *i, void *b, void *rec_v, void *rec_i,
                         void *rec_b, void *out_sum);
-int sinabs_scan_backward(int dtype, int isa, int threads, int64_t B, int64_t T, int64_t N,
-                         const int32_t *config, const double *consts, const void *g_out,
-                         const void *g_v, const void *g_i, const void *g_b,
-                         const void *g_rec_v, const void *g_rec_i, const void *g_rec_b,
-                         const void *x, const void *v0, const void *i0, const void *b0,
-                         const void *params, void *g_x, void *g_v0, void *g_i0, void *g_b0,
-                         void *g_params);
+int sinabs_scan_backward_ex(int dtype, int isa, int threads, int64_t B, int64_t T, int64_t N,
+                            const int32_t *config, const double *consts, const void *g_out,
+                            const void *g_v, const void *g_i, const void *g_b,
+                            const void *g_rec_v, const void *g_rec_i, const void *g_rec_b,
+                            const void *x, const void *v0, const void *i0, const void *b0,
+                            const void *params, void *g_x, void *g_v0, void *g_i0, void *g_b0,
+                            void *g_params, int64_t segment_steps, int64_t *report);
 
 #define THREADS 4
+#define SEGMENT 48
 
 /* Threads the kernel starts: pthread_create is wrapped here (the next definition is
  * ThreadSanitizer's, then libc's), so that the test knows the calls ran on several
@@ -134,8 +137,10 @@ static void free_results(Results *r) {
     for (int k = 0; k < N_RESULTS; k++) free(r->p[k]);
 }
 
-/* One forward and backward; returns the kernel's error code. */
-static int run_once(const Config *c, const Shape *s, int isa, int threads, Results *r) {
+/* One forward and backward (segment_steps: sinabs_scan_backward_ex's); returns the
+ * kernel's error code, or -1 when the backward did not run in the segments asked for. */
+static int run_once(const Config *c, const Shape *s, int isa, int threads,
+                    int64_t segment_steps, Results *r) {
     const int dt = s->dtype;
     const int64_t B = s->B, T = s->T, N = s->N, seq = B * T * N, st = B * N;
     const int syn = c->config[1], adaptive = c->config[0] == 2, rec = c->config[9];
@@ -182,9 +187,13 @@ static int run_once(const Config *c, const Shape *s, int isa, int threads, Resul
     void *g_ri = rec && syn ? random_values(dt, seq, -1.0, 1.0, &seed) : NULL;
     void *g_rb = rec && adaptive ? random_values(dt, seq, -1.0, 1.0, &seed) : NULL;
     if (!err) {
-        err = sinabs_scan_backward(dt, isa, threads, B, T, N, c->config, consts, g_out, g_v,
-                                   g_i, g_b, g_rv, g_ri, g_rb, x, v0, i0, b0, params,
-                                   OUT(G_X), OUT(G_V0), OUT(G_I0), OUT(G_B0), OUT(G_P));
+        int64_t report[4];
+        err = sinabs_scan_backward_ex(dt, isa, threads, B, T, N, c->config, consts, g_out,
+                                      g_v, g_i, g_b, g_rv, g_ri, g_rb, x, v0, i0, b0, params,
+                                      OUT(G_X), OUT(G_V0), OUT(G_I0), OUT(G_B0), OUT(G_P),
+                                      segment_steps, report);
+        int64_t segments = segment_steps ? (T + segment_steps - 1) / segment_steps : 1;
+        if (!err && report[2] != segments) err = -1;
     }
 #undef OUT
     void *inputs[] = {x, v0, i0, b0, params, g_out, g_v, g_i, g_b, g_rv, g_ri, g_rb};
@@ -205,9 +214,9 @@ int main(void) {
                 const Config *c = &CONFIGS[ci];
                 const Shape *s = &SHAPES[si];
                 Results one, many;
-                int e1 = run_once(c, s, isa, 1, &one);
+                int e1 = run_once(c, s, isa, 1, 0, &one);
                 int before = __atomic_load_n(&threads_started, __ATOMIC_RELAXED);
-                int e2 = run_once(c, s, isa, THREADS, &many);
+                int e2 = run_once(c, s, isa, THREADS, s->T >= 260 ? SEGMENT : 0, &many);
                 int started = __atomic_load_n(&threads_started, __ATOMIC_RELAXED) - before;
                 int same = !e1 && !e2 && started > 0;
                 size_t elem = s->dtype ? sizeof(double) : sizeof(float);

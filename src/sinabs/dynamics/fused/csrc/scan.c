@@ -392,21 +392,50 @@ static void reduce_item(const Job *J, int64_t item, void *unused) {
     }
 }
 
+/* The backward's segments (scan_kernel.h): all T steps in one when their rows fit in
+ * SEGMENT_ABOVE, else segments of SEGMENT_BYTES of rows (a multiple of ACC_CHUNK
+ * steps), and at least sqrt(3 T / rows) steps, so that the checkpoints (3 rows per
+ * segment) never outgrow a segment's rows. `forced` > 0 sets the steps (for tests). */
+static void plan_segments(Job *J, int64_t block, size_t elem, int64_t forced) {
+    const int64_t T = J->T;
+    const size_t rows = 2 + (size_t)J->cfg.syn + (J->cfg.family == 2);
+    const size_t per_step = rows * (size_t)J->gmax * (size_t)block * elem;
+    int64_t steps = T;
+    if (forced > 0) {
+        steps = forced;
+    } else if ((size_t)(T + 1) * per_step > SEGMENT_ABOVE) {
+        steps = (int64_t)(SEGMENT_BYTES / per_step) / ACC_CHUNK * ACC_CHUNK;
+        int64_t balance = (int64_t)ceil(sqrt(3.0 * (double)T / (double)rows));
+        if (steps < balance) steps = balance;
+        if (steps < ACC_CHUNK) steps = ACC_CHUNK;
+    }
+    J->seg = steps < T ? steps : (T > 0 ? T : 1);
+    J->nseg = (T + J->seg - 1) / J->seg;
+    if (J->nseg < 1) J->nseg = 1;
+}
+
 /**
  * Backward scan: gradients of sinabs_scan_forward's outputs in, gradients of x, the
  * initial states and the params (7, N) out. Absent gradient inputs (NULL) count as
- * zero. Nothing is kept from the forward: it is recomputed per work item.
+ * zero. Nothing is kept from the forward: it is recomputed per work item (for long
+ * sequences in segments, see plan_segments). segment_steps > 0 forces the steps of a
+ * segment (for tests; 0 chooses them). When report is not NULL it receives what the
+ * call used in report[0..4): the scratch per thread in bytes, the steps per segment,
+ * the segments, the threads.
  */
-EXPORT int sinabs_scan_backward(int dtype, int isa, int threads, int64_t B, int64_t T,
-                                int64_t N, const int32_t *config, const double *consts,
-                                const void *g_out, const void *g_v, const void *g_i,
-                                const void *g_b, const void *g_rec_v, const void *g_rec_i,
-                                const void *g_rec_b, const void *x, const void *v0,
-                                const void *i0, const void *b0, const void *params, void *g_x,
-                                void *g_v0, void *g_i0, void *g_b0, void *g_params) {
+EXPORT int sinabs_scan_backward_ex(int dtype, int isa, int threads, int64_t B, int64_t T,
+                                   int64_t N, const int32_t *config, const double *consts,
+                                   const void *g_out, const void *g_v, const void *g_i,
+                                   const void *g_b, const void *g_rec_v, const void *g_rec_i,
+                                   const void *g_rec_b, const void *x, const void *v0,
+                                   const void *i0, const void *b0, const void *params,
+                                   void *g_x, void *g_v0, void *g_i0, void *g_b0,
+                                   void *g_params, int64_t segment_steps, int64_t *report) {
     Job J;
     Kernels k;
     void *tables;
+    if (report) memset(report, 0, 4 * sizeof *report);
+    if (segment_steps < 0) return ERR_ARGUMENT;
     int err = prepare(&J, &k, &tables, dtype, isa, threads, B, T, N, config, consts, params, 1);
     if (err || N == 0) {
         free(tables);
@@ -418,12 +447,18 @@ EXPORT int sinabs_scan_backward(int dtype, int isa, int threads, int64_t B, int6
     J.g_rec_i = J.cfg.record ? g_rec_i : NULL;
     J.g_rec_b = J.cfg.record ? g_rec_b : NULL;
     J.g_x = g_x, J.g_v0 = g_v0, J.g_i0 = g_i0, J.g_b0 = g_b0, J.g_params = g_params;
+    plan_segments(&J, k.block, k.elem, segment_steps);
     int64_t threads_used = useful_threads(threads, 8 * B * T * N);
+    size_t scratch = k.bwd_scratch(&J, J.gmax) * k.elem;
+    if (report) {
+        report[0] = (int64_t)scratch, report[1] = J.seg, report[2] = J.nseg;
+        report[3] = threads_used < B * J.nchunks ? threads_used : B * J.nchunks;
+    }
     if (B > 0) {
         size_t rows = (size_t)__builtin_popcount((unsigned)J.active);
         J.partial = (double *)malloc((rows ? rows : 1) * (size_t)B * (size_t)N * sizeof(double));
         err = J.partial ? OK : ERR_MEMORY;
-        if (!err) err = run(&J, k.bwd, B * J.nchunks, threads_used, k.bwd_scratch(&J, J.gmax) * k.elem);
+        if (!err) err = run(&J, k.bwd, B * J.nchunks, threads_used, scratch);
     } else {
         J.active = 0;
     }
@@ -434,6 +469,19 @@ EXPORT int sinabs_scan_backward(int dtype, int isa, int threads, int64_t B, int6
     free(J.partial);
     free(tables);
     return err;
+}
+
+/** sinabs_scan_backward_ex with the segments chosen and no report. */
+EXPORT int sinabs_scan_backward(int dtype, int isa, int threads, int64_t B, int64_t T,
+                                int64_t N, const int32_t *config, const double *consts,
+                                const void *g_out, const void *g_v, const void *g_i,
+                                const void *g_b, const void *g_rec_v, const void *g_rec_i,
+                                const void *g_rec_b, const void *x, const void *v0,
+                                const void *i0, const void *b0, const void *params, void *g_x,
+                                void *g_v0, void *g_i0, void *g_b0, void *g_params) {
+    return sinabs_scan_backward_ex(dtype, isa, threads, B, T, N, config, consts, g_out, g_v,
+                                   g_i, g_b, g_rec_v, g_rec_i, g_rec_b, x, v0, i0, b0, params,
+                                   g_x, g_v0, g_i0, g_b0, g_params, 0, NULL);
 }
 
 /** y = the surrogates' float exp of x (n values) on instruction set isa (-1: the best):

@@ -79,6 +79,12 @@ static const int UNUSED ACC_OF_ROW[N_ROWS] = {A_AM, A_AS, A_R, A_MIN, A_AAD, A_B
  * 96 or 192; ALIF 123-127 ms with 384, 102-104 with 192, 107-119 with 96, 131 with 48;
  * at (32, 100, 4096) no difference) */
 #define SCRATCH_BUDGET ((size_t)192 << 10)
+/* Long sequences: when an item's rows of all T steps would take more than
+ * SEGMENT_ABOVE bytes, the backward runs in segments of about SEGMENT_BYTES of rows
+ * (scan_kernel.h; scan.c, plan_segments). The benchmark sizes need at most 1 MiB (8,
+ * 1000, 1024: 768 KiB for ALIF) and run unsegmented, as before. */
+#define SEGMENT_ABOVE ((size_t)4 << 20)
+#define SEGMENT_BYTES ((size_t)1 << 20)
 /* steps ahead that the time loops prefetch (scan_kernel.h) */
 #ifndef PREFETCH_STEPS
 #define PREFETCH_STEPS 4
@@ -102,6 +108,7 @@ typedef struct {
     int64_t B, T, N;
     int64_t nslots, G, nchunks; /* slots per row, slots per item, items per row */
     int64_t gmax;               /* the most slots an item has (the scratch's size) */
+    int64_t seg, nseg;          /* backward: steps per segment, segments (scan.c) */
     Cfg cfg;
     int f64;      /* scalar type: 0 float, 1 double */
     int kind;     /* specialization: see SPECIALIZE in scan_kernel.h */
