@@ -77,14 +77,19 @@ def _use_library(path: str) -> None:
     cpu_kernel._library = lambda: lib  # type: ignore[assignment]
 
 
-def _child(path: str, name: str, size: tuple[int, int, int], threads: int) -> dict[str, Any]:
+def _child(
+    path: str, name: str, size: tuple[int, int, int], threads: int, budget_s: float
+) -> dict[str, Any]:
     _use_library(path)
-    return bench_cpu._measure_time(name, "cpu", size, threads)
+    return bench_cpu._measure_time(name, "cpu", size, threads, budget_s)
 
 
-def _in_child(path: str, name: str, size: tuple[int, int, int], threads: int) -> dict[str, Any]:
+def _in_child(
+    path: str, name: str, size: tuple[int, int, int], args: argparse.Namespace
+) -> dict[str, Any]:
     command = [sys.executable, os.path.abspath(__file__), "--child", path, name]
-    command += [str(d) for d in size] + ["--threads", str(threads)]
+    command += [str(d) for d in size]
+    command += ["--threads", str(args.threads), "--budget", str(args.budget)]
     env = {**os.environ, **bench_cpu.ALLOCATOR_ENV}
     result = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -98,7 +103,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             runs: dict[str, list[dict[str, Any]]] = {"a": [], "b": []}
             for _ in range(args.rounds):
                 for key in ("a", "b"):
-                    runs[key].append(_in_child(getattr(args, key), name, size, args.threads))
+                    runs[key].append(_in_child(getattr(args, key), name, size, args))
             row: dict[str, Any] = {"layer": name, "size": list(size)}
             for key in ("a", "b"):
                 for what in ("fwd_ms", "train_ms"):
@@ -139,6 +144,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=4, help="processes per build and row")
     parser.add_argument(
+        "--budget", type=float, default=2.0, help="seconds each timing repeats (bench_cpu's)"
+    )
+    parser.add_argument(
         "--sizes",
         nargs="+",
         type=bench_cpu.parse_size,
@@ -150,7 +158,7 @@ def main() -> None:
     if args.child:
         path, name, *dims = args.child
         size = (int(dims[0]), int(dims[1]), int(dims[2]))
-        print(json.dumps(_child(path, name, size, args.threads)))
+        print(json.dumps(_child(path, name, size, args.threads, args.budget)))
         return
     for key in ("a", "b"):
         path = getattr(args, key)

@@ -88,11 +88,11 @@ def _time(fn: Callable[[], Any], budget_s: float, max_reps: int) -> float:
     return 1e3 * times[len(times) // 2]
 
 
-def _bandwidth(torch: Any) -> float:
+def _bandwidth(torch: Any, budget_s: float = 2.0) -> float:
     """Bytes per second of a large copy (read + write)."""
     src = torch.rand(64 * 2**20 // 4 * 4)  # 256 MiB
     dst = torch.empty_like(src)
-    ms = _time(lambda: dst.copy_(src), 2.0, 20)
+    ms = _time(lambda: dst.copy_(src), budget_s, 20)
     return 2 * src.numel() * 4 / (ms / 1e3)
 
 
@@ -123,9 +123,10 @@ def _inputs(name: str, size: tuple[int, int, int], threads: int) -> tuple[Any, A
 
 
 def _measure_time(
-    name: str, backend: str, size: tuple[int, int, int], threads: int
+    name: str, backend: str, size: tuple[int, int, int], threads: int, budget_s: float = 2.0
 ) -> dict[str, Any]:
-    """Times one layer on one backend (in a process of its own, see _in_child)."""
+    """Times one layer on one backend (in a process of its own, see _in_child); each
+    timing repeats for about ``budget_s`` seconds."""
     import torch
 
     x, grad = _inputs(name, size, threads)
@@ -144,9 +145,9 @@ def _measure_time(
         xg.grad = None
 
     big = backend == "reference" and x.numel() * 4 > 40 * 2**20
-    budget, reps = (1.0, 3) if big else (2.0, 400)
+    budget, reps = (min(1.0, budget_s), 3) if big else (budget_s, 400)
     return {
-        "bandwidth": _bandwidth(torch),  # the floor, measured right before the timings
+        "bandwidth": _bandwidth(torch, budget_s),  # the floor, right before the timings
         "fwd_ms": _time(fwd, budget, reps),
         "train_ms": _time(train, budget, reps),
         "saved_tensors": _saved_tensor_count(torch, layer, x.clone().requires_grad_(True)),
