@@ -13,6 +13,11 @@ floors of ``bench_cpu.py`` (the memory-bandwidth floor measured in each process)
 
 Each timing runs :func:`bench_cpu._measure_time` (same inputs, same allocator settings)
 with the chosen library loaded in place of the installed one.
+
+``--interleaved REPS`` times the bare kernel instead (``cpu_kernel.scan_forward`` and
+``scan_backward`` on the layer's neutral arguments), both builds loaded in one process
+and called alternately REPS times: on a machine shared with other jobs the two see the
+same interference, and the minimum over the repetitions estimates the undisturbed time.
 """
 
 from __future__ import annotations
@@ -95,7 +100,80 @@ def _in_child(
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def run_interleaved(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The bare kernel of both builds, called alternately in this process."""
+    import time
+
+    import segments_cpu
+    import torch
+
+    from sinabs.dynamics.fused import cpu_kernel
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    libs = {}
+    for key in ("a", "b"):
+        _use_library(getattr(args, key))
+        libs[key] = cpu_kernel._library()
+    rows = []
+    for size in args.sizes:
+        for name in args.layers:
+            neutral = segments_cpu._neutral_args(name, size)
+            x = neutral[0]
+            grads = (torch.rand_like(x), *[x.new_empty(0)] * 6)
+            times: dict[str, list[float]] = {f"{k}_{w}": [] for k in libs for w in ("fwd", "bwd")}
+            for rep in range(args.interleaved + 1):  # the first round warms up
+                for key, lib in libs.items():
+                    cpu_kernel._library = lambda lib=lib: lib  # type: ignore[misc]
+                    t0 = time.perf_counter()
+                    cpu_kernel.scan_forward(*neutral)
+                    t1 = time.perf_counter()
+                    cpu_kernel.scan_backward(*grads, *neutral)
+                    t2 = time.perf_counter()
+                    if rep:
+                        times[f"{key}_fwd"].append(1e3 * (t1 - t0))
+                        times[f"{key}_bwd"].append(1e3 * (t2 - t1))
+            row: dict[str, Any] = {"layer": name, "size": list(size)}
+            for label, values in times.items():
+                row[f"{label}_min_ms"] = min(values)
+                row[f"{label}_median_ms"] = statistics.median(values)
+            for what in ("fwd", "bwd"):
+                for stat in ("min", "median"):
+                    a, b = row[f"a_{what}_{stat}_ms"], row[f"b_{what}_{stat}_ms"]
+                    row[f"{what}_{stat}_b_over_a"] = b / a
+            rows.append(row)
+            print(
+                f"{name:8s} {size!s:20s} bare fwd min a {row['a_fwd_min_ms']:8.3f} "
+                f"b {row['b_fwd_min_ms']:8.3f} ms (b/a min {row['fwd_min_b_over_a']:.3f}, "
+                f"median {row['fwd_median_b_over_a']:.3f})  bwd min a {row['a_bwd_min_ms']:8.3f} "
+                f"b {row['b_bwd_min_ms']:8.3f} ms (b/a min {row['bwd_min_b_over_a']:.3f}, "
+                f"median {row['bwd_median_b_over_a']:.3f})",
+                flush=True,
+            )
+    return rows
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    if args.interleaved:
+        rows = run_interleaved(args)
+    else:
+        rows = run_processes(args)
+    return {
+        "a": args.a,
+        "b": args.b,
+        "mode": f"interleaved bare kernel, {args.interleaved} repetitions"
+        if args.interleaved
+        else f"layers in fresh processes, {args.rounds} rounds",
+        "machine": platform.processor() or platform.machine(),
+        "threads": args.threads,
+        "allocator_env": bench_cpu.ALLOCATOR_ENV,
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "rows": rows,
+    }
+
+
+def run_processes(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Layers timed by bench_cpu in fresh processes, the builds alternating."""
     rows = []
     for size in args.sizes:
         nbytes = 4 * size[0] * size[1] * size[2]
@@ -124,16 +202,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"  [{row['a_bandwidth_GBps']:.0f}/{row['b_bandwidth_GBps']:.0f} GB/s]",
                 flush=True,
             )
-    return {
-        "a": args.a,
-        "b": args.b,
-        "machine": platform.processor() or platform.machine(),
-        "threads": args.threads,
-        "rounds": args.rounds,
-        "allocator_env": bench_cpu.ALLOCATOR_ENV,
-        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
-        "rows": rows,
-    }
+    return rows
 
 
 def main() -> None:
@@ -145,6 +214,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4, help="processes per build and row")
     parser.add_argument(
         "--budget", type=float, default=2.0, help="seconds each timing repeats (bench_cpu's)"
+    )
+    parser.add_argument(
+        "--interleaved",
+        type=int,
+        default=0,
+        metavar="REPS",
+        help="time the bare kernel of both builds alternately in one process, REPS times",
     )
     parser.add_argument(
         "--sizes",
