@@ -90,7 +90,7 @@ def feed(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def buffers(layer: nn.Module) -> dict[str, torch.Tensor]:
-    return {name: b.detach().clone() for name, b in layer.named_buffers()}
+    return {name: b.detach().clone() for name, b in layer.named_states()}
 
 
 def assert_identical(actual: torch.Tensor, expected: torch.Tensor, what: str = "") -> None:
@@ -318,7 +318,7 @@ def test_q11_deepcopy_recurrent_with_linear_keeps_flags_and_mode() -> None:
         assert name == name_c
         assert p_c is not p and p_c.data_ptr() != p.data_ptr()
         assert torch.equal(p_c, p)
-    for name, b in layer.named_buffers():
+    for name, b in layer.named_states():
         b_c = getattr(clone, name)
         assert torch.equal(b_c, b) and b_c.data_ptr() != b.data_ptr()
         assert b_c.grad_fn is None
@@ -333,7 +333,7 @@ def test_q11_deepcopy_recurrent_with_linear_keeps_flags_and_mode() -> None:
 
 def test_q6_alif_tau_syn_tensor_is_a_synapse() -> None:
     layer = sl.ALIF(tau_mem=10.0, tau_adapt=20.0, tau_syn=torch.tensor([3.0, 6.0, 9.0]))
-    assert "i_syn" in dict(layer.named_buffers())
+    assert "i_syn" in dict(layer.named_states())
     assert layer.tau_syn.shape == (3,)
     layer(rand_input(2, seed=11))
     assert layer.i_syn.shape == (2, N)
@@ -774,7 +774,7 @@ def test_new_states_take_the_input_dtype(name: str, dtype: torch.dtype) -> None:
     layer = LAYERS[name]()
     out = layer(rand_input(2, seed=29).to(dtype))
     assert out.dtype == dtype
-    for state_name, value in layer.named_buffers():
+    for state_name, value in layer.named_states():
         assert value.dtype == dtype, state_name
     for rec_name, rec in layer.recordings.items():
         assert rec.dtype == dtype, rec_name

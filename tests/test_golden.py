@@ -5,19 +5,33 @@ the final state and the gradients that real sinabs 3.1.3 produced (fields change
 DECISIONS.md are left out, see ``case["absent"]``).
 
 What is compared bitwise is only what is bitwise on every x86 processor: the forward
-values (additions, multiplications, comparisons and ``exp`` of the decay factors, which
-give the same bits on AVX-512, AVX2 and the baseline kernels of torch). Gradients are
-not: the surrogates' ``exp`` and torch's reductions round differently from one CPU to
-another (on an Intel Xeon the reference's ``tau_syn`` gradient of
-``iaf_two_calls_tau_syn`` is 2.4e-6 off, relative, from the value sinabs gave on the
-machine that wrote the file), and a fused backend sums gradient contributions in its own
-order. So every backend's gradients, the reference's included, must agree with sinabs's
-within ``rtol=1e-5, atol=1e-6·max|golden|`` (the golden README's recommendation) plus
-sinabs's own float32 error, measured against the same case run in float64. (That error is
-not negligible for gradients that result from cancellation: in ``alif_no_norm_tau_syn``
-the scalar ``tau_mem`` gradient is -2.39647e-4 in float64, sinabs's float32 value is
-7.1e-6 off (relative) on one side and the fused CPU backend's 5.6e-6 off on the other, so
-the two differ by 1.3e-5.)
+values (additions, multiplications, comparisons) and the decay factors ``exp(-1/τ)`` of
+the constructor and the forward, provided that torch's float32 ``exp`` rounds them as it
+did on the machine that wrote the file: correctly (``decay_factors_as_sinabs``). It does
+for these time constants on AMD processors and on Intel ones with AVX-512, but MKL's
+AVX2 code, which torch's ``exp`` runs on an Intel processor without AVX-512, is one ulp
+off for τ = 9 and τ = 20 (its float32 ``exp`` differs from the AMD one for 0.45% of all
+arguments, the AVX-512 one for 0.5%). There the forward values are compared within
+``rtol=1e-5, atol=1e-4·max|golden|``: a one-ulp decay factor moves a potential by up to
+about (T + τ)·2^-24 of the largest value it held (``1 - α`` and the resets cancel; 1.2e-5
+of the largest value in ``lif_tau_syn_norm``), and no spike moves in these cases.
+
+Gradients are never bitwise: the surrogates' ``exp`` and torch's reductions round
+differently from one CPU to another (on an Intel Xeon the reference's ``tau_syn``
+gradient of ``iaf_two_calls_tau_syn`` is 2.4e-6 off, relative, from the value sinabs gave
+on the machine that wrote the file), and a fused backend sums gradient contributions in
+its own order. So every backend's gradients, the reference's included, must agree with
+sinabs's within ``rtol=1e-5, atol=1e-6·max|golden|`` (the golden README's
+recommendation) plus sinabs's own float32 error, measured against the same case run in
+float64. (That error is not negligible for gradients that result from cancellation: in
+``alif_no_norm_tau_syn`` the scalar ``tau_mem`` gradient is -2.39647e-4 in float64,
+sinabs's float32 value is 7.1e-6 off (relative) on one side and the fused CPU backend's
+5.6e-6 off on the other, so the two differ by 1.3e-5.) Where the decay factors are
+rounded otherwise, the gradients follow another forward pass, with float32 errors of its
+own: ``rtol=1e-3`` (the ill-conditioned ``tau_mem`` gradient of ``lif_tau_syn_norm`` is
+3.3e-4 off float64, relative, in sinabs and 3.6e-4 on the other side with MKL's AVX2
+``exp``, the one of ``alif_no_norm_tau_syn`` 2.5e-5 beyond sinabs's error; all other
+gradients stay within 1e-5 of it).
 """
 
 from __future__ import annotations
@@ -32,6 +46,7 @@ from torch import nn
 import sinabs.activation as sa
 import sinabs.layers as sl
 import sinabs.layers.alif
+from sinabs.layers._neuron import decay
 
 DATA = Path(__file__).parent / "data" / "sinabs-3.1.3-golden.pt"
 SHA256 = "23f63ce9d6832e45dc7df46e932c8ffee22344d9be5c538d4046257359b414c1"
@@ -39,6 +54,11 @@ CASES = torch.load(DATA, weights_only=True)
 FN_KEYS = ("spike_fn", "reset_fn", "surrogate_grad_fn")
 GRAD_RTOL = 1e-5
 GRAD_ATOL_SCALE = 1e-6
+# where this machine's exp rounds a decay factor otherwise (see the docstring)
+FORWARD_RTOL = 1e-5
+FORWARD_ATOL_SCALE = 1e-4
+GRAD_RTOL_OTHER_DECAY = 1e-3
+TAU_KEYS = ("tau_mem", "tau_syn", "tau_adapt")
 
 
 def build_fn(spec: dict):
@@ -128,6 +148,42 @@ def float64_grads(case: dict) -> dict | None:
     return got["grads"]
 
 
+def decay_factors_as_sinabs(case: dict) -> bool:
+    """Whether torch's float32 ``exp`` gives the case's decay factors as on the machine
+    that wrote the file: correctly rounded (float64 ``exp`` of the float32 ``-1/τ``)."""
+    for key in TAU_KEYS:
+        value = case["kwargs"].get(key)
+        if value is not None:
+            tau = torch.tensor(value, dtype=torch.float32)
+            exact = torch.exp(tau.reciprocal().neg().double()).float()
+            if not torch.equal(decay(tau), exact):
+                return False
+    return True
+
+
+def assert_forward_equal(got: torch.Tensor, expected: torch.Tensor, exact: bool, what) -> None:
+    """Bitwise where the decay factors are sinabs's, else within float32 rounding."""
+    if exact:
+        assert torch.equal(got, expected), what
+    else:
+        atol = FORWARD_ATOL_SCALE * expected.abs().max().item() if expected.numel() else 0.0
+        torch.testing.assert_close(got, expected, rtol=FORWARD_RTOL, atol=atol, msg=str(what))
+
+
+def test_sinabs_decay_factors_were_correctly_rounded():
+    # the premise of decay_factors_as_sinabs, from the file itself: the trainable decay
+    # factors sinabs stored are the correctly rounded exp(-1/τ)
+    checked = 0
+    for case in CASES:
+        for name, value in case["initial_params"].items():
+            if name.startswith("alpha_"):
+                tau = torch.tensor(case["kwargs"]["tau_" + name[len("alpha_") :]])
+                exact = torch.exp(tau.reciprocal().neg().double()).float()
+                assert torch.equal(value, exact.expand_as(value)), (case["name"], name)
+                checked += 1
+    assert checked >= 10
+
+
 def test_golden_file_is_intact():
     assert hashlib.sha256(DATA.read_bytes()).hexdigest() == SHA256
     assert len(CASES) == 72
@@ -140,18 +196,20 @@ def test_golden_file_is_intact():
 def test_golden_case(case, backend):
     got = run_case(case, backend)
     absent = case["absent"]
+    exact = decay_factors_as_sinabs(case)
 
     # constructor: the trainable parameters and their initial values
     initial = case["initial_params"]
     assert set(got["params_at_construction"]) == set(initial)
     for name, value in initial.items():
-        assert torch.equal(got["params_at_construction"][name], value), ("initial_params", name)
+        what = ("initial_params", name)
+        assert_forward_equal(got["params_at_construction"][name], value, exact, what)
 
-    # forward values: bitwise
+    # forward values: bitwise where the decay factors are sinabs's
     for key in ("warmup_output", "output"):
         if key in case:
             assert got[key].dtype == torch.float32, key
-            assert torch.equal(plain(got[key]), case[key]), key
+            assert_forward_equal(plain(got[key]), case[key], exact, key)
     assert ("output" in case) == ("output" not in absent)
     assert tuple(got["output"].shape) == tuple(case["input"].shape)
 
@@ -164,7 +222,7 @@ def test_golden_case(case, backend):
         for k, v in case.get(group, {}).items():
             g = got[group][k]
             assert g.dtype == v.dtype, (group, k)
-            assert torch.equal(plain(g), v), (group, k)
+            assert_forward_equal(plain(g), v, exact, (group, k))
 
     # gradients: same set of tensors, each within float32 rounding of sinabs's (not
     # bitwise: their last bits depend on the processor, see the module docstring)
@@ -181,5 +239,6 @@ def test_golden_case(case, backend):
             # sinabs's own float32 error (zero when float64 spikes differently)
             own_error = 0.0 if truth is None else (v.double() - truth[k]).abs()
             diff = (plain(g) - v).double().abs()
-            allowed = GRAD_RTOL * v.double().abs() + atol + own_error
+            rtol = GRAD_RTOL if exact else GRAD_RTOL_OTHER_DECAY
+            allowed = rtol * v.double().abs() + atol + own_error
             assert bool((diff <= allowed).all()), (k, diff.max().item())

@@ -127,6 +127,16 @@ def test_default_names_skip_layers_without_analog_counterpart() -> None:
     assert len(analog) == len(rates) == 2
 
 
+def test_compare_activations_returns_the_callers_name_list() -> None:
+    # sinabs hands back name_list itself: code that appends to it afterwards sees it
+    net = converted()
+    requested = ["Input", "1"]
+    _, _, names = net.compare_activations(spike_input(), name_list=requested)
+    assert names is requested
+    requested.append("4")
+    assert list(names) == ["Input", "1", "4"]
+
+
 def test_compare_activations_verbose(capsys: pytest.CaptureFixture[str]) -> None:
     net = converted()
     net.compare_activations(spike_input(), verbose=True)

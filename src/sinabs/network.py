@@ -143,7 +143,7 @@ class Network(nn.Module):
         name_list: Sequence[str] | None = None,
         compute_rate: bool = False,
         verbose: bool = False,
-    ) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
+    ) -> tuple[list[np.ndarray], list[np.ndarray], Sequence[str]]:
         """Activations of the analog model next to spike counts of the spiking model.
 
         The analog model sees the input summed (or, with ``compute_rate``, averaged)
@@ -158,11 +158,13 @@ class Network(nn.Module):
             verbose: print the names.
 
         Returns:
-            ``(analog activations, spike counts or rates, names)``, index-aligned.
+            ``(analog activations, spike counts or rates, names)``, index-aligned;
+            ``names`` is ``name_list`` itself when one is given.
         """
         if self.analog_model is None or self.spiking_model is None:
             raise RuntimeError("compare_activations needs both an analog and a spiking model")
-        names = list(name_list) if name_list is not None else [INPUT, *self._stateful_names()]
+        # the caller's own list comes back (code that appends to it sees it), as in sinabs
+        names = name_list if name_list is not None else [INPUT, *self._stateful_names()]
         if verbose:
             print("Comparing activations of: " + ", ".join(names))
         analog_input = data.mean(0).unsqueeze(0) if compute_rate else data.sum(0).unsqueeze(0)

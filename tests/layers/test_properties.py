@@ -182,7 +182,7 @@ def run(case: Case, layer: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, di
 
 
 def states(layer: nn.Module) -> dict[str, torch.Tensor]:
-    return {name: buf.detach().clone() for name, buf in layer.named_buffers()}
+    return {name: buf.detach().clone() for name, buf in layer.named_states()}
 
 
 def assert_identical(actual: torch.Tensor, expected: torch.Tensor, what: str) -> None:

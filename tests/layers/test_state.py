@@ -100,8 +100,8 @@ def feed(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def own_states(layer: nn.Module) -> dict[str, torch.Tensor]:
-    """The layer's state buffers (not those of its submodules)."""
-    return {name: b for name, b in layer.named_buffers() if "." not in name}
+    """The layer's states (not those of its submodules)."""
+    return dict(layer.named_states())
 
 
 def assert_identical(actual: torch.Tensor, expected: torch.Tensor, what: str = "") -> None:
@@ -119,7 +119,8 @@ def assert_same_layer_state(actual: nn.Module, expected: nn.Module) -> None:
     for name, p in params_e.items():
         assert torch.equal(params_a[name], p), name
         assert params_a[name].requires_grad == p.requires_grad, name
-    bufs_a, bufs_e = dict(actual.named_buffers()), dict(expected.named_buffers())
+    bufs_a = {**dict(actual.named_buffers()), **dict(actual.named_states())}
+    bufs_e = {**dict(expected.named_buffers()), **dict(expected.named_states())}
     assert list(bufs_a) == list(bufs_e)
     for name, b in bufs_e.items():
         assert_identical(bufs_a[name], b, name)
@@ -141,6 +142,7 @@ def test_state_dict_has_threshold_and_min_v_mem(build: Callable[[], nn.Module]) 
     assert not params["spike_threshold"].requires_grad
     assert not params["min_v_mem"].requires_grad
     assert "spike_threshold" not in dict(layer.named_buffers())
+    assert "spike_threshold" not in dict(layer.named_states())
 
 
 def test_iaf_has_no_tau_mem_parameter() -> None:
@@ -370,26 +372,40 @@ def test_reset_states_zeroes_and_detaches(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", LAYER_IDS)
-def test_states_stay_persistent_buffers_through_forward_reset_and_detach(name: str) -> None:
-    # forward, reset_states and detach_states put new tensors straight into the buffer
-    # dict (StatefulLayer._set_state); they must stay registered, persistent buffers
+def test_states_are_saved_moved_and_not_buffers(name: str) -> None:
+    # states are not module buffers (DistributedDataParallel would broadcast rank 0's
+    # states to every process), but state_dict saves them and .to() moves them, after
+    # forward, reset_states and detach_states alike
     layer = LAYERS[name]()
-    registered = set(layer._buffers)
+    names = set(layer.state_names)
+    assert names and not names & set(dict(layer.named_buffers(recurse=False)))
     for step in ("forward", "reset_states", "detach_states"):
         if step == "forward":
             feed(layer, rand_input(2, seed=11))
         else:
             getattr(layer, step)()
-        buffers = dict(layer.named_buffers(recurse=False))
-        assert set(buffers) == registered, step
-        assert not layer._non_persistent_buffers_set, step
         saved = layer.state_dict()
-        for state_name in registered:
-            assert buffers[state_name] is getattr(layer, state_name), (step, state_name)
-            assert torch.equal(saved[state_name], buffers[state_name]), (step, state_name)
-    layer.v_mem = nn.Buffer(torch.ones_like(layer.v_mem), persistent=False)  # not plain
-    assert "v_mem" in layer._non_persistent_buffers_set
-    assert "v_mem" not in layer.state_dict()
+        for state_name in names:
+            assert torch.equal(saved[state_name], getattr(layer, state_name)), (step, state_name)
+            assert saved[state_name].grad_fn is None, (step, state_name)
+    layer.double()
+    for state_name, value in layer.named_states():
+        assert value.dtype == torch.float64, state_name
+    layer.v_mem = torch.ones_like(layer.v_mem)  # assignment replaces the state
+    assert torch.equal(layer.state_dict()["v_mem"], torch.ones_like(layer.v_mem))
+    with pytest.raises(TypeError, match="v_mem"):
+        layer.v_mem = 1.0
+
+
+def test_load_state_dict_reports_missing_and_unexpected_states() -> None:
+    layer = sl.LIF(tau_mem=10.0, tau_syn=5.0)
+    saved = layer.state_dict()
+    del saved["i_syn"]
+    saved["w_mem"] = torch.zeros(0)
+    result = layer.load_state_dict(saved, strict=False)
+    assert result.missing_keys == ["i_syn"] and result.unexpected_keys == ["w_mem"]
+    with pytest.raises(RuntimeError, match="i_syn"):
+        layer.load_state_dict(saved)
 
 
 @pytest.mark.parametrize("name", LAYER_IDS)
@@ -510,7 +526,7 @@ def test_deepcopy(name: str, used: bool) -> None:
     assert_same_layer_state(clone, layer)
     for (_, p), (_, p_c) in zip(layer.named_parameters(), clone.named_parameters(), strict=True):
         assert p_c is not p and p_c.data_ptr() != p.data_ptr()
-    for (_, b), (_, b_c) in zip(layer.named_buffers(), clone.named_buffers(), strict=True):
+    for (_, b), (_, b_c) in zip(layer.named_states(), clone.named_states(), strict=True):
         assert b_c.numel() == 0 or b_c.data_ptr() != b.data_ptr()
         assert b_c.grad_fn is None
     assert clone._param_dict.keys() == layer._param_dict.keys()
@@ -669,7 +685,7 @@ def test_to_float64(name: str, used: bool) -> None:
         assert p.dtype == torch.float64, p_name
     out = feed(layer, rand_input(2, seed=29).double())
     assert out.dtype == torch.float64
-    for state_name, value in layer.named_buffers():
+    for state_name, value in layer.named_states():
         assert value.dtype == torch.float64, state_name
     for rec_name, rec in layer.recordings.items():
         assert rec.dtype == torch.float64, rec_name
@@ -719,3 +735,16 @@ def test_seed_tutorial_plots_without_detach() -> None:
         plt.close("all")
     layer.recordings["v_mem"].sum().backward()
     assert layer.tau_mem.grad is not None
+
+
+def test_assigning_spike_fn_after_construction_takes_effect() -> None:
+    # layers resolve spike_fn once when it is set (what torch.compile reads)
+    x = rand_input(2, seed=31) * 4
+    layer = sl.LIF(tau_mem=10.0)
+    layer.spike_fn = SingleSpike
+    assert torch.equal(layer(x), sl.LIF(tau_mem=10.0, spike_fn=SingleSpike)(x))
+    copied = pickle.loads(pickle.dumps(layer))
+    assert copied.spike_fn is SingleSpike
+    copied.reset_states()
+    layer.reset_states()
+    assert torch.equal(copied(x), layer(x))

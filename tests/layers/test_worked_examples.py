@@ -358,6 +358,7 @@ def test_threshold_and_min_v_mem_are_frozen_parameters(factory):
         assert isinstance(params[name], nn.Parameter)
         assert not params[name].requires_grad
     assert "min_v_mem" not in dict(layer.named_buffers())
+    assert "min_v_mem" not in dict(layer.named_states())
 
 
 def test_iaf_has_no_tau_mem_parameter():
@@ -427,7 +428,7 @@ def test_batch_size_change_carries_state(b1, b2):
     layer(torch.ones(b1, 10, 1, 28, 28) * scale)
     first = layer.v_mem.detach().clone()
     layer(torch.ones(b2, 10, 1, 28, 28))
-    for _, buf in layer.named_buffers():
+    for _, buf in layer.named_states():
         assert buf.shape[0] == b2
     second = layer.v_mem.detach()
     n = min(b1, b2)
@@ -572,7 +573,7 @@ def test_deepcopy(name, initialised):
         q = cloned_params[key]
         assert q is not p and torch.equal(q, p), key
         assert q.data_ptr() != p.data_ptr(), key
-    buffers, cloned_buffers = dict(layer.named_buffers()), dict(clone.named_buffers())
+    buffers, cloned_buffers = dict(layer.named_states()), dict(clone.named_states())
     assert buffers.keys() == cloned_buffers.keys()
     for key, b in buffers.items():
         c = cloned_buffers[key]

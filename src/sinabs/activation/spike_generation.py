@@ -15,10 +15,17 @@ Forward (``v`` membrane potential, ``θ`` threshold):
 Backward (all of them): ``grad_v = grad_s * surrogate_grad_fn(v, θ)``; the threshold
 receives no gradient through the spike function. Spikes have the dtype of ``v`` and
 never contain ``-0.0`` (differences Q26, Q27).
+
+A membrane potential that is not finite (NaN, or ±inf from an infinite input) gives a
+NaN spike output, as any torch operation propagates NaN (sinabs 3.x emits 0 spikes, so
+a NaN that reached a neuron stayed invisible downstream while its state stayed NaN).
+Every backend does the same: the spikes are ``s + (v - v)``, which adds +0 to every
+finite count.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +33,12 @@ from typing import Any
 import torch
 
 Surrogate = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _nan_where_not_finite(spikes: torch.Tensor, v_mem: torch.Tensor) -> torch.Tensor:
+    """``spikes`` with NaN where ``v_mem`` is NaN or infinite (``v - v`` is +0 for
+    every finite ``v``, so the other counts keep their bits)."""
+    return spikes + (v_mem - v_mem)
 
 
 def _multi_spike(v_mem: torch.Tensor, spike_threshold: Any) -> torch.Tensor:
@@ -75,7 +88,8 @@ class MultiSpike(BackwardClass, torch.autograd.Function):
     def forward(  # type: ignore[override]
         v_mem: torch.Tensor, spike_threshold: Any, surrogate_grad_fn: Surrogate
     ) -> torch.Tensor:
-        return _multi_spike(v_mem, spike_threshold).to(v_mem.dtype)
+        spikes = _multi_spike(v_mem, spike_threshold).to(v_mem.dtype)
+        return _nan_where_not_finite(spikes, v_mem)
 
 
 class SingleSpike(BackwardClass, torch.autograd.Function):
@@ -87,7 +101,8 @@ class SingleSpike(BackwardClass, torch.autograd.Function):
     def forward(  # type: ignore[override]
         v_mem: torch.Tensor, spike_threshold: Any, surrogate_grad_fn: Surrogate
     ) -> torch.Tensor:
-        return ((v_mem - spike_threshold) >= 0).to(v_mem.dtype)
+        spikes = ((v_mem - spike_threshold) >= 0).to(v_mem.dtype)
+        return _nan_where_not_finite(spikes, v_mem)
 
 
 class MaxSpikeInner(BackwardClass, torch.autograd.Function):
@@ -105,7 +120,7 @@ class MaxSpikeInner(BackwardClass, torch.autograd.Function):
         spikes = _multi_spike(v_mem, spike_threshold)
         if max_num_spikes_per_bin is not None:
             spikes = torch.clamp(spikes, max=max_num_spikes_per_bin)
-        return spikes.to(v_mem.dtype)
+        return _nan_where_not_finite(spikes.to(v_mem.dtype), v_mem)
 
 
 @dataclass
@@ -128,3 +143,53 @@ class MaxSpike:
         return MaxSpikeInner.apply(
             v_mem, self.max_num_spikes_per_bin, spike_threshold, surrogate_grad_fn
         )
+
+
+class SpikeKind(enum.IntEnum):
+    """The built-in spike functions (the fused kernels' encoding)."""
+
+    SINGLE = 1
+    MULTI = 2
+    MAX = 3
+
+
+@dataclass(frozen=True)
+class SpikeSpec:
+    """A spike function resolved once, when a layer stores it.
+
+    It follows the spike-function protocol itself (``required_states``, ``apply``), so
+    the dynamics run it like the function it wraps, and it says what the function is
+    without inspecting it on every call: ``torch.compile`` cannot read attributes of an
+    ``autograd.Function`` class or compare it by identity, and the fused backends only
+    need ``kind`` and ``max_spikes``.
+
+    Attributes:
+        fn: the spike function as given (a class such as ``MultiSpike``, or an instance).
+        kind: which built-in function it is, or None for a custom one.
+        max_spikes: ``MaxSpike``'s cap (None: no cap).
+        required_states: the states ``apply`` takes, before the threshold.
+    """
+
+    fn: Any
+    kind: SpikeKind | None
+    max_spikes: float | None
+    required_states: tuple[str, ...]
+
+    def apply(self, *args: Any) -> torch.Tensor:
+        return self.fn.apply(*args)
+
+
+def resolve_spike_fn(spike_fn: Any) -> SpikeSpec:
+    """The :class:`SpikeSpec` of a spike function (a class or an instance)."""
+    if isinstance(spike_fn, SpikeSpec):
+        return spike_fn
+    kind: SpikeKind | None = None
+    cap: float | None = None
+    if spike_fn is SingleSpike or type(spike_fn) is SingleSpike:
+        kind = SpikeKind.SINGLE
+    elif spike_fn is MultiSpike or type(spike_fn) is MultiSpike:
+        kind = SpikeKind.MULTI
+    elif type(spike_fn) is MaxSpike:
+        limit = spike_fn.max_num_spikes_per_bin
+        kind, cap = (SpikeKind.MULTI, None) if limit is None else (SpikeKind.MAX, float(limit))
+    return SpikeSpec(spike_fn, kind, cap, tuple(spike_fn.required_states))

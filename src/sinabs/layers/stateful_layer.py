@@ -1,14 +1,22 @@
 """``StatefulLayer``: the base of every neuron layer.
 
-It owns, once for all neuron types: the state buffers and their life cycle (lazy
-initialisation, batch-size policy, reset, detach), input validation, the call into
-the dynamics core, recordings, the stored configuration behind ``_param_dict``,
-``repr``, copying and pickling.
+It owns, once for all neuron types: the states and their life cycle (lazy
+initialisation, batch-size policy, reset, detach, ``state_dict``, ``.to()``), input
+validation, the call into the dynamics core, recordings, the stored configuration behind
+``_param_dict``, ``repr``, copying and pickling.
+
+States are not module buffers. They are saved in ``state_dict`` under their names
+(``v_mem``, ``i_syn``, ...) and moved by ``.to()`` like buffers, but
+``named_buffers()`` does not list them: whatever synchronises a model's buffers across
+processes (``DistributedDataParallel`` broadcasts rank 0's buffers before every forward
+call by default) would otherwise overwrite each process's neuron states with rank 0's,
+which belong to other samples.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
 import functools
 import inspect
 from collections.abc import Callable, Iterator, Sequence
@@ -18,6 +26,7 @@ import torch
 from torch import nn
 
 from .. import dynamics
+from ..activation.spike_generation import SpikeSpec, resolve_spike_fn
 from ..dynamics.params import LeakyParams
 from ..recording import as_recording
 
@@ -77,6 +86,41 @@ def time_constant(value: Any, name: str) -> torch.Tensor:
     return tensor
 
 
+def threshold_tensor(value: Any, name: str = "spike_threshold") -> torch.Tensor:
+    """A fresh floating-point tensor of spike thresholds; each must be positive and
+    finite (MultiSpike divides by it, a subtractive reset by an infinite one gives NaN,
+    and a threshold at or below zero makes a neuron fire on every step)."""
+    tensor = float_tensor(value, name)
+    if not bool(torch.isfinite(tensor).all()) or bool((tensor <= 0).any()):
+        raise ValueError(f"{name} must be positive and finite; got {value!r}")
+    return tensor
+
+
+def lower_bound(
+    value: Any, threshold: torch.Tensor | None, name: str = "min_v_mem"
+) -> torch.Tensor:
+    """A fresh tensor for ``min_v_mem``: finite and below the threshold wherever both
+    apply (a membrane clamped at or above the threshold fires on every step)."""
+    tensor = float_tensor(value, name)
+    if not bool(torch.isfinite(tensor).all()):
+        raise ValueError(f"{name} must be finite (or None for no bound); got {value!r}")
+    if threshold is not None:
+        try:
+            above = bool((tensor >= threshold).any())
+        except RuntimeError as err:
+            raise ValueError(
+                f"{name} of shape {tuple(tensor.shape)} does not broadcast with "
+                f"spike_threshold of shape {tuple(threshold.shape)}"
+            ) from err
+        if above:
+            raise ValueError(
+                f"{name} must be below spike_threshold (a membrane clamped at or above "
+                f"the threshold fires on every step); got {name}={value!r}, "
+                f"spike_threshold={threshold.tolist()!r}"
+            )
+    return tensor
+
+
 def decay_factor(value: Any, name: str) -> torch.Tensor:
     """``exp(-1/tau)`` of a validated time constant, in float32."""
     return torch.exp(-1.0 / time_constant(value, name))
@@ -92,6 +136,7 @@ def frozen(tensor: torch.Tensor) -> nn.Parameter:
 
 
 _OPEN = "_config_open"  # transient flag while nested __init__s fill in **kwargs
+_STATES = "_state_tensors"  # instance __dict__ entry: {state name: tensor}, in order
 
 
 def _capture_config(init: Callable[..., None]) -> Callable[..., None]:
@@ -107,6 +152,8 @@ def _capture_config(init: Callable[..., None]) -> Callable[..., None]:
     @functools.wraps(init)
     def wrapper(self: nn.Module, *args: Any, **kwargs: Any) -> None:
         outermost = "_config" not in self.__dict__
+        if var_kw is None:
+            _check_keywords(type(self).__name__, signature, kwargs)
         if outermost or self.__dict__.get(_OPEN):
             bound = signature.bind(self, *args, **kwargs)
             bound.apply_defaults()
@@ -126,6 +173,22 @@ def _capture_config(init: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
+def _check_keywords(owner: str, signature: inspect.Signature, kwargs: dict[str, Any]) -> None:
+    """Raises a TypeError naming the class for a keyword its constructor does not take,
+    with the closest names it does take (``LIF(threshold=1.0)``: did you mean
+    ``spike_threshold``?)."""
+    known = [name for name in signature.parameters if name != "self"]
+    for key in kwargs:
+        if key not in signature.parameters:
+            close = difflib.get_close_matches(key, known, n=2, cutoff=0.6)
+            close += [name for name in known if key in name and name not in close]
+            hint = " or ".join(repr(name) for name in close[:2])
+            raise TypeError(
+                f"{owner}() got an unexpected keyword argument {key!r}"
+                + (f"; did you mean {hint}?" if hint else f"; it takes {', '.join(known)}")
+            )
+
+
 def _format_value(value: Any) -> str:
     if isinstance(value, torch.Tensor):
         if value.numel() == 1:
@@ -139,18 +202,34 @@ def _format_value(value: Any) -> str:
 # ---------------------------------------------------------------------------------------
 
 
+def _check_rec_connect_dtype(rec_connect: nn.Module, dtype: torch.dtype) -> None:
+    """The recurrent connection must compute in the call's dtype (its module would
+    otherwise fail inside the time loop)."""
+    if not isinstance(rec_connect, nn.Module):
+        return
+    for name, tensor in (*rec_connect.named_parameters(), *rec_connect.named_buffers()):
+        if tensor.is_floating_point() and tensor.dtype != dtype:
+            raise TypeError(
+                f"input_data is {dtype} but rec_connect's {name} is {tensor.dtype}; "
+                f"convert the layer with .to({dtype})"
+            )
+
+
 class StatefulLayer(nn.Module):
     """Base class of layers whose neurons carry state from one time step to the next.
 
-    States are registered, persistent buffers (in ``state_dict``, moved by ``.to()``),
-    empty ``(0,)`` until the first forward call initialises them to zeros of shape
+    States are attributes (``layer.v_mem``) saved in ``state_dict`` and moved by
+    ``.to()``, but not module buffers (see the module docstring). They are empty
+    ``(0,)`` until the first forward call initialises them to zeros of shape
     ``(batch, *neurons)`` and the input's dtype.
 
     State policy on a new input shape ``(B, T, *neurons)``:
 
     * other neuron shape: zeros of the new shape;
     * only the batch size differs: row ``i`` of the new state is row ``i mod B_old`` of
-      the old one (every state of a neuron from the same row; no random numbers).
+      the old one (every state of a neuron from the same row; no random numbers);
+      states with no rows (left by loading such a ``state_dict``) become zeros;
+    * an empty batch or ``T = 0``: an empty output, the states untouched.
 
     After a forward call the states are the live tensors of the autograd graph, so
     back-propagation continues across calls (BPTT over consecutive batches). For
@@ -161,14 +240,13 @@ class StatefulLayer(nn.Module):
         state_names: names of the state buffers, in order.
     """
 
-    #: names shown by ``repr`` when set (subset of the configuration)
-    _repr_keys: tuple[str, ...] = (
-        "tau_mem", "tau_syn", "tau_adapt", "adapt_scale", "spike_threshold",
-        "min_v_mem", "norm_input", "batch_size", "num_timesteps",
-    )  # fmt: skip
+    #: constructor arguments that ``repr`` shows when set (each layer names its own)
+    _repr_keys: tuple[str, ...] = ()
     #: which backend runs the dynamics ("auto" picks; see sinabs.dynamics.registry)
     backend: str = "auto"
     record_states: bool = False
+    #: the layer's spike function, resolved when ``spike_fn`` is set (None: no spikes)
+    _spike_spec: SpikeSpec | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -177,49 +255,70 @@ class StatefulLayer(nn.Module):
 
     def __init__(self, state_names: Sequence[str]) -> None:
         super().__init__()
-        for name in state_names:
-            self.register_buffer(name, torch.zeros(0))
+        self.__dict__[_STATES] = {name: torch.zeros(0) for name in state_names}
 
     # ---- states ---------------------------------------------------------------------
 
     @property
     def state_names(self) -> list[str]:
-        """Names of this layer's own state buffers (submodules' buffers excluded)."""
-        return list(self._buffers)
+        """Names of this layer's own states, in order (submodules' excluded)."""
+        return list(self.__dict__[_STATES])
 
-    def _states(self) -> Iterator[tuple[str, torch.Tensor]]:
-        for name in self.state_names:
-            yield name, self._buffers[name]  # type: ignore[misc]
+    def named_states(self) -> Iterator[tuple[str, torch.Tensor]]:
+        """``(name, tensor)`` of this layer's own states, in order (like
+        ``named_buffers(recurse=False)``; states are not buffers, see the module
+        docstring)."""
+        yield from self.__dict__[_STATES].items()
+
+    _states = named_states
 
     def _set_state(self, name: str, value: torch.Tensor) -> None:
-        """Replaces state buffer ``name``. A plain tensor goes straight into the buffer
-        dict: ``nn.Module.__setattr__`` would register the buffer anew (checks and
-        hooks for a name that is registered already), a cost paid on every forward."""
-        if type(value) is torch.Tensor and name in self._buffers:
-            self._buffers[name] = value
+        """Replaces state ``name`` (one dict store: this runs on every forward call)."""
+        self.__dict__[_STATES][name] = value
+
+    def __getattr__(self, name: str) -> Any:
+        states = self.__dict__.get(_STATES)
+        if states is not None and name in states:
+            return states[name]
+        return super().__getattr__(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        states = self.__dict__.get(_STATES)
+        if states is not None and name in states:
+            if not isinstance(value, torch.Tensor):
+                raise TypeError(
+                    f"{type(self).__name__}.{name} is a neuron state and must be a "
+                    f"torch.Tensor; got {type(value).__name__}"
+                )
+            states[name] = value
         else:
-            setattr(self, name, value)
+            if name == "spike_fn":  # resolved once here, not in every (compiled) forward
+                self.__dict__["_spike_spec"] = None if value is None else resolve_spike_fn(value)
+            super().__setattr__(name, value)
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *self.__dict__.get(_STATES, {})})
 
     def is_state_initialised(self) -> bool:
-        """False while any state buffer is still empty ``(0,)``."""
+        """False while any state is still empty ``(0,)``."""
         return all(buf.shape != (0,) for _, buf in self._states())
 
     def state_has_shape(self, shape: Sequence[int]) -> bool:
-        """True iff every state buffer has shape ``shape``."""
+        """True iff every state has shape ``shape``."""
         size = torch.Size(shape)
-        return all(buf.shape == size for buf in self._buffers.values())  # type: ignore[union-attr]
+        return all(buf.shape == size for _, buf in self._states())
 
     def has_trailing_dimension(self, trailing_dim: Sequence[int]) -> bool:
-        """True iff every state buffer has neuron shape ``trailing_dim`` (after the batch)."""
+        """True iff every state has neuron shape ``trailing_dim`` (after the batch)."""
         return all(buf.shape[1:] == torch.Size(trailing_dim) for _, buf in self._states())
 
     def init_state_with_shape(
         self, shape: Sequence[int], randomize: bool = False, dtype: torch.dtype | None = None
     ) -> None:
         """Replaces every state by zeros of ``shape`` (then randomises if asked)."""
-        for name, buf in self._states():
+        for name, buf in list(self._states()):
             state_dtype = dtype or (buf.dtype if buf.is_floating_point() else None)
-            setattr(self, name, torch.zeros(tuple(shape), device=buf.device, dtype=state_dtype))
+            self._set_state(name, torch.zeros(tuple(shape), device=buf.device, dtype=state_dtype))
         self.reset_states(randomize=randomize)
 
     def reset_states(
@@ -237,7 +336,7 @@ class StatefulLayer(nn.Module):
         """
         if not self.is_state_initialised():
             return
-        for name, buf in self._states():
+        for name, buf in list(self._states()):
             # new tensors from the shape alone: a state left behind by torch.func.vmap
             # (a batched tensor outside its transform) allows nothing else
             if randomize:
@@ -249,14 +348,21 @@ class StatefulLayer(nn.Module):
             self._set_state(name, fresh)
 
     def handle_state_batch_size_mismatch(self, new_batch_size: int) -> None:
-        """Adapts the states to ``new_batch_size`` rows: row i takes old row i mod B_old."""
-        for name, buf in self._states():
-            rows = torch.arange(new_batch_size, device=buf.device) % buf.shape[0]
-            setattr(self, name, buf.index_select(0, rows))
+        """Adapts the states to ``new_batch_size`` rows: row i takes old row i mod B_old
+        (zeros when the old states have no rows)."""
+        for name, buf in list(self._states()):
+            if buf.shape[0] == 0:
+                fresh = torch.zeros(
+                    (new_batch_size, *buf.shape[1:]), dtype=buf.dtype, device=buf.device
+                )
+            else:
+                rows = torch.arange(new_batch_size, device=buf.device) % buf.shape[0]
+                fresh = buf.index_select(0, rows)
+            self._set_state(name, fresh)
 
     def detach_states(self) -> None:
         """Cuts the states from the autograd graph, keeping their values."""
-        for name, buf in self._states():
+        for name, buf in list(self._states()):
             self._set_state(name, buf.detach())
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -264,36 +370,99 @@ class StatefulLayer(nn.Module):
         super().zero_grad(set_to_none=set_to_none)
         self.detach_states()
 
-    def _load_from_state_dict(
-        self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any
+    # ---- states in state_dict and under .to() (what buffers get from nn.Module) --------
+
+    def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], recurse: bool = True) -> Any:
+        super()._apply(fn, recurse)
+        for name, buf in list(self._states()):
+            self._set_state(name, fn(buf))
+        return self
+
+    def _save_to_state_dict(
+        self, destination: dict[str, Any], prefix: str, keep_vars: bool
     ) -> None:
-        # A saved state of another shape (e.g. a fresh layer's (0,)) is adopted.
+        super()._save_to_state_dict(destination, prefix, keep_vars)
         for name, buf in self._states():
-            saved = state_dict.get(prefix + name)
-            if isinstance(saved, torch.Tensor) and saved.shape != buf.shape:
-                setattr(self, name, torch.empty(saved.shape, dtype=buf.dtype, device=buf.device))
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+            destination[prefix + name] = buf if keep_vars else buf.detach()
+
+    def _load_from_state_dict(
+        self,
+        state_dict: dict[str, Any],
+        prefix: str,
+        local_metadata: dict[str, Any],
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+        # the states: a saved state of another shape (e.g. a fresh layer's (0,)) is
+        # adopted; it keeps this layer's dtype and device, as a buffer would
+        keys = {prefix + name: name for name in self.state_names}
+        unexpected_keys[:] = [key for key in unexpected_keys if key not in keys]
+        for key, name in keys.items():
+            saved = state_dict.get(key)
+            if saved is None:
+                if strict:
+                    missing_keys.append(key)
+                continue
+            if not isinstance(saved, torch.Tensor):
+                error_msgs.append(
+                    f'While copying the state "{key}", expected a tensor; got '
+                    f"{type(saved).__name__}."
+                )
+                continue
+            current = self.__dict__[_STATES][name]
+            dtype = current.dtype if current.is_floating_point() else saved.dtype
+            self._set_state(name, saved.detach().to(device=current.device, dtype=dtype, copy=True))
 
     @property
     def shape(self) -> torch.Size | None:
         """Shape of the states (batch included), or None while uninitialised."""
-        return self._buffers["v_mem"].shape if self.is_state_initialised() else None  # type: ignore[union-attr]
+        return self.__dict__[_STATES]["v_mem"].shape if self.is_state_initialised() else None
 
     # ---- forward machinery ----------------------------------------------------------
 
     def forward(self, *args: Any, **kwargs: Any) -> torch.Tensor:
         raise NotImplementedError("StatefulLayer has no forward; use a neuron layer")
 
-    def _prepare_states(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Checks devices, (re)initialises states for ``x`` (B, T, ...); returns them."""
-        batch, trailing = x.shape[0], x.shape[2:]
+    #: user-facing names of parameters stored under another name (ALIF's b0)
+    _parameter_labels: dict[str, str] = {}  # noqa: RUF012 - read-only class table
+
+    def _check_parameter_shapes(self, x: torch.Tensor) -> None:
+        """Every per-neuron parameter must broadcast to the neuron shape ``x.shape[2:]``
+        without changing it (checked before any state changes)."""
+        neurons = x.shape[2:]
+        for name, param in self._parameters.items():
+            if param is None or param.dim() == 0:
+                continue
+            try:
+                fits = torch.broadcast_shapes(param.shape, neurons) == neurons
+            except RuntimeError:
+                fits = False
+            if not fits:
+                label = self._parameter_labels.get(name, name)
+                raise ValueError(
+                    f"{type(self).__name__}: {label} has shape {tuple(param.shape)}, which "
+                    f"does not fit the input's neuron shape {tuple(neurons)} (input_data "
+                    f"{tuple(x.shape)} is (batch, time, *neurons)); give a scalar or a "
+                    f"tensor that broadcasts to {tuple(neurons)}"
+                )
+
+    def _check_devices(self, x: torch.Tensor) -> None:
         device = x.device
-        for label, tensor in (*self._buffers.items(), *self._parameters.items()):
+        for label, tensor in (*self._states(), *self._buffers.items(), *self._parameters.items()):
             if tensor is not None and tensor.device != device and tensor.numel():
                 raise ValueError(
                     f"input_data is on {device} but the layer's {label} is on "
                     f"{tensor.device}; move the layer with .to({str(device)!r})"
                 )
+
+    def _prepare_states(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Checks devices, (re)initialises states for ``x`` (B, T, ...); returns them."""
+        batch, trailing = x.shape[0], x.shape[2:]
         if self.state_has_shape((batch, *trailing)):  # the usual call: nothing to change
             return dict(self._states())
         if not self.is_state_initialised() or not self.has_trailing_dimension(trailing):
@@ -309,17 +478,25 @@ class StatefulLayer(nn.Module):
         params: Callable[[torch.dtype], LeakyParams],
         rec_connect: nn.Module | None = None,
     ) -> torch.Tensor:
-        """Runs ``family`` on ``x`` (B, T, ...) and stores states, recordings, firing rate."""
+        """Runs ``family`` on ``x`` (B, T, ...) and stores states, recordings, firing rate.
+
+        Everything that can reject the call (parameter shapes, devices, dtypes, the
+        backend's support) is checked before any state changes.
+        """
+        self._check_parameter_shapes(x)
+        self._check_devices(x)
+        if x.shape[0] == 0 or x.shape[1] == 0:
+            return self._empty_call(x)
+        dtype = self._compute_dtype(x)
+        bundle = params(dtype)
+        if rec_connect is not None:
+            _check_rec_connect_dtype(rec_connect, dtype)
+        chosen = dynamics.select(
+            family, x, bundle, recurrent=rec_connect is not None, backend=self.backend
+        )
         state = self._prepare_states(x)
-        dtype = torch.promote_types(x.dtype, state["v_mem"].dtype)
-        out, state, recordings, out_sum = dynamics.run(
-            family,
-            x,
-            state,
-            params(dtype),
-            record=self.record_states,
-            rec_connect=rec_connect,
-            backend=self.backend,
+        out, state, recordings, out_sum = chosen.scan(
+            family, x, state, bundle, record=self.record_states, rec_connect=rec_connect
         )
         for name in self.state_names:
             self._set_state(name, state[name])
@@ -327,11 +504,42 @@ class StatefulLayer(nn.Module):
         self.firing_rate = out_sum / out.numel()
         return out
 
+    def _compute_dtype(self, x: torch.Tensor) -> torch.dtype:
+        """The dtype of this call: the input's, promoted with the states' when they are
+        kept (same neuron shape), which is what :meth:`_prepare_states` will leave."""
+        v_mem = self.__dict__[_STATES]["v_mem"]
+        if self.is_state_initialised() and v_mem.shape[1:] == x.shape[2:]:
+            return torch.promote_types(x.dtype, v_mem.dtype)
+        return x.dtype
+
+    def _empty_call(self, x: torch.Tensor) -> torch.Tensor:
+        """An empty batch or ``T = 0``: an empty output; the states stay as they are."""
+        states = dict(self._states())
+        out = x.to(self._compute_dtype(x)) * 0  # empty, and in the graph like any output
+        if self.record_states:
+            self.recordings = {name: as_recording(out.clone()) for name in states}
+        else:
+            self.recordings = {}
+        self.firing_rate = out.sum() / out.numel()  # nan, as torch.mean of nothing
+        return out
+
     # ---- configuration, repr, copying, pickling -------------------------------------
 
     def _live_config(self) -> dict[str, Any]:
-        """Current values of configuration entries that change after construction."""
-        return {}
+        """Current values of the configuration: for each constructor argument, the
+        attribute of that name (or the parameter that ``_parameter_labels`` maps to it,
+        such as ALIF's ``b0`` for ``spike_threshold``), where the layer has one."""
+        attributes = {label: name for name, label in self._parameter_labels.items()}
+        live = {}
+        for key in self.__dict__.get("_config", {}):
+            attribute = attributes.get(key, key)
+            if attribute in self.__dict__[_STATES]:
+                continue
+            try:
+                live[key] = getattr(self, attribute)
+            except AttributeError:
+                continue
+        return live
 
     @property
     def _param_dict(self) -> dict[str, Any]:
@@ -405,6 +613,7 @@ class StatefulLayer(nn.Module):
     def __getstate__(self) -> dict[str, Any]:
         # States and recordings may carry autograd history; pickle their values only.
         state = dict(self.__dict__)
+        state[_STATES] = {k: v.detach() for k, v in state[_STATES].items()}
         state["_buffers"] = {
             k: (v.detach() if v is not None else v) for k, v in state["_buffers"].items()
         }
@@ -415,6 +624,18 @@ class StatefulLayer(nn.Module):
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        if _STATES not in state:
+            # pickled by sinabs 3.x (or an earlier version of this package): the
+            # states were the layer's buffers
+            state = dict(state)
+            buffers = dict(state.get("_buffers", {}))
+            state[_STATES] = {k: v for k, v in buffers.items() if isinstance(v, torch.Tensor)}
+            state["_buffers"] = {k: v for k, v in buffers.items() if k not in state[_STATES]}
+            for name in state[_STATES]:
+                state.pop(name, None)  # e.g. a plain ``i_syn = None`` attribute
         super().__setstate__(state)
+        if "spike_fn" in self.__dict__ and "_spike_spec" not in self.__dict__:
+            spike_fn = self.__dict__["spike_fn"]
+            self.__dict__["_spike_spec"] = None if spike_fn is None else resolve_spike_fn(spike_fn)
         if "_config" not in self.__dict__:  # pickled by sinabs 3.x
             self.__dict__["_config"] = self._config_from_attributes()

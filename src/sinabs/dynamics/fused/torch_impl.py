@@ -55,13 +55,14 @@ def surrogate_fn(cfg: KernelConfig) -> act.surrogate_gradient_fn.SingleExponenti
 
 def _spike(v: torch.Tensor, th: torch.Tensor, cfg: KernelConfig) -> torch.Tensor:
     if cfg.spike == SPIKE_SINGLE:
-        return ((v - th) >= 0).to(v.dtype)
-    count = torch.div(v, th, rounding_mode="trunc")
-    spikes = torch.where(v > 0, count, torch.zeros((), dtype=v.dtype))
-    if cfg.spike == SPIKE_MAX:
-        spikes = torch.clamp(spikes, max=cfg.fconfig[0])
-    assert cfg.spike in (SPIKE_MULTI, SPIKE_MAX)
-    return spikes
+        spikes = ((v - th) >= 0).to(v.dtype)
+    else:
+        count = torch.div(v, th, rounding_mode="trunc")
+        spikes = torch.where(v > 0, count, torch.zeros((), dtype=v.dtype))
+        if cfg.spike == SPIKE_MAX:
+            spikes = torch.clamp(spikes, max=cfg.fconfig[0])
+        assert cfg.spike in (SPIKE_MULTI, SPIKE_MAX)
+    return spikes + (v - v)  # NaN where v is not finite (see activation.spike_generation)
 
 
 class _Step:

@@ -137,6 +137,7 @@ if triton is not None:
                 s = tl.where(v1 > 0, count, 0.0)
                 if SPIKE == 3:
                     s = tl.minimum(s, CAP)
+            s = s + (v1 - v1)  # NaN where v1 is not finite, +0 elsewhere
             if RESET == 1:
                 if BY_AMOUNT:
                     v2 = v1 - s * amount

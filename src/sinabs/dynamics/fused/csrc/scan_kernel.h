@@ -107,13 +107,18 @@ static inline ALWAYS_INLINE NAME(Par) NAME(par)(const Job *J, int64_t slot) {
     return p;
 }
 
+/* A membrane that is not finite spikes NaN: s + (v1 - v1) adds +0 to every other
+ * spike count (as the reference's spike functions do). */
 static inline ALWAYS_INLINE S NAME(spike)(S v1, S th, const int MULTI, S cap) {
+    S s;
     if (MULTI) {
         S count = TRUNC(v1 / th);
-        S s = v1 > 0 ? count : (S)0;
-        return s > cap ? cap : s; /* torch.clamp(max=cap); cap = inf without a cap */
+        s = v1 > 0 ? count : (S)0;
+        s = s > cap ? cap : s; /* torch.clamp(max=cap); cap = inf without a cap */
+    } else {
+        s = (v1 - th) >= 0 ? (S)1 : (S)0;
     }
-    return (v1 - th) >= 0 ? (S)1 : (S)0;
+    return s + (v1 - v1);
 }
 
 /* The reset (FAST: subtract the threshold). */
@@ -495,14 +500,16 @@ static inline ALWAYS_INLINE void NAME(flush16)(double *dst, __m512 acc) {
 static inline ALWAYS_INLINE __m512 NAME(spike16)(__m512 v1, __m512 th, const int MULTI,
                                                  __m512 cap) {
     const __m512 zero = _mm512_setzero_ps();
+    const __m512 nan_or_zero = _mm512_sub_ps(v1, v1); /* as spike(): NaN where v1 is not finite */
     if (MULTI) {
         __m512 count = _mm512_roundscale_ps(_mm512_div_ps(v1, th),
                                             _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
         __m512 s = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v1, zero, _CMP_GT_OQ), count);
-        return _mm512_mask_mov_ps(s, _mm512_cmp_ps_mask(s, cap, _CMP_GT_OQ), cap);
+        s = _mm512_mask_mov_ps(s, _mm512_cmp_ps_mask(s, cap, _CMP_GT_OQ), cap);
+        return _mm512_add_ps(s, nan_or_zero);
     }
     __mmask16 fire = _mm512_cmp_ps_mask(_mm512_sub_ps(v1, th), zero, _CMP_GE_OQ);
-    return _mm512_maskz_mov_ps(fire, _mm512_set1_ps(1.0f));
+    return _mm512_add_ps(_mm512_maskz_mov_ps(fire, _mm512_set1_ps(1.0f)), nan_or_zero);
 }
 
 /* parameter f of vector u: lane 0's on every lane when all neurons share it */

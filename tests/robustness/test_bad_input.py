@@ -69,11 +69,16 @@ def make_pair(name: str) -> tuple[nn.Module, nn.Module]:
     return layer, twin
 
 
+def tensors(layer: nn.Module) -> list[tuple[str, torch.Tensor]]:
+    """The layer's states and every buffer (its submodules' included)."""
+    return [*layer.named_states(), *layer.named_buffers()]
+
+
 def assert_still_works(layer: nn.Module, twin: nn.Module) -> None:
     """The layer continues exactly like its twin that never saw the bad input."""
     out, expected = layer(good_input(layer, 1)), twin(good_input(twin, 1))
     assert torch.equal(out, expected)
-    for (name, b), (_, b_twin) in zip(layer.named_buffers(), twin.named_buffers(), strict=True):
+    for (name, b), (_, b_twin) in zip(tensors(layer), tensors(twin), strict=True):
         assert torch.equal(b, b_twin), name
 
 
@@ -273,5 +278,5 @@ def test_squeeze_rows_that_do_not_split(name: str, sizes: dict[str, int], rows: 
     assert isinstance(info.value, RuntimeError)
     more = torch.rand(6, N) * 3
     assert torch.equal(layer(more), twin(more))
-    for (name_b, b), (_, b_twin) in zip(layer.named_buffers(), twin.named_buffers(), strict=True):
+    for (name_b, b), (_, b_twin) in zip(tensors(layer), tensors(twin), strict=True):
         assert torch.equal(b, b_twin), name_b
