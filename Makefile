@@ -40,6 +40,8 @@ $(BASE_STAMP):
 	touch $@
 
 $(DEMO_STAMP): $(BASE_STAMP) pyproject.toml setup.py
+	@echo "Installing sinabs; this compiles its C kernel (about 1 CPU minute, in parallel;" \
+		"pip shows no output meanwhile, pip install -v shows each unit)"
 	$(BIN)/pip install $(NO_COMPILE) -e ".[demo]"
 	touch $@
 

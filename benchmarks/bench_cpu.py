@@ -56,11 +56,19 @@ ALLOCATOR_ENV = {
 SIZES = [(32, 100, 128), (32, 100, 4096), (8, 1000, 1024), (128, 50, 16384)]
 
 
-def _bandwidth(torch: Any) -> float:
+def parse_size(text: str) -> tuple[int, int, int]:
+    """A size ``BxTxN`` given on a command line (for argparse)."""
+    parts = text.lower().split("x")
+    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"a size is BxTxN with positive integers, got {text!r}")
+    return int(parts[0]), int(parts[1]), int(parts[2])
+
+
+def _bandwidth(torch: Any, budget_s: float = 2.0) -> float:
     """Bytes per second of a large copy (read + write)."""
     src = torch.rand(64 * 2**20 // 4 * 4)  # 256 MiB
     dst = torch.empty_like(src)
-    ms = median_ms(lambda: dst.copy_(src), 2.0, 20)
+    ms = median_ms(lambda: dst.copy_(src), budget_s, 20)
     return 2 * src.numel() * 4 / (ms / 1e3)
 
 
@@ -82,15 +90,16 @@ def _saved_tensor_count(torch: Any, layer: Any, x: Any) -> float:
 
 
 def _measure_time(
-    name: str, backend: str, size: tuple[int, int, int], threads: int
+    name: str, backend: str, size: tuple[int, int, int], threads: int, budget_s: float = 2.0
 ) -> dict[str, Any]:
-    """Times one layer on one backend (in a process of its own, see _in_child)."""
+    """Times one layer on one backend (in a process of its own, see _in_child); each
+    timing repeats for about ``budget_s`` seconds."""
     import torch
 
     torch.set_num_threads(threads)
     big = backend == "reference" and math.prod(size) * 4 > 40 * 2**20
-    budget, reps = (1.0, 3) if big else (2.0, 400)
-    bandwidth = _bandwidth(torch)  # the floor, measured right before the timings
+    budget, reps = (min(1.0, budget_s), 3) if big else (budget_s, 400)
+    bandwidth = _bandwidth(torch, budget_s)  # the floor, measured right before the timings
     timings = time_layer(name, backend, size, budget_s=budget, max_reps=reps)
     x, _ = bench_inputs(name, size)
     saved = _saved_tensor_count(torch, make_layer(name, backend), x.requires_grad_(True))
