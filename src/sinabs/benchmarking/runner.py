@@ -61,10 +61,14 @@ def _child(
     network: str, framework: str, settings: dict[str, Any], env: dict[str, str]
 ) -> dict[str, Any]:
     """One measurement in a fresh process; ``{"unavailable": why}`` for a peer that
-    cannot be imported there."""
+    cannot be imported there or fails (a peer's new version may change its API: the
+    report names the error instead of losing every other result)."""
     request = json.dumps({"network": network, "framework": framework, **settings})
     command = [sys.executable, "-m", "sinabs.benchmarking._child", request]
     proc = subprocess.run(command, capture_output=True, text=True, env=env)
+    if proc.returncode != 0 and framework in PEERS:
+        last = proc.stderr.strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
+        return {"unavailable": f"failed on {network}: {last[0]}"}
     if proc.returncode != 0:
         raise RuntimeError(
             f"the measurement of {framework} on {network} failed "
@@ -160,7 +164,8 @@ def run_network_benchmark(
 
     Raises:
         ValueError, TypeError: unknown names or bad settings.
-        RuntimeError: a measurement process failed (its stderr is in the message).
+        RuntimeError: a measurement of sinabs or of its ReLU twin failed (its stderr is in
+            the message; a peer's failure makes it ``unavailable`` instead).
 
     Example:
         >>> report = run_network_benchmark(["mlp"], ["relu", "sinabs"], rounds=1,
