@@ -13,6 +13,11 @@ layers and in how those are called (see :mod:`sinabs.benchmarking.peers`).
 * ``recurrent``: input ``(32, 100, 700)``, Linear 700-256, recurrent neurons whose
   spikes pass through Linear 256-256 into the next step's input, Linear 256-20, neurons.
 
+sinabs runs ``sl.LIF(tau_mem=20)`` with its defaults (``sl.LIFSqueeze`` in the conv
+net, ``sl.LIFRecurrent`` in the recurrent one), reset with ``sinabs.reset_states``
+before each step. The ReLU twins put ``nn.ReLU`` in place of every neuron layer; the
+recurrent twin is ``torch.nn.RNN(nonlinearity="relu")`` with the same weights.
+
 Inputs are Bernoulli spike trains (5% of the entries 1), targets random classes; the
 loss is the cross-entropy of the output spikes summed over time, the optimiser Adam.
 """

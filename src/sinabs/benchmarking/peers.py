@@ -9,7 +9,9 @@ neurons step through time.
 
 The neurons match sinabs's ``LIF(tau_mem=20)`` as far as each peer allows:
 decay :math:`\\alpha = e^{-1/20}` per step, threshold 1, subtractive reset in the step
-that spikes, a surrogate gradient (each peer's default):
+that spikes, a surrogate gradient (each peer's default). One difference stays: sinabs
+trains ``tau_mem`` (an ``nn.Parameter``, as in sinabs 3.x), the peers keep their decay
+fixed (their default).
 
 * **snnTorch** (``snntorch.Leaky``; recurrent: ``snntorch.RLeaky`` with its own
   Linear 256-256, which gets the shared recurrent weights): ``beta=α``,
@@ -23,8 +25,9 @@ that spikes, a surrogate gradient (each peer's default):
   ``"m"``): ``tau=1/(1-α)``, ``decay_input=True`` (:math:`v \\leftarrow \\alpha v +
   (1-\\alpha) x`, sinabs's normalised input exactly), ``v_reset=None`` (subtractive),
   Sigmoid surrogate. SpikingJelly 2.0 has no backend argument: on the CPU its
-  ``lif_multi_step`` runs its registered operator, the only CPU implementation (the
-  CuPy/Triton/CUDA ones are GPU-only). Recurrent: ``LIFNode`` in single-step mode
+  ``lif_multi_step`` runs its registered operator, whose forward and hand-written
+  backward are loops over time of torch operations (its only CPU implementation; the
+  CUDA/Triton ones are GPU-only). Recurrent: ``LIFNode`` in single-step mode
   ``"s"``, one call per step, with the recurrent Linear added to its input (SpikingJelly
   has no recurrent LIF layer of this form).
 * **Norse** (``norse.torch`` ``LIFBox`` equations: no synaptic current, as sinabs's
