@@ -3,7 +3,7 @@ networks with ReLU in place of the neurons, and in snnTorch, SpikingJelly and No
 
     python benchmarks/bench_network.py --out out/bench_network.json [--rounds 5]
         [--networks mlp conv recurrent] [--frameworks relu sinabs snntorch ...]
-        [--threads 2] [--allocator default] [--quick]
+        [--threads 2] [--allocator default] [--quick] [--note TEXT]
 
 A training step is forward, cross-entropy of the output summed over time, backward and
 an Adam step, float32. The networks (an SHD-like MLP, an N-MNIST-like conv net, a
@@ -50,6 +50,7 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="smoke size: batch 2, a few time steps"
     )
+    parser.add_argument("--note", default="", help="free text for the report (the machine)")
     args = parser.parse_args()
     report = run_network_benchmark(
         args.networks,
@@ -60,6 +61,7 @@ def main() -> None:
         quick=args.quick,
         allocator=args.allocator,
         budget_s=args.budget,
+        note=args.note,
     )
     print(f"wrote {args.out} ({len(report['results'])} configurations)")
 

@@ -41,12 +41,13 @@ def test_script_quick_writes_report(tmp_path: Path) -> None:
     frameworks = ["relu", "sinabs", *(["snntorch"] if "snntorch" in INSTALLED else [])]
     command = [sys.executable, str(ROOT / "benchmarks" / "bench_network.py"), "--quick"]
     command += ["--networks", "mlp", "--frameworks", *frameworks, "--rounds", "1"]
-    command += ["--out", str(out)]
+    command += ["--out", str(out), "--note", "smoke run"]
     proc = subprocess.run(
         command, capture_output=True, text=True, cwd=tmp_path, env=_env(), timeout=300
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     report = json.loads(out.read_text())
+    assert report["note"] == "smoke run"
     assert sorted(report["results"]) == sorted(f"mlp/{f}" for f in frameworks)
     for entry in report["results"].values():
         assert [r["round"] for r in entry["rounds"]] == [0]

@@ -66,6 +66,7 @@ class NetworkSpec:
             Linear layers act on the last axis of any shape and need no folding.
         recurrent: whether the first neuron layer has a recurrent Linear.
         quick: ``(batch, steps)`` of the smoke size.
+        description: the layers, for the report.
     """
 
     name: str

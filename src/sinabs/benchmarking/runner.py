@@ -136,6 +136,7 @@ def run_network_benchmark(
     allocator: str = "default",
     budget_s: float | None = None,
     seed: int = 0,
+    note: str = "",
 ) -> dict[str, Any]:
     """Times a training step of each network in each framework and compares them.
 
@@ -155,9 +156,10 @@ def run_network_benchmark(
             (see :data:`ALLOCATORS`) for the measuring processes.
         budget_s: seconds of timed steps per measurement (default 3, 0 when ``quick``).
         seed: weights and inputs.
+        note: free text stored in the report (the machine, what else ran on it).
 
     Returns:
-        The report: ``environment``, ``settings``, ``networks``, ``unavailable``,
+        The report: ``note``, ``environment``, ``settings``, ``networks``, ``unavailable``,
         ``results`` (per ``"network/framework"``: every round's raw step times and
         median, activity, losses, bandwidth, load, and the median, minimum and maximum
         over rounds), ``ratios`` and ``targets``.
@@ -229,6 +231,7 @@ def run_network_benchmark(
     environment["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     report = {
         "benchmark": "whole-network training step (forward, backward, Adam step), CPU",
+        "note": note,
         "environment": environment,
         "settings": {**settings, "rounds": rounds, "networks": networks, "frameworks": frameworks},
         "networks": {n: NETWORKS[n].description for n in networks},
