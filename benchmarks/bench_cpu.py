@@ -35,14 +35,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import subprocess
 import sys
-import time
 import warnings
-from collections.abc import Callable
 from typing import Any
+
+from sinabs.benchmark import LAYERS, bench_inputs, make_layer, median_ms, time_layer
 
 #: environment of ``--allocator tuned`` (the default); 4 GiB thresholds: blocks up to
 #: that size come from the heap and are kept there after free
@@ -53,38 +54,21 @@ ALLOCATOR_ENV = {
     "THP_MEM_ALLOC_ENABLE": "1",
 }
 SIZES = [(32, 100, 128), (32, 100, 4096), (8, 1000, 1024), (128, 50, 16384)]
-LAYERS = ("LIF", "IAF", "ALIF", "ExpLeak")
 
 
-def _layer(name: str, backend: str) -> Any:
-    import sinabs.layers as sl
-
-    return {
-        "LIF": lambda: sl.LIF(tau_mem=20.0, backend=backend),
-        "IAF": lambda: sl.IAF(backend=backend),
-        "ALIF": lambda: sl.ALIF(tau_mem=20.0, tau_adapt=100.0, backend=backend),
-        "ExpLeak": lambda: sl.ExpLeak(tau_mem=20.0, backend=backend),
-    }[name]()
+def parse_size(text: str) -> tuple[int, int, int]:
+    """A size ``BxTxN`` given on a command line (for argparse)."""
+    parts = text.lower().split("x")
+    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"a size is BxTxN with positive integers, got {text!r}")
+    return int(parts[0]), int(parts[1]), int(parts[2])
 
 
-def _time(fn: Callable[[], Any], budget_s: float, max_reps: int) -> float:
-    """Median wall time of ``fn`` in ms (one warm-up call first)."""
-    fn()
-    times = []
-    start = time.perf_counter()
-    while len(times) < max_reps and (time.perf_counter() - start < budget_s or len(times) < 3):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return 1e3 * times[len(times) // 2]
-
-
-def _bandwidth(torch: Any) -> float:
+def _bandwidth(torch: Any, budget_s: float = 2.0) -> float:
     """Bytes per second of a large copy (read + write)."""
     src = torch.rand(64 * 2**20 // 4 * 4)  # 256 MiB
     dst = torch.empty_like(src)
-    ms = _time(lambda: dst.copy_(src), 2.0, 20)
+    ms = median_ms(lambda: dst.copy_(src), budget_s, 20)
     return 2 * src.numel() * 4 / (ms / 1e3)
 
 
@@ -105,44 +89,21 @@ def _saved_tensor_count(torch: Any, layer: Any, x: Any) -> float:
     return total / (x.numel() * x.element_size())
 
 
-def _inputs(name: str, size: tuple[int, int, int], threads: int) -> tuple[Any, Any]:
-    """The input and output gradient of a measurement (seeded)."""
+def _measure_time(
+    name: str, backend: str, size: tuple[int, int, int], threads: int, budget_s: float = 2.0
+) -> dict[str, Any]:
+    """Times one layer on one backend (in a process of its own, see _in_child); each
+    timing repeats for about ``budget_s`` seconds."""
     import torch
 
     torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    return torch.rand(*size) * (0.3 if name != "ExpLeak" else 1.0), torch.rand(*size)
-
-
-def _measure_time(
-    name: str, backend: str, size: tuple[int, int, int], threads: int
-) -> dict[str, Any]:
-    """Times one layer on one backend (in a process of its own, see _in_child)."""
-    import torch
-
-    x, grad = _inputs(name, size, threads)
-    layer = _layer(name, backend)
-    xg = x.clone().requires_grad_(True)
-
-    def fwd() -> None:
-        with torch.no_grad():
-            layer(x)
-        layer.reset_states()
-
-    def train() -> None:
-        out = layer(xg)
-        out.backward(grad)
-        layer.reset_states()
-        xg.grad = None
-
-    big = backend == "reference" and x.numel() * 4 > 40 * 2**20
-    budget, reps = (1.0, 3) if big else (2.0, 400)
-    return {
-        "bandwidth": _bandwidth(torch),  # the floor, measured right before the timings
-        "fwd_ms": _time(fwd, budget, reps),
-        "train_ms": _time(train, budget, reps),
-        "saved_tensors": _saved_tensor_count(torch, layer, x.clone().requires_grad_(True)),
-    }
+    big = backend == "reference" and math.prod(size) * 4 > 40 * 2**20
+    budget, reps = (min(1.0, budget_s), 3) if big else (budget_s, 400)
+    bandwidth = _bandwidth(torch, budget_s)  # the floor, measured right before the timings
+    timings = time_layer(name, backend, size, budget_s=budget, max_reps=reps)
+    x, _ = bench_inputs(name, size)
+    saved = _saved_tensor_count(torch, make_layer(name, backend), x.requires_grad_(True))
+    return {"bandwidth": bandwidth, **timings, "saved_tensors": saved}
 
 
 def _measure_peak(
@@ -155,8 +116,11 @@ def _measure_peak(
     is unavailable."""
     if not os.path.exists("/proc/self/clear_refs"):
         return {"peak_btn": None}
-    x, grad = _inputs(name, size, threads)
-    layer = _layer(name, backend)
+    import torch
+
+    torch.set_num_threads(threads)
+    x, grad = bench_inputs(name, size)
+    layer = make_layer(name, backend)
     small = x[:1, :2].clone().requires_grad_(True)  # first-call set-up, at a tiny size
     layer(small).sum().backward()
     layer.reset_states()

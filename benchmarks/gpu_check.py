@@ -379,17 +379,11 @@ def check_operator(torch: Any, device: str, fused: str) -> dict[str, Any]:
 
 def _time(fn: Callable[[], Any], sync: Callable[[], None], budget_s: float, reps: int) -> float:
     """Median wall time of ``fn`` in ms, synchronised, after one warm-up call."""
-    fn()
-    sync()
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < reps and (time.perf_counter() - start < budget_s or len(times) < 3):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return 1e3 * times[len(times) // 2]
+    # imported here: sinabs (and so torch and triton) only after main() has chosen the
+    # Triton interpreter for --smoke
+    from sinabs.benchmark import median_ms
+
+    return median_ms(fn, budget_s, reps, sync)
 
 
 def _bandwidth(torch: Any, device: str, sync: Callable[[], None]) -> float:

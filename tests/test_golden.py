@@ -5,19 +5,25 @@ the final state and the gradients that real sinabs 3.1.3 produced (fields change
 DECISIONS.md are left out, see ``case["absent"]``).
 
 What is compared bitwise is only what is bitwise on every x86 processor: the forward
-values (additions, multiplications, comparisons and ``exp`` of the decay factors, which
-give the same bits on AVX-512, AVX2 and the baseline kernels of torch). Gradients are
-not: the surrogates' ``exp`` and torch's reductions round differently from one CPU to
-another (on an Intel Xeon the reference's ``tau_syn`` gradient of
-``iaf_two_calls_tau_syn`` is 2.4e-6 off, relative, from the value sinabs gave on the
-machine that wrote the file), and a fused backend sums gradient contributions in its own
-order. So every backend's gradients, the reference's included, must agree with sinabs's
-within ``rtol=1e-5, atol=1e-6·max|golden|`` (the golden README's recommendation) plus
-sinabs's own float32 error, measured against the same case run in float64. (That error is
-not negligible for gradients that result from cancellation: in ``alif_no_norm_tau_syn``
-the scalar ``tau_mem`` gradient is -2.39647e-4 in float64, sinabs's float32 value is
-7.1e-6 off (relative) on one side and the fused CPU backend's 5.6e-6 off on the other, so
-the two differ by 1.3e-5.)
+values (additions, multiplications, comparisons) and the decay factors ``exp(-1/τ)``.
+torch's float32 ``exp`` runs MKL's vendor-dispatched code and is one ulp off for some
+time constants on some processors (on an Intel CPU without AVX-512, τ = 9 and τ = 20 of
+these cases; ``tools/mkl_as_intel`` reproduces that here), so the layers take the
+exponential in float64 and round it once (``sinabs.layers._neuron.decay``): the
+correctly rounded factors, which are the ones sinabs stored
+(``test_sinabs_decay_factors_were_correctly_rounded``), on every processor.
+
+Gradients are never bitwise: the surrogates' ``exp`` and torch's reductions round
+differently from one CPU to another (on an Intel Xeon the reference's ``tau_syn``
+gradient of ``iaf_two_calls_tau_syn`` is 2.4e-6 off, relative, from the value sinabs gave
+on the machine that wrote the file), and a fused backend sums gradient contributions in
+its own order. So every backend's gradients, the reference's included, must agree with
+sinabs's within ``rtol=1e-5, atol=1e-6·max|golden|`` (the golden README's
+recommendation) plus sinabs's own float32 error, measured against the same case run in
+float64. (That error is not negligible for gradients that result from cancellation: in
+``alif_no_norm_tau_syn`` the scalar ``tau_mem`` gradient is -2.39647e-4 in float64,
+sinabs's float32 value is 7.1e-6 off (relative) on one side and the fused CPU backend's
+5.6e-6 off on the other, so the two differ by 1.3e-5.)
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from torch import nn
 import sinabs.activation as sa
 import sinabs.layers as sl
 import sinabs.layers.alif
+from sinabs.layers._neuron import decay
 
 DATA = Path(__file__).parent / "data" / "sinabs-3.1.3-golden.pt"
 SHA256 = "23f63ce9d6832e45dc7df46e932c8ffee22344d9be5c538d4046257359b414c1"
@@ -126,6 +133,28 @@ def float64_grads(case: dict) -> dict | None:
     ):
         return None
     return got["grads"]
+
+
+def test_decay_factors_are_correctly_rounded_here():
+    # the layers' decay factors: float64 exp of the float32 -1/τ, rounded once, whatever
+    # this processor's float32 exp gives
+    for tau in torch.arange(1.0, 200.0, 0.25):
+        exact = torch.exp(tau.reciprocal().neg().double()).float()
+        assert torch.equal(decay(tau), exact), tau.item()
+
+
+def test_sinabs_decay_factors_were_correctly_rounded():
+    # from the file itself: the trainable decay factors sinabs stored are the correctly
+    # rounded exp(-1/τ), which the layers compute on every processor
+    checked = 0
+    for case in CASES:
+        for name, value in case["initial_params"].items():
+            if name.startswith("alpha_"):
+                tau = torch.tensor(case["kwargs"]["tau_" + name[len("alpha_") :]])
+                exact = torch.exp(tau.reciprocal().neg().double()).float()
+                assert torch.equal(value, exact.expand_as(value)), (case["name"], name)
+                checked += 1
+    assert checked >= 10
 
 
 def test_golden_file_is_intact():

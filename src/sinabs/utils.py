@@ -334,6 +334,14 @@ def normalize_weights(
     rescalings of the earlier ones. Normalised this way, most activations stay below
     1, i.e. below the default spike threshold, so spiking neurons do not saturate.
 
+    :math:`s` is numpy's default ("linear") percentile of the outputs converted to
+    float64, so it is the same float64 number under numpy 1.x and 2.x (given float32
+    data, numpy 2 computes the percentile in float32 and numpy 1.x in float64, and
+    their scales differ in the last bits often enough to change a converted network's
+    spike counts). sinabs 3.1.3 passes float32 data to numpy 1.x, which gives the same
+    :math:`s` except where it rounds the difference of the two neighbouring sorted
+    values to float32 (neighbours more than a factor of 2 apart).
+
     Args:
         ann: the analog model; changed in place.
         sample_data: input used to measure the activations.
@@ -362,7 +370,9 @@ def normalize_weights(
             raise ValueError(f"{argument} names {unknown} are not submodules of ann")
     for output_name, param_name in zip(output_layers, param_layers, strict=True):
         output = _record_outputs(ann, sample_data, [output_name])[output_name]
-        scale = float(np.percentile(output.float().cpu().numpy(), percentile))
+        # float64 data: numpy 1.x and 2.x compute the same float64 percentile (see above)
+        values = output.detach().to(device="cpu", dtype=torch.float64).numpy()
+        scale = float(np.percentile(values, percentile))
         if not scale > 0 or not np.isfinite(scale):
             raise ValueError(
                 f"the {percentile}th percentile of the output of {output_name!r} is "

@@ -1,7 +1,8 @@
 """The dynamics core: one pure scan per neuron family and the backend dispatch point.
 
 Families: ``"leaky"`` (ExpLeak), ``"spiking"`` (IAF, LIF), ``"adaptive"`` (ALIF). A
-neuron type is a configuration (:mod:`sinabs.dynamics.params`) of one family.
+neuron type is a configuration of one family (:class:`LeakyParams`,
+:class:`SpikingParams`, :class:`AdaptiveParams`).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ cannot run. :func:`run` picks the implementation:
   call. The order is fixed (fastest first), so the choice depends only on the
   configuration, the input's device and dtype, never on timing or the environment;
   one exception: under ``torch.func`` transforms (grad, vjp, vmap, ...) only the
-  reference can run (see :func:`~sinabs.dynamics.fused.backend.fused_unsupported`).
+  reference can run (see ``sinabs.dynamics.fused.backend.fused_unsupported``).
 * a named backend is used if it supports the call; otherwise :class:`BackendError`
   says why. Nothing is swapped silently.
 
@@ -26,9 +26,25 @@ import torch
 
 from ..activation.reset_mechanism import State
 from .fused.backend import fused_scan, fused_unsupported
+from .fused.config import sum_fixed_order
 from .params import LeakyParams
 from .reference import RecConnect, reference_scan
 
+__all__ = [
+    "AUTO_ORDER",
+    "BACKENDS",
+    "CPU",
+    "FAMILIES",
+    "REFERENCE",
+    "TRITON",
+    "Backend",
+    "BackendError",
+    "check_backend_name",
+    "run",
+    "select",
+]
+
+#: The dynamics families; a neuron type is a configuration of one of them.
 FAMILIES = ("leaky", "spiking", "adaptive")
 
 #: ``(output, new state, recordings, output.sum())``
@@ -47,7 +63,7 @@ class Backend:
     Attributes:
         name: the name users pass as ``backend=``.
         scan: ``scan(family, x, state, params, *, record, rec_connect)``, returns
-            :func:`sinabs.dynamics.reference.reference_scan`'s results and the sum of
+            :func:`sinabs.dynamics.reference_scan`'s results and the sum of
             the output (a 0-dim tensor in the graph: the layers' ``firing_rate``).
         unsupported: ``(family, x, params, recurrent) -> reason or None``.
     """
@@ -89,9 +105,12 @@ def _reference_with_sum(
     out, new_state, recordings = reference_scan(
         family, x, state, params, record=record, rec_connect=rec_connect
     )
-    return out, new_state, recordings, out.sum()
+    # (a leaky layer's output is continuous: torch's own sum would round it differently
+    # for another thread count from 32768 elements on)
+    return out, new_state, recordings, sum_fixed_order(out)
 
 
+#: The plain PyTorch time loop, which runs everything and defines the semantics.
 REFERENCE = Backend("reference", _reference_with_sum, _reference_unsupported)
 #: Fused CPU kernel (compiled C; plain PyTorch fallback with a warning when not built).
 CPU = Backend("cpu", fused_scan, _cpu_unsupported)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch import nn
 
 from ..activation import MembraneSubtract, SingleExponential
+from .stateful_layer import decay_factor, time_constant
 
 
 def cast(value: Any, dtype: torch.dtype) -> Any:
@@ -17,10 +19,20 @@ def cast(value: Any, dtype: torch.dtype) -> Any:
 
 
 def decay(tau: torch.Tensor) -> torch.Tensor:
-    """``exp(-1 / tau)``, in the graph: the bits and gradient of ``torch.exp(-1.0 / tau)``
-    (``-1.0 / tau`` is ``tau.reciprocal() * -1.0``), without ``Tensor.__rdiv__``'s
-    Python wrapper, on every forward call of a layer with time constants."""
-    return torch.exp(tau.reciprocal().neg())
+    """``exp(-1 / tau)`` correctly rounded to ``tau``'s dtype, in the graph.
+
+    ``-1 / tau`` is rounded as sinabs rounds it (``tau.reciprocal().neg()``, the bits of
+    ``-1.0 / tau``), and its exponential is taken in float64 and rounded once. torch's
+    float32 ``exp`` runs MKL's vendor-dispatched code, which is one ulp off the
+    correctly rounded value for some time constants on some processors (Intel without
+    AVX-512: τ = 9 and 20 among those of the golden cases); this way a layer computes the
+    same decay factors, and so the same forward bits, on every processor: sinabs's on
+    the machines where its float32 ``exp`` is correctly rounded.
+    """
+    argument = tau.reciprocal().neg()
+    if argument.dtype == torch.float64:
+        return torch.exp(argument)
+    return torch.exp(argument.double()).to(argument.dtype)
 
 
 def check_spike_fn(spike_fn: Any) -> Any:
@@ -52,3 +64,51 @@ def default_surrogate(surrogate_grad_fn: Any) -> Any:
             f"got {surrogate_grad_fn!r}"
         )
     return surrogate_grad_fn
+
+
+class TimeConstants:
+    """Time constants of a neuron layer, written once for every layer that has them.
+
+    Each name in ``_time_constants`` (``"mem"``, ``"syn"``, ``"adapt"``) is stored as
+    the trainable parameter ``tau_<name>`` (in time steps), or with ``train_alphas`` as
+    ``alpha_<name>`` = :math:`e^{-1/\\tau}`; None means the layer has no such decay.
+    """
+
+    _time_constants: tuple[str, ...] = ()
+    train_alphas: bool
+
+    def _init_time_constants(self, train_alphas: bool, **taus: Any) -> None:
+        """Registers the parameters for ``taus`` (``mem=...``, ``syn=...``), in order."""
+        self.train_alphas = train_alphas
+        for name, value in taus.items():
+            if value is None:
+                parameter = None
+            elif train_alphas:
+                parameter = nn.Parameter(decay_factor(value, f"tau_{name}"))
+            else:
+                parameter = nn.Parameter(time_constant(value, f"tau_{name}"))
+            setattr(self, f"{'alpha' if train_alphas else 'tau'}_{name}", parameter)
+
+    def _decay(self, name: str) -> torch.Tensor | None:
+        """The decay factor :math:`\\alpha` of ``name`` (in the graph), or None."""
+        if self.train_alphas:
+            return getattr(self, f"alpha_{name}", None)
+        tau = getattr(self, f"tau_{name}", None)
+        return None if tau is None else decay(tau)
+
+    def _tau(self, name: str) -> torch.Tensor | None:
+        """The time constant of ``name`` (computed from the decay factor when it is
+        trained), or None."""
+        if not self.train_alphas:
+            return getattr(self, f"tau_{name}", None)
+        alpha = getattr(self, f"alpha_{name}", None)
+        return None if alpha is None else -1.0 / torch.log(alpha)
+
+    def _live_config(self) -> dict[str, Any]:
+        """The layer's configuration with the current time constants (detached copies,
+        computed from the decay factors when they are trained)."""
+        live: dict[str, Any] = super()._live_config()  # type: ignore[misc]
+        for name in self._time_constants:
+            tau = self._tau(name)
+            live[f"tau_{name}"] = None if tau is None else tau.detach().clone()
+        return live

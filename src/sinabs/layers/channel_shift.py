@@ -29,7 +29,8 @@ class ChannelShift(nn.Module):
             -3 for ``(..., C, H, W)``).
 
     Raises:
-        ChannelAxisError: ``channel_axis`` is not negative.
+        ValueError: ``channel_axis`` is not negative (a ``ChannelAxisError``, which is
+            also an ``IndexError``).
 
     Shape:
         input ``(..., C, H, W)`` (for ``channel_axis=-3``); output ``(..., C + s, H, W)``.

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import nn
 
 from ..activation import MultiSpike
-from .lif import LIF, LIFRecurrent
+from .lif import LIF
+from .recurrent import recurrent_variant
 from .reshape import squeeze_variant
 
 
@@ -55,37 +55,5 @@ class IAF(LIF):
         )
 
 
-class IAFRecurrent(LIFRecurrent):
-    """Integrate-and-fire neurons with a recurrent connection (see :class:`LIFRecurrent`)."""
-
-    def __init__(
-        self,
-        rec_connect: nn.Module,
-        spike_threshold: float | torch.Tensor | None = 1.0,
-        spike_fn: Any = MultiSpike,
-        reset_fn: Any = None,
-        surrogate_grad_fn: Any = None,
-        tau_syn: float | torch.Tensor | None = None,
-        min_v_mem: float | torch.Tensor | None = None,
-        shape: torch.Size | tuple[int, ...] | None = None,
-        record_states: bool = False,
-        backend: str = "auto",
-    ) -> None:
-        super().__init__(
-            tau_mem=None,
-            rec_connect=rec_connect,
-            tau_syn=tau_syn,
-            spike_threshold=spike_threshold,
-            spike_fn=spike_fn,
-            reset_fn=reset_fn,
-            surrogate_grad_fn=surrogate_grad_fn,
-            min_v_mem=min_v_mem,
-            train_alphas=False,
-            shape=shape,
-            norm_input=False,
-            record_states=record_states,
-            backend=backend,
-        )
-
-
+IAFRecurrent = recurrent_variant(IAF, __name__, after=None)
 IAFSqueeze = squeeze_variant(IAF, __name__)

@@ -5,25 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import nn
 
 from ..activation import MultiSpike
 from ..dynamics.params import LeakyParams, SpikingParams
 from ..dynamics.registry import check_backend_name
-from ._neuron import cast, check_spike_fn, decay, default_reset, default_surrogate
+from ._neuron import TimeConstants, cast, check_spike_fn, default_reset, default_surrogate
+from .recurrent import recurrent_variant
 from .reshape import squeeze_variant
-from .stateful_layer import (
-    StatefulLayer,
-    check_input,
-    decay_factor,
-    frozen,
-    lower_bound,
-    threshold_tensor,
-    time_constant,
-)
+from .stateful_layer import StatefulLayer, check_input, frozen, lower_bound, threshold_tensor
 
 
-class LIF(StatefulLayer):
+class LIF(TimeConstants, StatefulLayer):
     r"""Leaky integrate-and-fire neurons, with an optional synaptic current.
 
     Per time step, for input :math:`x_t`:
@@ -66,6 +58,9 @@ class LIF(StatefulLayer):
         torch.Size([8, 100, 32])
     """
 
+    _time_constants = ("mem", "syn")
+    _repr_keys = ("tau_mem", "tau_syn", "spike_threshold", "min_v_mem", "norm_input")
+
     def __init__(
         self,
         tau_mem: float | torch.Tensor | None,
@@ -82,26 +77,14 @@ class LIF(StatefulLayer):
         backend: str = "auto",
     ) -> None:
         super().__init__(["v_mem", "i_syn"] if tau_syn is not None else ["v_mem"])
-        if train_alphas:
-            self.alpha_mem = nn.Parameter(decay_factor(tau_mem, "tau_mem"))
-            self.alpha_syn = (
-                nn.Parameter(decay_factor(tau_syn, "tau_syn")) if tau_syn is not None else None
-            )
-        else:
-            # tau_mem=None: no leak (IAF keeps a None entry named tau_mem, as sinabs).
-            self.tau_mem = (
-                None if tau_mem is None else nn.Parameter(time_constant(tau_mem, "tau_mem"))
-            )
-            self.tau_syn = (
-                nn.Parameter(time_constant(tau_syn, "tau_syn")) if tau_syn is not None else None
-            )
+        # tau_mem=None: no leak (IAF keeps a None entry named tau_mem, as sinabs)
+        self._init_time_constants(train_alphas, mem=tau_mem, syn=tau_syn)
         self.spike_fn = check_spike_fn(spike_fn)
         spiking = spike_fn is not None
         self.reset_fn = default_reset(reset_fn) if spiking else reset_fn
         self.surrogate_grad_fn = (
             default_surrogate(surrogate_grad_fn) if spiking else surrogate_grad_fn
         )
-        self.train_alphas = train_alphas
         self.norm_input = norm_input
         self.record_states = record_states
         self.backend = check_backend_name(backend)
@@ -115,7 +98,7 @@ class LIF(StatefulLayer):
         if shape:
             self.init_state_with_shape(shape)
 
-    # ---- time constants ---------------------------------------------------------------
+    # ---- time constants (sinabs's names) ------------------------------------------------
 
     @property
     def _leak_free(self) -> bool:
@@ -124,37 +107,28 @@ class LIF(StatefulLayer):
     @property
     def alpha_mem_calculated(self) -> torch.Tensor:
         """Membrane decay factor :math:`e^{-1/\\tau_{mem}}` (1 without leak)."""
-        if self.train_alphas:
-            return self.alpha_mem
-        if self.tau_mem is None:
-            return torch.tensor(1.0)
-        return decay(self.tau_mem)
+        alpha = self._decay("mem")
+        return torch.tensor(1.0) if alpha is None else alpha
 
     @property
     def alpha_syn_calculated(self) -> torch.Tensor | None:
         """Synaptic decay factor, or None without synaptic state."""
-        if self.train_alphas:
-            return self.alpha_syn
-        return None if self.tau_syn is None else decay(self.tau_syn)
+        return self._decay("syn")
 
     @property
     def tau_mem_calculated(self) -> torch.Tensor | None:
-        if self.train_alphas:
-            return None if self.alpha_mem is None else -1.0 / torch.log(self.alpha_mem)
-        return self.tau_mem
+        return self._tau("mem")
 
     @property
     def tau_syn_calculated(self) -> torch.Tensor | None:
-        if self.train_alphas:
-            return None if self.alpha_syn is None else -1.0 / torch.log(self.alpha_syn)
-        return self.tau_syn
+        return self._tau("syn")
 
     # ---- forward ------------------------------------------------------------------------
 
     def _dynamics_params(self, dtype: torch.dtype) -> LeakyParams:
-        alpha_syn = self.alpha_syn_calculated
+        alpha_syn = self._decay("syn")
         leaky = LeakyParams(
-            alpha_mem=None if self._leak_free else cast(self.alpha_mem_calculated, dtype),
+            alpha_mem=None if self._leak_free else cast(self._decay("mem"), dtype),
             alpha_syn=None if alpha_syn is None else cast(alpha_syn, dtype),
             norm_input=self.norm_input,
             min_v_mem=cast(self.min_v_mem, dtype),
@@ -178,77 +152,6 @@ class LIF(StatefulLayer):
         x = check_input(input_data)
         return self._run_dynamics(self._family, x, self._dynamics_params)
 
-    def _live_config(self) -> dict[str, Any]:
-        def current(tau: torch.Tensor | None) -> torch.Tensor | None:
-            return None if tau is None else tau.detach().clone()
 
-        return {
-            "tau_mem": current(self.tau_mem_calculated) if not self._leak_free else None,
-            "tau_syn": current(self.tau_syn_calculated),
-            "spike_threshold": self.spike_threshold,
-            "min_v_mem": self.min_v_mem,
-            "spike_fn": self.spike_fn,
-            "reset_fn": self.reset_fn,
-            "surrogate_grad_fn": self.surrogate_grad_fn,
-            "train_alphas": self.train_alphas,
-            "norm_input": self.norm_input,
-            "record_states": self.record_states,
-            "shape": self.shape,
-            "backend": self.backend,
-        }
-
-
-class LIFRecurrent(LIF):
-    """LIF neurons with a recurrent connection.
-
-    The spikes of step t pass through ``rec_connect`` (any module mapping
-    ``(B, *neurons)`` to something reshapeable to it, e.g.
-    ``nn.Sequential(nn.Flatten(), nn.Linear(N, N))``) and are added to the input of
-    step t+1.
-
-    Args:
-        tau_mem: membrane time constant.
-        rec_connect: the recurrent connection module.
-        **others: as :class:`LIF`.
-    """
-
-    def __init__(
-        self,
-        tau_mem: float | torch.Tensor | None,
-        rec_connect: nn.Module,
-        tau_syn: float | torch.Tensor | None = None,
-        spike_threshold: float | torch.Tensor | None = 1.0,
-        spike_fn: Any = MultiSpike,
-        reset_fn: Any = None,
-        surrogate_grad_fn: Any = None,
-        min_v_mem: float | torch.Tensor | None = None,
-        train_alphas: bool = False,
-        shape: torch.Size | tuple[int, ...] | None = None,
-        norm_input: bool = True,
-        record_states: bool = False,
-        backend: str = "auto",
-    ) -> None:
-        super().__init__(
-            tau_mem=tau_mem,
-            tau_syn=tau_syn,
-            spike_threshold=spike_threshold,
-            spike_fn=spike_fn,
-            reset_fn=reset_fn,
-            surrogate_grad_fn=surrogate_grad_fn,
-            min_v_mem=min_v_mem,
-            train_alphas=train_alphas,
-            shape=shape,
-            norm_input=norm_input,
-            record_states=record_states,
-            backend=backend,
-        )
-        if not callable(rec_connect):
-            raise TypeError(f"rec_connect must be a module or callable; got {rec_connect!r}")
-        self.rec_connect = rec_connect
-
-    def forward(self, input_data: torch.Tensor) -> torch.Tensor:
-        x = check_input(input_data)
-        return self._run_dynamics(self._family, x, self._dynamics_params, self.rec_connect)
-
-
+LIFRecurrent = recurrent_variant(LIF, __name__, after="tau_mem")
 LIFSqueeze = squeeze_variant(LIF, __name__)

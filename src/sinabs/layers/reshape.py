@@ -62,11 +62,10 @@ def squeeze_variant(base: type[StatefulLayer], module: str) -> type[StatefulLaye
             super().__init__(**kwargs)
             self.squeeze_init(batch_size, num_timesteps)
 
+        _repr_keys = (*base._repr_keys, "batch_size", "num_timesteps")
+
         def forward(self, input_data: torch.Tensor) -> torch.Tensor:
             return self.squeeze_forward(input_data, super().forward)
-
-        def _live_config(self) -> dict[str, Any]:
-            return self.squeeze_param_dict(super()._live_config())
 
     name = f"{base.__name__}Squeeze"
     Squeeze.__name__ = Squeeze.__qualname__ = name

@@ -122,8 +122,10 @@ def lower_bound(
 
 
 def decay_factor(value: Any, name: str) -> torch.Tensor:
-    """``exp(-1/tau)`` of a validated time constant, in float32."""
-    return torch.exp(-1.0 / time_constant(value, name))
+    """``exp(-1/tau)`` of a validated time constant, in float32, correctly rounded
+    like the decay factors the layers compute on every call)."""
+    tau = time_constant(value, name)
+    return torch.exp(tau.reciprocal().neg().double()).to(tau.dtype)
 
 
 def frozen(tensor: torch.Tensor) -> nn.Parameter:
@@ -240,11 +242,8 @@ class StatefulLayer(nn.Module):
         state_names: names of the state buffers, in order.
     """
 
-    #: names shown by ``repr`` when set (subset of the configuration)
-    _repr_keys: tuple[str, ...] = (
-        "tau_mem", "tau_syn", "tau_adapt", "adapt_scale", "spike_threshold",
-        "min_v_mem", "norm_input", "batch_size", "num_timesteps",
-    )  # fmt: skip
+    #: constructor arguments that ``repr`` shows when set (each layer names its own)
+    _repr_keys: tuple[str, ...] = ()
     #: which backend runs the dynamics ("auto" picks; see sinabs.dynamics.registry)
     backend: str = "auto"
     record_states: bool = False
@@ -529,8 +528,20 @@ class StatefulLayer(nn.Module):
     # ---- configuration, repr, copying, pickling -------------------------------------
 
     def _live_config(self) -> dict[str, Any]:
-        """Current values of configuration entries that change after construction."""
-        return {}
+        """Current values of the configuration: for each constructor argument, the
+        attribute of that name (or the parameter that ``_parameter_labels`` maps to it,
+        such as ALIF's ``b0`` for ``spike_threshold``), where the layer has one."""
+        attributes = {label: name for name, label in self._parameter_labels.items()}
+        live = {}
+        for key in self.__dict__.get("_config", {}):
+            attribute = attributes.get(key, key)
+            if attribute in self.__dict__[_STATES]:
+                continue
+            try:
+                live[key] = getattr(self, attribute)
+            except AttributeError:
+                continue
+        return live
 
     @property
     def _param_dict(self) -> dict[str, Any]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import pytest
 import torch
+from torch._inductor.runtime.cache_dir_utils import cache_dir, default_cache_dir
 
 import sinabs.activation as sa
 import sinabs.layers as sl
@@ -99,8 +101,9 @@ def test_compiled_equals_eager(name: str) -> None:
         assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_inductor_compiled_layer_equals_eager() -> None:
+def test_inductor_compiled_layer_equals_eager(suite_inductor_cache: str | None) -> None:
     torch._dynamo.reset()
+    written_before = _files_below(cache_dir())
     x = torch.randn(2, 8, 4) * 3
     outs, grads = [], []
     for compiled in (False, True):
@@ -117,6 +120,15 @@ def test_inductor_compiled_layer_equals_eager() -> None:
     assert torch.equal(outs[0], outs[1])
     for a, b in zip(grads[0], grads[1], strict=True):
         assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+    # inductor compiled into the folder the environment names (tests/conftest.py)
+    assert cache_dir() == os.path.abspath(os.environ["TORCHINDUCTOR_CACHE_DIR"])
+    assert _files_below(cache_dir()) - written_before
+    if suite_inductor_cache is not None:  # the session's own fresh folder
+        assert cache_dir() == os.path.abspath(suite_inductor_cache) != default_cache_dir()
+
+
+def _files_below(folder: str) -> set[str]:
+    return {os.path.join(root, name) for root, _, names in os.walk(folder) for name in names}
 
 
 def test_fallback_without_compiled_kernel_warns_once_and_matches(monkeypatch) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -288,6 +289,45 @@ def _constant_row(
     return torch.tensor(value, dtype=dtype, device=device).expand(n)
 
 
+#: torch reduces fewer elements than this (its GRAIN_SIZE) on one thread
+_SERIAL_SUM = 32768
+#: rows summed by one thread each in :func:`sum_fixed_order`
+_SUM_BLOCK = 16384
+
+
+def sum_fixed_order(g: torch.Tensor) -> torch.Tensor:
+    """The sum of all elements of ``g`` (0-dim), rounded the same for any thread count.
+
+    torch reduces 32768 elements or more to one number in one part per thread, so the
+    rounding of ``g.sum()`` then depends on ``torch.get_num_threads()``. Here the rows of
+    a 2-d view are each summed by one thread, and the fewer row sums again on one
+    thread: the order depends on the shape alone (zero padding adds nothing). Shorter
+    inputs are summed by ``g.sum()`` itself (one thread).
+    """
+    flat = g.reshape(-1)
+    while flat.numel() >= _SERIAL_SUM:
+        rows = -(-flat.numel() // _SUM_BLOCK)
+        flat = torch.nn.functional.pad(flat, (0, rows * _SUM_BLOCK - flat.numel()))
+        flat = flat.view(rows, _SUM_BLOCK).sum(1)
+    return flat.sum()
+
+
+class _SharedRow(torch.autograd.Function):
+    """One value for every neuron as a ``(n,)`` row (a view), whose gradient is summed
+    by :func:`sum_fixed_order`: autograd's own sum for ``expand`` depends on the thread
+    count from 32768 neurons on, and a shared parameter's gradient must not (the
+    kernels' per-neuron gradients do not)."""
+
+    @staticmethod
+    def forward(ctx: Any, value: torch.Tensor, n: int) -> torch.Tensor:  # type: ignore[override]
+        ctx.shape = value.shape
+        return value.expand(n)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        return sum_fixed_order(grad).reshape(ctx.shape), None
+
+
 def _row(value: object, x: torch.Tensor, neuron_shape: torch.Size, n: int) -> torch.Tensor:
     if not isinstance(value, torch.Tensor):
         number = float(value)  # type: ignore[arg-type]
@@ -295,10 +335,14 @@ def _row(value: object, x: torch.Tensor, neuron_shape: torch.Size, n: int) -> to
         return row(number, math.copysign(1.0, number), x.dtype, x.device, n)
     if value.dtype != x.dtype:
         value = value.to(x.dtype)
+    if n >= _SERIAL_SUM and value.numel() == 1 and value.requires_grad:
+        # (below that size autograd's sum runs on one thread: no Function's overhead)
+        return _SharedRow.apply(value, n)
     if value.dim() == 0:  # the common case (one value for all neurons): one view
         return value.expand(n)
     if value.shape == (n,):  # already a row (a 1-d layer's per-neuron values)
         return value
+    # per-channel values: autograd sums each channel's gradient on one thread
     return value.expand(neuron_shape).reshape(-1)
 
 

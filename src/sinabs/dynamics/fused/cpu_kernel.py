@@ -9,7 +9,10 @@ then run :mod:`.torch_impl`).
 :func:`scan_forward` and :func:`scan_backward` have the signatures of
 :mod:`.torch_impl`: the forward is bit-identical to it, the gradients agree to rounding
 (the parameter gradients are summed in float64 over chunks of 16 steps and over the
-batch, in a fixed order: results do not depend on the thread count). The hot loops are
+batch, in a fixed order: results do not depend on the thread count). The backward
+recomputes the forward; for long sequences it does so in segments, from checkpoints,
+so that its scratch stays within a few MiB per thread (same bits;
+:func:`scan_backward_report` says what a call used). The hot loops are
 compiled for AVX-512, AVX2 and baseline x86-64; :func:`isa` names the one this CPU
 runs. The thread count is ``torch.get_num_threads()``; small calls run on one thread.
 """
@@ -20,6 +23,7 @@ import ctypes
 import functools
 import importlib.util
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -40,6 +44,9 @@ _i64 = ctypes.c_int64
 _HEAD: list[Any] = [ctypes.c_int, ctypes.c_int, ctypes.c_int, _i64, _i64, _i64, _p, _p]
 _FORWARD_ARGS = _HEAD + [_p] * 13
 _BACKWARD_ARGS = _HEAD + [_p] * 17
+# sinabs_scan_backward_ex: then the segments' steps and the report (4 int64)
+_BACKWARD_EX_ARGS = [*_BACKWARD_ARGS, _i64, _p]
+_REPORT_LEN = 4
 
 
 @functools.cache
@@ -55,12 +62,14 @@ def _library() -> ctypes.CDLL | str:
     try:
         lib = ctypes.CDLL(spec.origin)
         forward, backward = lib.sinabs_scan_forward, lib.sinabs_scan_backward
+        backward_ex = lib.sinabs_scan_backward_ex
         best = lib.sinabs_scan_isa
         exp = lib.sinabs_scan_exp_f32
     except (OSError, AttributeError) as err:
         return f"cannot load {spec.origin}: {err}"
     forward.argtypes, forward.restype = _FORWARD_ARGS, ctypes.c_int
     backward.argtypes, backward.restype = _BACKWARD_ARGS, ctypes.c_int
+    backward_ex.argtypes, backward_ex.restype = _BACKWARD_EX_ARGS, ctypes.c_int
     best.argtypes, best.restype = [], ctypes.c_int
     lib.sinabs_scan_threading.argtypes = [ctypes.c_int]
     lib.sinabs_scan_threading.restype = ctypes.c_int
@@ -248,6 +257,20 @@ def scan_forward(
     return out, v, i, b, rec_v, rec_i, rec_b, out_sum
 
 
+@dataclass(frozen=True)
+class BackwardReport:
+    """What one backward call of the kernel used (:func:`scan_backward_report`)."""
+
+    #: scratch memory per thread, in bytes (besides the inputs and outputs)
+    scratch_bytes: int
+    #: time steps per segment of the recomputation (T when there is one segment)
+    segment_steps: int
+    #: segments (1 unless the sequence is long)
+    segments: int
+    #: threads the work items ran on
+    threads: int
+
+
 def scan_backward(
     g_out: torch.Tensor,
     g_v: torch.Tensor,
@@ -266,6 +289,43 @@ def scan_backward(
     isa_name: str | None = None,
 ) -> Tensors:
     """Gradients ``(g_x, g_v0, g_i0, g_b0, g_params (P, N))``; empty ``g_*`` count as zero."""
+    grads, _ = scan_backward_report(
+        g_out, g_v, g_i, g_b, g_rec_v, g_rec_i, g_rec_b, x, v0, i0, b0, params, cfg,
+        isa_name=isa_name,
+    )  # fmt: skip
+    return grads
+
+
+def scan_backward_report(
+    g_out: torch.Tensor,
+    g_v: torch.Tensor,
+    g_i: torch.Tensor,
+    g_b: torch.Tensor,
+    g_rec_v: torch.Tensor,
+    g_rec_i: torch.Tensor,
+    g_rec_b: torch.Tensor,
+    x: torch.Tensor,
+    v0: torch.Tensor,
+    i0: torch.Tensor,
+    b0: torch.Tensor,
+    params: torch.Tensor,
+    cfg: KernelConfig,
+    *,
+    isa_name: str | None = None,
+    segment_steps: int = 0,
+) -> tuple[Tensors, BackwardReport]:
+    """:func:`scan_backward`, and what the call used (scratch, segments, threads).
+
+    ``segment_steps`` > 0 makes the recomputation run in segments of that many steps
+    (0: the kernel's choice, one segment unless the sequence is long); results are the
+    same bits either way. For tests and benchmarks.
+
+    Example:
+        ``grads, report = scan_backward_report(*upstream, *args, segment_steps=64)``
+        recomputes the forward in ``report.segments == ceil(T / 64)`` segments.
+    """
+    if isinstance(segment_steps, bool) or not isinstance(segment_steps, int) or segment_steps < 0:
+        raise ValueError(f"segment_steps must be an int >= 0, got {segment_steps!r}")
     batch, steps, n = _check_inputs(x, v0, i0, b0, params, cfg)
     dtype, state, seq = x.dtype, (batch, n), (batch, steps, n)
     syn, adaptive = cfg.has_syn, cfg.family == 2
@@ -282,7 +342,8 @@ def scan_backward(
     g_b0 = x.new_empty(state if adaptive else (0,))
     g_params = x.new_empty((len(ROW), n))
     ints, consts = _ints(cfg), _consts(cfg)  # held for the call (the cache may evict them)
-    code = _lib().sinabs_scan_backward(
+    report = (ctypes.c_int64 * _REPORT_LEN)()
+    code = _lib().sinabs_scan_backward_ex(
         _DTYPES[dtype], _isa_level(isa_name), torch.get_num_threads(), batch, steps, n,
         ctypes.addressof(ints), ctypes.addressof(consts),
         _ptr(g_out), _ptr(g_v), _ptr(g_i) if syn else None, _ptr(g_b) if adaptive else None,
@@ -290,6 +351,7 @@ def scan_backward(
         _ptr(g_rec_b) if rec and adaptive else None,
         _ptr(x), _ptr(v0), _ptr(i0), _ptr(b0), _ptr(params),
         _ptr(g_x), _ptr(g_v0), _ptr(g_i0), _ptr(g_b0), _ptr(g_params),
+        segment_steps, ctypes.addressof(report),
     )  # fmt: skip
     _raise(code, "backward")
-    return g_x, g_v0, g_i0, g_b0, g_params
+    return (g_x, g_v0, g_i0, g_b0, g_params), BackwardReport(*report)

@@ -10,175 +10,15 @@
  * Work is split into items (a batch row and a few slots of BLOCK neurons, see Job);
  * inside an item the time loop runs over vectorized loops across the lanes of a slot.
  * Items run on plain pthreads (the thread count comes from the caller). The hot
- * functions are compiled three times (AVX-512, AVX2, baseline) on x86-64 and the best
- * one the CPU supports is picked at run time (sinabs_scan_isa).
+ * functions (scan_kernel.h) are compiled three times (AVX-512, AVX2, baseline) on
+ * x86-64, in translation units of their own (variant_*.c, see scan_common.h), and the
+ * best one the CPU supports is picked at run time (sinabs_scan_isa).
  *
  * Compile with -ffp-contract=off (no FMA contraction) and without -ffast-math: the
  * forward must reproduce torch's float operations exactly.
  */
 
-#if defined(__linux__)
-#define _GNU_SOURCE /* sched_getcpu, pthread_attr_setaffinity_np */
-#include <sched.h>
-#endif
-#if defined(__unix__) || defined(__APPLE__)
-#include <dlfcn.h>
-#define HAVE_DLFCN 1
-#endif
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h> /* the AVX-512 exp (surrogate.h); usable under a target pragma */
-#endif
-#include <math.h>
-#include <pthread.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-#if defined(_WIN32)
-#define EXPORT __declspec(dllexport)
-#else
-#define EXPORT __attribute__((visibility("default")))
-#endif
-
-#define ALWAYS_INLINE __attribute__((always_inline))
-#define NOINLINE __attribute__((noinline))
-#define UNUSED __attribute__((unused)) /* ISA-independent helpers: only one copy is used */
-/* The lane loops touch only distinct arrays (rows of x and outputs, local states):
- * no runtime alias checks, which GCC otherwise adds and which can fail over to the
- * scalar loop. */
-#if defined(__clang__)
-#define IVDEP _Pragma("clang loop vectorize(assume_safety)")
-#elif defined(__GNUC__)
-#define IVDEP _Pragma("GCC ivdep")
-#else
-#define IVDEP
-#endif
-enum { ROW_AM, ROW_AS, ROW_TH, ROW_MIN, ROW_AAD, ROW_BETA, ROW_R, N_ROWS };
-enum { SPIKE_NONE, SPIKE_SINGLE, SPIKE_MULTI, SPIKE_MAX };
-enum { RESET_NONE, RESET_SUBTRACT, RESET_TO_VALUE };
-enum { SG_HEAVISIDE, SG_SINGLE_EXP, SG_PERIODIC_EXP, SG_GAUSSIAN, SG_MULTI_GAUSSIAN };
-enum { ISA_DEFAULT, ISA_AVX2, ISA_AVX512 };
-enum { OK = 0, ERR_ARGUMENT = 1, ERR_MEMORY = 2, ERR_ISA = 3 };
-
-/* rows of the per-call parameter table (scan_kernel.h, setup) */
-enum { Q_AM, Q_K, Q_KN, Q_AS, Q_TH, Q_M, Q_AAD, Q_OMA, Q_BETA, Q_R, Q_SGA, Q_SGB, N_Q };
-/* flag rows (and a row of zeros) */
-enum { F_MIN, F_SUB, F_TO, F_NONE, F_AMOUNT, F_GTH, F_ZERO, N_F };
-
-/* backward: accumulators of the parameter gradients, and the row each one feeds (A_R
- * serves the threshold or reset_amount: only one of them receives a reset gradient) */
-#define ACC_CHUNK 16
-enum { A_AM, A_AS, A_R, A_MIN, A_AAD, A_BETA, N_ACC };
-static const int ACC_OF_ROW[N_ROWS] = {A_AM, A_AS, A_R, A_MIN, A_AAD, A_BETA, A_R};
-
-#define N_SG 12
-/* lanes per slot: 256 bytes of a row, four cache lines */
-#define BLOCK_F32 64
-#define BLOCK_F64 32
-/* lanes of the running sums of the outputs (scan_kernel.h, fold_sum) */
-#define SUM_LANES 16
-/* the recomputed forward of a backward item should stay in L2, together with the item's
- * rows of x, g_out and g_x, which its reverse pass reads or writes (measured on a 1 MiB
- * L2 at (128, 50, 16384), 2 threads, forward+backward: LIF 104 ms with 384 KiB, 94 with
- * 96 or 192; ALIF 123-127 ms with 384, 102-104 with 192, 107-119 with 96, 131 with 48;
- * at (32, 100, 4096) no difference) */
-#define SCRATCH_BUDGET ((size_t)192 << 10)
-/* steps ahead that the time loops prefetch (scan_kernel.h) */
-#ifndef PREFETCH_STEPS
-#define PREFETCH_STEPS 4
-#endif
-
-typedef struct {
-    int family, syn, leak, norm, has_min, spike, reset, by_amount, surrogate, record;
-    double cap;      /* MaxSpike cap, +inf without one */
-    double sg[N_SG]; /* surrogate constants, see cpu_kernel.py */
-} Cfg;
-
-/* Neurons are cut into slots of BLOCK lanes: slot j starts at j * BLOCK; when BLOCK
- * does not divide N a last slot starts at N - BLOCK and overlaps the one before (its
- * overlapping lanes are computed twice, by the same thread, with identical results),
- * so every slot is full. With N < BLOCK there is one slot, run on zero-padded rows.
- * A work item is a batch row and G consecutive slots. */
-typedef struct {
-    int64_t B, T, N;
-    int64_t nslots, G, nchunks; /* slots per row, slots per item, items per row */
-    Cfg cfg;
-    int f64;      /* scalar type: 0 float, 1 double */
-    int kind;     /* specialization: see SPECIALIZE in scan_kernel.h */
-    int active;   /* bit mask of the parameter rows that receive a gradient */
-    const void *x, *v0, *i0, *b0;
-    const void *q, *flags; /* per-call tables, see setup in scan_kernel.h */
-    void *out, *v, *i, *b, *rec_v, *rec_i, *rec_b;
-    const void *g_out, *g_v, *g_i, *g_b, *g_rec_v, *g_rec_i, *g_rec_b;
-    void *g_x, *g_v0, *g_i0, *g_b0, *g_params;
-    double *partial;   /* backward: (rows with a gradient, B, N), see partial_row */
-    double *item_sums; /* forward: the sum of the outputs of every work item */
-} Job;
-
-typedef void (*ItemFn)(const Job *, int64_t, void *);
-
-/* Index of parameter row `row` (which receives a gradient) among those that do: the
- * partial sums are kept for those rows only. */
-static inline int partial_row(const Job *J, int row) {
-    return __builtin_popcount((unsigned)J->active & ((1u << row) - 1u));
-}
-
-static inline int64_t slot_n0(const Job *J, int64_t slot) {
-    int64_t block = J->f64 ? BLOCK_F64 : BLOCK_F32;
-    int64_t n0 = slot * block;
-    return n0 + block <= J->N ? n0 : (J->N > block ? J->N - block : 0);
-}
-
-/* ------------------------------------------------------------------ instantiations */
-
-#define CAT3_(a, b, c) a##_##b##_##c
-#define CAT3(a, b, c) CAT3_(a, b, c)
-
-#define ISA_NAME default
-#define S_IS_FLOAT 1
-#include "scan_kernel.h"
-#define S_IS_FLOAT 0
-#include "scan_kernel.h"
-#undef ISA_NAME
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define SCAN_X86 1
-#define TARGET_PUSH(t) _Pragma("GCC push_options") _Pragma(t)
-#define TARGET_POP _Pragma("GCC pop_options")
-#define TARGET_AVX2 "GCC target(\"avx2\")"
-#define TARGET_AVX512 "GCC target(\"avx512f,prefer-vector-width=512\")"
-#elif defined(__clang__) && defined(__x86_64__)
-#define SCAN_X86 1
-#define TARGET_PUSH(t) _Pragma(t)
-#define TARGET_POP _Pragma("clang attribute pop")
-#define TARGET_AVX2 "clang attribute push(__attribute__((target(\"avx2\"))), apply_to = function)"
-#define TARGET_AVX512 \
-    "clang attribute push(__attribute__((target(\"avx512f\"))), apply_to = function)"
-#else
-#define SCAN_X86 0
-#endif
-
-#if SCAN_X86
-TARGET_PUSH(TARGET_AVX2)
-#define ISA_NAME avx2
-#define S_IS_FLOAT 1
-#include "scan_kernel.h"
-#define S_IS_FLOAT 0
-#include "scan_kernel.h"
-#undef ISA_NAME
-TARGET_POP
-
-TARGET_PUSH(TARGET_AVX512)
-#define ISA_NAME avx512
-#define ISA_IS_AVX512 1 /* surrogate.h: exp rows with the AVX-512 instructions */
-#define S_IS_FLOAT 1
-#include "scan_kernel.h"
-#define S_IS_FLOAT 0
-#include "scan_kernel.h"
-#undef ISA_IS_AVX512
-#undef ISA_NAME
-TARGET_POP
-#endif
+#include "scan_common.h"
 
 /* ------------------------------------------------------------------ ISA choice */
 
@@ -332,13 +172,22 @@ EXPORT int sinabs_scan_threading(int mode) {
 
 /* Threads worth using for `work` forward element-steps (a backward one counts 8):
  * with threads of our own each should get at least 2^20 of them (about 200 us), twice
- * what starting one costs (about 100 us from pthread_create to the thread running). */
+ * what starting one costs (about 100 us from pthread_create to the thread running).
+ * An OpenMP pool's threads are already running: 2^17 (about 25 us) each suffice
+ * (measured at (32, 100, 128), LIF forward+backward: 0.51 ms, against 0.54 ms with
+ * 2^19, where the forward runs on one thread). The thread sanitizer's build
+ * (tests/dynamics/fused/test_thread_sanitizer.py) sets both to 0, so that small calls
+ * run on several threads. */
+#ifndef WORK_SHIFT_THREADS
+#define WORK_SHIFT_THREADS 20
+#endif
+#ifndef WORK_SHIFT_OPENMP
+#define WORK_SHIFT_OPENMP 17
+#endif
 static int64_t useful_threads(int threads, int64_t work) {
     int64_t n = threads < MAX_THREADS ? threads : MAX_THREADS;
-    /* an OpenMP pool's threads are already running: 2^17 (about 25 us) each suffice
-     * (measured at (32, 100, 128), LIF forward+backward: 0.51 ms, against 0.54 ms with
-     * 2^19, where the forward runs on one thread) */
-    int shift = sinabs_scan_threading(-1) == THREADING_OPENMP ? 17 : 20;
+    int shift = sinabs_scan_threading(-1) == THREADING_OPENMP ? WORK_SHIFT_OPENMP
+                                                              : WORK_SHIFT_THREADS;
     if (n > (work >> shift)) n = work >> shift;
     return n < 1 ? 1 : n;
 }
@@ -459,7 +308,12 @@ static int prepare(Job *J, Kernels *k, void **tables, int dtype, int isa, int th
         int64_t fit = (int64_t)(SCRATCH_BUDGET / per_slot);
         if (J->G > fit) J->G = fit > 0 ? fit : 1;
     }
-    J->nchunks = (J->nslots + J->G - 1) / J->G;
+    /* items per row: the overlapping last slot (N % block != 0) goes with the slot it
+     * overlaps, into the row's last item */
+    const int64_t overlap = N > block && N % block != 0;
+    J->nchunks = (J->nslots - overlap + J->G - 1) / J->G;
+    const int64_t last = J->nslots - (J->nchunks - 1) * J->G;
+    J->gmax = last > J->G ? last : J->G;
     size_t q_len = (size_t)N_Q * J->nslots * block;
     *tables = malloc((q_len + (size_t)N_F * block) * k->elem);
     if (!*tables) return ERR_MEMORY;
@@ -496,13 +350,13 @@ EXPORT int sinabs_scan_forward(int dtype, int isa, int threads, int64_t B, int64
         J.x = x, J.v0 = v0, J.i0 = i0, J.b0 = b0;
         J.out = out, J.v = v, J.i = i, J.b = b;
         J.rec_v = rec_v, J.rec_i = rec_i, J.rec_b = rec_b;
-        int64_t items = B * J.nchunks;
-        J.item_sums = (double *)malloc((size_t)items * sizeof(double));
-        err = J.item_sums ? OK : ERR_MEMORY;
+        int64_t items = B * J.nchunks, slots = B * J.nslots;
+        J.slot_sums = (double *)malloc((size_t)slots * sizeof(double));
+        err = J.slot_sums ? OK : ERR_MEMORY;
         if (!err) err = run(&J, k.fwd, items, useful_threads(threads, B * T * N),
-                            k.fwd_scratch(J.G) * k.elem);
-        for (int64_t it = 0; !err && it < items; it++) total += J.item_sums[it];
-        free(J.item_sums);
+                            k.fwd_scratch(J.gmax) * k.elem);
+        for (int64_t it = 0; !err && it < slots; it++) total += J.slot_sums[it];
+        free(J.slot_sums);
     }
     if (!err && out_sum) {
         if (dtype == 1) *(double *)out_sum = total;
@@ -538,21 +392,50 @@ static void reduce_item(const Job *J, int64_t item, void *unused) {
     }
 }
 
+/* The backward's segments (scan_kernel.h): all T steps in one when their rows fit in
+ * SEGMENT_ABOVE, else segments of SEGMENT_BYTES of rows (a multiple of ACC_CHUNK
+ * steps), and at least sqrt(3 T / rows) steps, so that the checkpoints (3 rows per
+ * segment) never outgrow a segment's rows. `forced` > 0 sets the steps (for tests). */
+static void plan_segments(Job *J, int64_t block, size_t elem, int64_t forced) {
+    const int64_t T = J->T;
+    const size_t rows = 2 + (size_t)J->cfg.syn + (J->cfg.family == 2);
+    const size_t per_step = rows * (size_t)J->gmax * (size_t)block * elem;
+    int64_t steps = T;
+    if (forced > 0) {
+        steps = forced;
+    } else if ((size_t)(T + 1) * per_step > SEGMENT_ABOVE) {
+        steps = (int64_t)(SEGMENT_BYTES / per_step) / ACC_CHUNK * ACC_CHUNK;
+        int64_t balance = (int64_t)ceil(sqrt(3.0 * (double)T / (double)rows));
+        if (steps < balance) steps = balance;
+        if (steps < ACC_CHUNK) steps = ACC_CHUNK;
+    }
+    J->seg = steps < T ? steps : (T > 0 ? T : 1);
+    J->nseg = (T + J->seg - 1) / J->seg;
+    if (J->nseg < 1) J->nseg = 1;
+}
+
 /**
  * Backward scan: gradients of sinabs_scan_forward's outputs in, gradients of x, the
  * initial states and the params (7, N) out. Absent gradient inputs (NULL) count as
- * zero. Nothing is kept from the forward: it is recomputed per work item.
+ * zero. Nothing is kept from the forward: it is recomputed per work item (for long
+ * sequences in segments, see plan_segments). segment_steps > 0 forces the steps of a
+ * segment (for tests; 0 chooses them). When report is not NULL it receives what the
+ * call used in report[0..4): the scratch per thread in bytes, the steps per segment,
+ * the segments, the threads.
  */
-EXPORT int sinabs_scan_backward(int dtype, int isa, int threads, int64_t B, int64_t T,
-                                int64_t N, const int32_t *config, const double *consts,
-                                const void *g_out, const void *g_v, const void *g_i,
-                                const void *g_b, const void *g_rec_v, const void *g_rec_i,
-                                const void *g_rec_b, const void *x, const void *v0,
-                                const void *i0, const void *b0, const void *params, void *g_x,
-                                void *g_v0, void *g_i0, void *g_b0, void *g_params) {
+EXPORT int sinabs_scan_backward_ex(int dtype, int isa, int threads, int64_t B, int64_t T,
+                                   int64_t N, const int32_t *config, const double *consts,
+                                   const void *g_out, const void *g_v, const void *g_i,
+                                   const void *g_b, const void *g_rec_v, const void *g_rec_i,
+                                   const void *g_rec_b, const void *x, const void *v0,
+                                   const void *i0, const void *b0, const void *params,
+                                   void *g_x, void *g_v0, void *g_i0, void *g_b0,
+                                   void *g_params, int64_t segment_steps, int64_t *report) {
     Job J;
     Kernels k;
     void *tables;
+    if (report) memset(report, 0, 4 * sizeof *report);
+    if (segment_steps < 0) return ERR_ARGUMENT;
     int err = prepare(&J, &k, &tables, dtype, isa, threads, B, T, N, config, consts, params, 1);
     if (err || N == 0) {
         free(tables);
@@ -564,12 +447,18 @@ EXPORT int sinabs_scan_backward(int dtype, int isa, int threads, int64_t B, int6
     J.g_rec_i = J.cfg.record ? g_rec_i : NULL;
     J.g_rec_b = J.cfg.record ? g_rec_b : NULL;
     J.g_x = g_x, J.g_v0 = g_v0, J.g_i0 = g_i0, J.g_b0 = g_b0, J.g_params = g_params;
+    plan_segments(&J, k.block, k.elem, segment_steps);
     int64_t threads_used = useful_threads(threads, 8 * B * T * N);
+    size_t scratch = k.bwd_scratch(&J, J.gmax) * k.elem;
+    if (report) {
+        report[0] = (int64_t)scratch, report[1] = J.seg, report[2] = J.nseg;
+        report[3] = threads_used < B * J.nchunks ? threads_used : B * J.nchunks;
+    }
     if (B > 0) {
         size_t rows = (size_t)__builtin_popcount((unsigned)J.active);
         J.partial = (double *)malloc((rows ? rows : 1) * (size_t)B * (size_t)N * sizeof(double));
         err = J.partial ? OK : ERR_MEMORY;
-        if (!err) err = run(&J, k.bwd, B * J.nchunks, threads_used, k.bwd_scratch(&J, J.G) * k.elem);
+        if (!err) err = run(&J, k.bwd, B * J.nchunks, threads_used, scratch);
     } else {
         J.active = 0;
     }
@@ -580,6 +469,19 @@ EXPORT int sinabs_scan_backward(int dtype, int isa, int threads, int64_t B, int6
     free(J.partial);
     free(tables);
     return err;
+}
+
+/** sinabs_scan_backward_ex with the segments chosen and no report. */
+EXPORT int sinabs_scan_backward(int dtype, int isa, int threads, int64_t B, int64_t T,
+                                int64_t N, const int32_t *config, const double *consts,
+                                const void *g_out, const void *g_v, const void *g_i,
+                                const void *g_b, const void *g_rec_v, const void *g_rec_i,
+                                const void *g_rec_b, const void *x, const void *v0,
+                                const void *i0, const void *b0, const void *params, void *g_x,
+                                void *g_v0, void *g_i0, void *g_b0, void *g_params) {
+    return sinabs_scan_backward_ex(dtype, isa, threads, B, T, N, config, consts, g_out, g_v,
+                                   g_i, g_b, g_rec_v, g_rec_i, g_rec_b, x, v0, i0, b0, params,
+                                   g_x, g_v0, g_i0, g_b0, g_params, 0, NULL);
 }
 
 /** y = the surrogates' float exp of x (n values) on instruction set isa (-1: the best):

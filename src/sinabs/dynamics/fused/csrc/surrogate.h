@@ -148,7 +148,7 @@ static inline ALWAYS_INLINE __m512 NAME(sg_exp16_fixed)(__m512 v1, __m512 th, __
 #if S_IS_FLOAT
 /* y = EXP(x) over n values: the surrogates' exp of this instruction set, for tests
  * (sinabs_scan_exp_f32). */
-static NOINLINE void NAME(exp_values)(int64_t n, const float *x, float *y) {
+KERNEL_API NOINLINE void NAME(exp_values)(int64_t n, const float *x, float *y) {
     int64_t i = 0;
 #if EXP16
     for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, NAME(exp16)(_mm512_loadu_ps(x + i)));

@@ -1,0 +1,167 @@
+"""Sphinx directive ``benchmark-table``: a table read from a benchmark's JSON report.
+
+The performance page shows the numbers of the committed reports in
+``benchmarks/results/`` instead of copies typed by hand, so a new run of a benchmark
+updates the page. In a Markdown page::
+
+    ```{benchmark-table} ../benchmarks/results/cpu_bench_2core.json
+    :kind: cpu
+    ```
+
+``kind`` is ``cpu`` (``benchmarks/bench_cpu.py``'s report) or ``gpu`` (the ``timings``
+of ``benchmarks/gpu_check.py``'s report). The path is relative to the page.
+:func:`table_rows` is the formatting; :func:`format_ms` and :func:`format_ratio` are
+shared with the test that checks the README's short table against the same reports.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from docutils import nodes
+from docutils.parsers.rst import directives
+from sphinx.application import Sphinx
+from sphinx.util.docutils import SphinxDirective
+
+Row = list[str]
+
+
+def _size(size: Sequence[int]) -> str:
+    return "(" + ", ".join(str(n) for n in size) + ")"
+
+
+def format_ms(value: float) -> str:
+    """Three significant digits (``1.90``, ``54.5``), whole numbers from 100 on."""
+    return f"{value:#.3g}" if value < 100 else f"{value:.0f}"
+
+
+def format_ratio(value: float) -> str:
+    """One decimal (``6.4``), whole numbers from 100 on."""
+    return f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
+def _cpu(report: dict[str, Any]) -> tuple[Row, list[Row]]:
+    header = [
+        "layer",
+        "(B, T, N)",
+        "fused forward (ms)",
+        "fused forward+backward (ms)",
+        "reference forward+backward (ms)",
+        "training speed-up",
+        "fused training / bandwidth floor",
+    ]
+    rows = [
+        [
+            r["layer"],
+            _size(r["size"]),
+            format_ms(r["cpu_fwd_ms"]),
+            format_ms(r["cpu_train_ms"]),
+            format_ms(r["reference_train_ms"]),
+            format_ratio(r["speedup_train"]),
+            format_ratio(r["cpu_train_over_floor"]),
+        ]
+        for r in report["rows"]
+    ]
+    return header, rows
+
+
+def _gpu(report: dict[str, Any]) -> tuple[Row, list[Row]]:
+    header = [
+        "layer",
+        "(B, T, N)",
+        "kernel forward (ms)",
+        "kernel forward+backward (ms)",
+        "layer forward+backward (ms)",
+        "reference forward+backward (ms)",
+        "training speed-up",
+    ]
+    rows = [
+        [
+            t["layer"],
+            _size(t["size"]),
+            format_ms(t["kernel_fwd_ms"]),
+            format_ms(t["kernel_train_ms"]),
+            format_ms(t["triton_train_ms"]),
+            format_ms(t["reference_train_ms"]),
+            format_ratio(t["speedup_train"]),
+        ]
+        for t in report["timings"]
+    ]
+    return header, rows
+
+
+KINDS: dict[str, Callable[[dict[str, Any]], tuple[Row, list[Row]]]] = {"cpu": _cpu, "gpu": _gpu}
+
+
+def table_rows(report: dict[str, Any], kind: str) -> tuple[Row, list[Row]]:
+    """The header and rows (formatted strings) of a ``kind`` report's table."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
+    return KINDS[kind](report)
+
+
+def _caption(report: dict[str, Any], kind: str) -> str:
+    if kind == "cpu":
+        return (
+            f"{report['machine']}, {report['threads']} threads, torch {report['torch']}, "
+            f"allocator {report['allocator']}, float32; copy bandwidth "
+            f"{report['bandwidth_GBps']:.0f} GB/s"
+        )
+    return (
+        f"{report['machine']}, torch {report['torch']}, Triton {report['triton']}, "
+        f"float32; copy bandwidth {report['bandwidth_GBps'] / 1000:.2f} TB/s"
+    )
+
+
+def _row(cells: Row) -> nodes.row:
+    row = nodes.row()
+    for cell in cells:
+        entry = nodes.entry()
+        entry += nodes.paragraph(text=cell)
+        row += entry
+    return row
+
+
+def table_node(caption: str, header: Row, rows: list[Row]) -> nodes.table:
+    """A docutils table (built as nodes: the page around it may be Markdown)."""
+    table = nodes.table()
+    table += nodes.title(text=caption)
+    group = nodes.tgroup(cols=len(header))
+    table += group
+    group.extend(nodes.colspec(colwidth=1) for _ in header)
+    head = nodes.thead()
+    head += _row(header)
+    body = nodes.tbody()
+    body.extend(_row(row) for row in rows)
+    group += head
+    group += body
+    return table
+
+
+class BenchmarkTable(SphinxDirective):
+    """``benchmark-table PATH`` with ``:kind: cpu|gpu``."""
+
+    required_arguments = 1
+    option_spec: ClassVar[dict[str, Callable[[str], Any]]] = {
+        "kind": lambda value: directives.choice(value, tuple(KINDS))
+    }
+
+    def run(self) -> list[nodes.Node]:
+        kind = self.options.get("kind", "cpu")
+        relative, path_str = self.env.relfn2path(self.arguments[0], self.env.docname)
+        path = Path(path_str)
+        if not path.is_file():
+            raise self.error(f"benchmark-table: no such report: {self.arguments[0]}")
+        self.env.note_dependency(relative)
+        report = json.loads(path.read_text())
+        header, rows = table_rows(report, kind)
+        caption = f"{_caption(report, kind)} (from {path.name})"
+        return [table_node(caption, header, rows)]
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_directive("benchmark-table", BenchmarkTable)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,200 @@
+"""The neuron families and their options, declared once as data.
+
+Every backend derives its layout from this module: the parameter table's rows and
+their order, the kernel states, the static configuration the kernels take, and the codes
+of the families, spike functions, resets and surrogate gradients. The Python side reads
+the declarations directly; the C kernel gets them as a header that the build writes
+from :func:`c_header` (``setup.py``), and the Triton kernel reads them as module
+constants. Adding a parameter row, a state or an option is an edit here (and in the
+kernels' math that uses it); no other file spells out row offsets, argument counts or
+codes.
+
+This module imports nothing but the standard library: the build runs it before torch
+or sinabs can be imported.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Family(enum.IntEnum):
+    """The dynamics families: a neuron type is a configuration of one of them."""
+
+    #: leaky integration, the output is the membrane potential (ExpLeak)
+    LEAKY = 0
+    #: integrate, fire and reset (IAF, LIF)
+    SPIKING = 1
+    #: the spiking family with a threshold that adapts (ALIF)
+    ADAPTIVE = 2
+
+
+class Spike(enum.IntEnum):
+    """The built-in spike functions."""
+
+    NONE = 0
+    SINGLE = 1  # SingleSpike
+    MULTI = 2  # MultiSpike (and MaxSpike without a cap)
+    MAX = 3  # MaxSpike(n)
+
+
+class Reset(enum.IntEnum):
+    """The built-in reset mechanisms."""
+
+    NONE = 0
+    SUBTRACT = 1  # MembraneSubtract
+    TO_VALUE = 2  # MembraneReset
+
+
+class Surrogate(enum.IntEnum):
+    """The built-in surrogate gradients the fused kernels run."""
+
+    HEAVISIDE = 0
+    SINGLE_EXPONENTIAL = 1
+    PERIODIC_EXPONENTIAL = 2
+    GAUSSIAN = 3
+    MULTI_GAUSSIAN = 4
+
+
+#: the fields of each surrogate's class that configure it, in the order the kernels
+#: take them (``KernelConfig.fconfig`` after the spike cap)
+SURROGATE_FIELDS: dict[Surrogate, tuple[str, ...]] = {
+    Surrogate.HEAVISIDE: ("window",),
+    Surrogate.SINGLE_EXPONENTIAL: ("grad_width", "grad_scale"),
+    Surrogate.PERIODIC_EXPONENTIAL: ("grad_width", "grad_scale"),
+    Surrogate.GAUSSIAN: ("mu", "sigma", "grad_scale"),
+    Surrogate.MULTI_GAUSSIAN: ("mu", "sigma", "h", "s", "grad_scale"),
+}
+#: floats of the static configuration: the spike cap, then the surrogate's fields
+N_FCONFIG = 1 + max(len(fields) for fields in SURROGATE_FIELDS.values())
+
+
+@dataclass(frozen=True)
+class Row:
+    """A row of the parameter table: one value per neuron.
+
+    Attributes:
+        name: the row's name (``PARAM_ROWS``).
+        unused: its value where a configuration does not use it (an exact identity:
+            no leak is ``alpha_mem = 1``).
+        pad: its value in the lanes the C kernel pads a slot with (harmless numbers:
+            nothing divides by zero there; those lanes are never stored).
+        doc: what it holds.
+    """
+
+    name: str
+    unused: float
+    pad: float
+    doc: str
+
+
+#: the parameter table of the fused kernels, one ``(N,)`` row each, in this order
+ROWS: tuple[Row, ...] = (
+    Row("alpha_mem", 1.0, 0.5, "membrane decay factor (1 without leak)"),
+    Row("alpha_syn", 0.0, 0.5, "synaptic decay factor"),
+    Row("threshold", 0.0, 1.0, "spike threshold (ALIF: its base b0)"),
+    Row("min_v_mem", 0.0, 0.0, "lower bound of the membrane potential"),
+    Row("alpha_adapt", 0.0, 0.5, "decay factor of the adaptation b (ALIF)"),
+    Row("adapt_scale", 0.0, 0.0, "weight of b in the threshold (ALIF)"),
+    Row("reset_amount", 0.0, 0.0, "MembraneSubtract's subtract_value or MembraneReset's value"),
+)
+PARAM_ROWS: tuple[str, ...] = tuple(row.name for row in ROWS)
+ROW: dict[str, int] = {name: k for k, name in enumerate(PARAM_ROWS)}
+
+
+@dataclass(frozen=True)
+class State:
+    """A state the kernels carry from step to step.
+
+    Attributes:
+        name: the layer's name for it.
+        short: its name in the kernels' argument lists (``v0``, ``rec_v``, ``g_v``, ...).
+    """
+
+    name: str
+    short: str
+
+
+#: the kernel states, in the order of the kernels' arguments; a configuration without
+#: one passes an empty tensor
+STATES: tuple[State, ...] = (State("v_mem", "v"), State("i_syn", "i"), State("b", "b"))
+
+
+@dataclass(frozen=True)
+class FamilyDecl:
+    """What a family is made of.
+
+    Attributes:
+        family: its code.
+        states: the kernel states it carries (``i_syn`` only with a synaptic current).
+        rows: the parameter rows it reads.
+        spikes: whether it has a spike function, a reset and a surrogate gradient.
+        derived_states: the layer's states that are functions of the others (the
+            family's adapter computes them from the kernel's results, once).
+    """
+
+    family: Family
+    states: tuple[str, ...]
+    rows: tuple[str, ...]
+    spikes: bool
+    derived_states: tuple[str, ...] = ()
+
+
+_LEAKY_ROWS = ("alpha_mem", "alpha_syn", "min_v_mem")
+_SPIKING_ROWS = (*_LEAKY_ROWS, "threshold", "reset_amount")
+
+FAMILIES: dict[Family, FamilyDecl] = {
+    Family.LEAKY: FamilyDecl(Family.LEAKY, ("v_mem", "i_syn"), _LEAKY_ROWS, spikes=False),
+    Family.SPIKING: FamilyDecl(Family.SPIKING, ("v_mem", "i_syn"), _SPIKING_ROWS, spikes=True),
+    Family.ADAPTIVE: FamilyDecl(
+        Family.ADAPTIVE,
+        ("v_mem", "i_syn", "b"),
+        (*_SPIKING_ROWS, "alpha_adapt", "adapt_scale"),
+        spikes=True,
+        derived_states=("spike_threshold",),
+    ),
+}
+#: families by the name the layers use
+FAMILY_NAMES: dict[str, Family] = {f.name.lower(): f for f in Family}
+
+#: the static configuration of a fused call, the ints the kernels take, in order
+CONFIG_FIELDS: tuple[str, ...] = (
+    "family",
+    "has_syn",
+    "has_leak",
+    "norm_input",
+    "has_min",
+    "spike",
+    "reset",
+    "reset_by_amount",
+    "surrogate",
+    "record",
+)
+
+
+def _enum_lines(prefix: str, names: list[str], count: str) -> str:
+    members = ", ".join(f"{prefix}{name.upper()}" for name in names)
+    return f"enum {{ {members}, {count} }};\n"
+
+
+def c_header() -> str:
+    """The C header with the layout and codes above (``csrc/layout.h``, written by the
+    build): row, state and configuration indices, the codes of the families and
+    options, and the rows' padding values."""
+    lines = [
+        "/* Written by the build from src/sinabs/dynamics/families.py: do not edit. */\n",
+        "#ifndef SINABS_LAYOUT_H\n#define SINABS_LAYOUT_H\n",
+        _enum_lines("ROW_", list(PARAM_ROWS), "N_ROWS"),
+        _enum_lines("STATE_", [s.short for s in STATES], "N_STATES"),
+        _enum_lines("CFG_", list(CONFIG_FIELDS), "N_CONFIG"),
+        _enum_lines("FAMILY_", [f.name for f in Family], "N_FAMILIES"),
+        _enum_lines("SPIKE_", [s.name for s in Spike], "N_SPIKES"),
+        _enum_lines("RESET_", [r.name for r in Reset], "N_RESETS"),
+        _enum_lines("SG_", [s.name for s in Surrogate], "N_SURROGATES"),
+        "static const double ROW_PAD[N_ROWS] = {"
+        + ", ".join(repr(float(row.pad)) for row in ROWS)
+        + "};\n",
+        "#endif\n",
+    ]
+    return "".join(lines)

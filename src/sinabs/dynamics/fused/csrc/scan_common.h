@@ -1,0 +1,195 @@
+/* Declarations shared by the translation units of the fused CPU scan.
+ *
+ * scan.c (threads, work partition, entry points) and the instruction-set variants
+ * (variant_<isa>_<type>.c, each one instantiation of scan_kernel.h; see
+ * scan_variant.h) include this header. The variants are separate translation units
+ * so that the build compiles them in parallel (setup.py): together they are most of
+ * the build's time.
+ */
+
+#ifndef SINABS_SCAN_COMMON_H
+#define SINABS_SCAN_COMMON_H
+
+#if defined(__linux__)
+#define _GNU_SOURCE /* sched_getcpu, pthread_attr_setaffinity_np */
+#include <sched.h>
+#endif
+#if defined(__unix__) || defined(__APPLE__)
+#include <dlfcn.h>
+#define HAVE_DLFCN 1
+#endif
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h> /* the AVX-512 exp (surrogate.h); usable under a target pragma */
+#endif
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(_WIN32)
+#define EXPORT __declspec(dllexport)
+#else
+#define EXPORT __attribute__((visibility("default")))
+#endif
+
+#define ALWAYS_INLINE __attribute__((always_inline))
+#define NOINLINE __attribute__((noinline))
+#define UNUSED __attribute__((unused)) /* ISA-independent helpers: only one copy is used */
+/* The lane loops touch only distinct arrays (rows of x and outputs, local states):
+ * no runtime alias checks, which GCC otherwise adds and which can fail over to the
+ * scalar loop. */
+#if defined(__clang__)
+#define IVDEP _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define IVDEP _Pragma("GCC ivdep")
+#else
+#define IVDEP
+#endif
+enum { ROW_AM, ROW_AS, ROW_TH, ROW_MIN, ROW_AAD, ROW_BETA, ROW_R, N_ROWS };
+enum { SPIKE_NONE, SPIKE_SINGLE, SPIKE_MULTI, SPIKE_MAX };
+enum { RESET_NONE, RESET_SUBTRACT, RESET_TO_VALUE };
+enum { SG_HEAVISIDE, SG_SINGLE_EXP, SG_PERIODIC_EXP, SG_GAUSSIAN, SG_MULTI_GAUSSIAN };
+/* instruction sets (macros: scan_variant.h selects with them) */
+#define ISA_DEFAULT 0
+#define ISA_AVX2 1
+#define ISA_AVX512 2
+enum { OK = 0, ERR_ARGUMENT = 1, ERR_MEMORY = 2, ERR_ISA = 3 };
+
+/* rows of the per-call parameter table (scan_kernel.h, setup) */
+enum { Q_AM, Q_K, Q_KN, Q_AS, Q_TH, Q_M, Q_AAD, Q_OMA, Q_BETA, Q_R, Q_SGA, Q_SGB, N_Q };
+/* flag rows (and a row of zeros) */
+enum { F_MIN, F_SUB, F_TO, F_NONE, F_AMOUNT, F_GTH, F_ZERO, N_F };
+
+/* backward: accumulators of the parameter gradients, and the row each one feeds (A_R
+ * serves the threshold or reset_amount: only one of them receives a reset gradient) */
+#define ACC_CHUNK 16
+enum { A_AM, A_AS, A_R, A_MIN, A_AAD, A_BETA, N_ACC };
+static const int UNUSED ACC_OF_ROW[N_ROWS] = {A_AM, A_AS, A_R, A_MIN, A_AAD, A_BETA, A_R};
+
+#define N_SG 12
+/* lanes per slot: 256 bytes of a row, four cache lines */
+#define BLOCK_F32 64
+#define BLOCK_F64 32
+/* lanes of the running sums of the outputs (scan_kernel.h, fold_sum) */
+#define SUM_LANES 16
+/* the recomputed forward of a backward item should stay in L2, together with the item's
+ * rows of x, g_out and g_x, which its reverse pass reads or writes (measured on a 1 MiB
+ * L2 at (128, 50, 16384), 2 threads, forward+backward: LIF 104 ms with 384 KiB, 94 with
+ * 96 or 192; ALIF 123-127 ms with 384, 102-104 with 192, 107-119 with 96, 131 with 48;
+ * at (32, 100, 4096) no difference) */
+#define SCRATCH_BUDGET ((size_t)192 << 10)
+/* Long sequences: when an item's rows of all T steps would take more than
+ * SEGMENT_ABOVE bytes, the backward runs in segments of about SEGMENT_BYTES of rows
+ * (scan_kernel.h; scan.c, plan_segments). The benchmark sizes need at most 1 MiB (8,
+ * 1000, 1024: 768 KiB for ALIF) and run unsegmented, as before. */
+#define SEGMENT_ABOVE ((size_t)4 << 20)
+#define SEGMENT_BYTES ((size_t)1 << 20)
+/* steps ahead that the time loops prefetch (scan_kernel.h) */
+#ifndef PREFETCH_STEPS
+#define PREFETCH_STEPS 4
+#endif
+
+typedef struct {
+    int family, syn, leak, norm, has_min, spike, reset, by_amount, surrogate, record;
+    double cap;      /* MaxSpike cap, +inf without one */
+    double sg[N_SG]; /* surrogate constants, see cpu_kernel.py */
+} Cfg;
+
+/* Neurons are cut into slots of BLOCK lanes: slot j starts at j * BLOCK; when BLOCK
+ * does not divide N a last slot starts at N - BLOCK and overlaps the one before, so
+ * every slot is full. With N < BLOCK there is one slot, run on zero-padded rows.
+ * A work item is a batch row and G consecutive slots; the last item of a row also
+ * takes the overlapping last slot (item_slots). The overlapping lanes are computed
+ * twice with identical results and written twice, both times by the same thread:
+ * written from two items, which can run on two threads, they were a data race
+ * (tests/dynamics/fused/test_thread_sanitizer.py). */
+typedef struct {
+    int64_t B, T, N;
+    int64_t nslots, G, nchunks; /* slots per row, slots per item, items per row */
+    int64_t gmax;               /* the most slots an item has (the scratch's size) */
+    int64_t seg, nseg;          /* backward: steps per segment, segments (scan.c) */
+    Cfg cfg;
+    int f64;      /* scalar type: 0 float, 1 double */
+    int kind;     /* specialization: see SPECIALIZE in scan_kernel.h */
+    int active;   /* bit mask of the parameter rows that receive a gradient */
+    const void *x, *v0, *i0, *b0;
+    const void *q, *flags; /* per-call tables, see setup in scan_kernel.h */
+    void *out, *v, *i, *b, *rec_v, *rec_i, *rec_b;
+    const void *g_out, *g_v, *g_i, *g_b, *g_rec_v, *g_rec_i, *g_rec_b;
+    void *g_x, *g_v0, *g_i0, *g_b0, *g_params;
+    double *partial;   /* backward: (rows with a gradient, B, N), see partial_row */
+    double *slot_sums; /* forward: the sum of the outputs of every (batch row, slot) */
+} Job;
+
+typedef void (*ItemFn)(const Job *, int64_t, void *);
+
+/* Index of parameter row `row` (which receives a gradient) among those that do: the
+ * partial sums are kept for those rows only. */
+static inline int partial_row(const Job *J, int row) {
+    return __builtin_popcount((unsigned)J->active & ((1u << row) - 1u));
+}
+
+/* Batch row and slots [s0, s1) of work item `item`: G slots, and in the last item of
+ * a row the slots left (up to G, and the overlapping last slot). */
+static inline void item_slots(const Job *J, int64_t item, int64_t *b, int64_t *s0,
+                              int64_t *s1) {
+    const int64_t chunk = item % J->nchunks;
+    *b = item / J->nchunks;
+    *s0 = chunk * J->G;
+    *s1 = chunk == J->nchunks - 1 ? J->nslots : *s0 + J->G;
+}
+
+static inline int64_t slot_n0(const Job *J, int64_t slot) {
+    int64_t block = J->f64 ? BLOCK_F64 : BLOCK_F32;
+    int64_t n0 = slot * block;
+    return n0 + block <= J->N ? n0 : (J->N > block ? J->N - block : 0);
+}
+
+#define CAT3_(a, b, c) a##_##b##_##c
+#define CAT3(a, b, c) CAT3_(a, b, c)
+
+/* Functions of the variants that scan.c calls: hidden, the library exports only the
+ * sinabs_scan_* entry points. */
+#define KERNEL_API __attribute__((visibility("hidden")))
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define SCAN_X86 1
+#define TARGET_PUSH(t) _Pragma("GCC push_options") _Pragma(t)
+#define TARGET_POP _Pragma("GCC pop_options")
+#define TARGET_AVX2 "GCC target(\"avx2\")"
+#define TARGET_AVX512 "GCC target(\"avx512f,prefer-vector-width=512\")"
+#elif defined(__clang__) && defined(__x86_64__)
+#define SCAN_X86 1
+#define TARGET_PUSH(t) _Pragma(t)
+#define TARGET_POP _Pragma("clang attribute pop")
+#define TARGET_AVX2 "clang attribute push(__attribute__((target(\"avx2\"))), apply_to = function)"
+#define TARGET_AVX512 \
+    "clang attribute push(__attribute__((target(\"avx512f\"))), apply_to = function)"
+#else
+#define SCAN_X86 0
+#endif
+
+/* The functions of one variant (scalar type T: f32 or f64; ISA: default, avx2,
+ * avx512), defined by scan_kernel.h. setup and fwd_scratch are taken from the
+ * default variant only (scan.c, pick), exp_values exists for float only. */
+#define DECLARE_VARIANT(T, ISA)                                                       \
+    KERNEL_API void fwd_item_##T##_##ISA(const Job *, int64_t, void *);                \
+    KERNEL_API void bwd_item_##T##_##ISA(const Job *, int64_t, void *);                \
+    KERNEL_API void setup_##T##_##ISA(const Job *, const void *, void *, void *);      \
+    KERNEL_API size_t fwd_scratch_##T##_##ISA(int64_t);                                \
+    KERNEL_API size_t bwd_scratch_##T##_##ISA(const Job *, int64_t);
+DECLARE_VARIANT(f32, default)
+DECLARE_VARIANT(f64, default)
+KERNEL_API void exp_values_f32_default(int64_t, const float *, float *);
+#if SCAN_X86
+DECLARE_VARIANT(f32, avx2)
+DECLARE_VARIANT(f64, avx2)
+DECLARE_VARIANT(f32, avx512)
+DECLARE_VARIANT(f64, avx512)
+KERNEL_API void exp_values_f32_avx2(int64_t, const float *, float *);
+KERNEL_API void exp_values_f32_avx512(int64_t, const float *, float *);
+#endif
+#undef DECLARE_VARIANT
+
+#endif /* SINABS_SCAN_COMMON_H */
