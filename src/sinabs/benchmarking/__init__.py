@@ -1,5 +1,7 @@
 """Benchmarks that run from an installed sinabs.
 
+:mod:`sinabs.benchmarking.layers` times single neuron layers on each backend (``sinabs
+bench``, ``benchmarks/bench_cpu.py``).
 :func:`run_network_benchmark` times a training step of whole networks (an SHD-like MLP,
 an N-MNIST-like conv net, a recurrent net) in sinabs, in the same network with ReLU in
 place of every neuron layer, and in the peer frameworks snnTorch, SpikingJelly and Norse
