@@ -381,7 +381,7 @@ def _time(fn: Callable[[], Any], sync: Callable[[], None], budget_s: float, reps
     """Median wall time of ``fn`` in ms, synchronised, after one warm-up call."""
     # imported here: sinabs (and so torch and triton) only after main() has chosen the
     # Triton interpreter for --smoke
-    from sinabs.benchmark import median_ms
+    from sinabs.benchmarking.layers import median_ms
 
     return median_ms(fn, budget_s, reps, sync)
 
