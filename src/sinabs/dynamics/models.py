@@ -1,9 +1,9 @@
 r"""Reference dynamics of the point-neuron models: Izhikevich, AdEx, resonate-and-fire.
 
 Each model is a parameter bundle and a single-step function ``(x_t, state, params) ->
-(spikes_t, state)`` that :func:`sinabs.dynamics.reference.scan` runs over time, like
-the leaky, spiking and adaptive families. They run on the reference backend only; the
-fused backends report them as an unknown family.
+(spikes_t, state)`` that the reference scan (``sinabs.dynamics.reference.scan``) runs
+over time, like the leaky, spiking and adaptive families. They run on the reference
+backend only; the fused backends report them as an unknown family.
 
 Common to the models with a hard reset (Izhikevich, AdEx, plain resonate-and-fire):
 each step integrates, then spikes where the spiking variable reaches its threshold,
@@ -237,6 +237,9 @@ def resonate_step(x: torch.Tensor, state: State, p: ResonateParams) -> tuple[tor
         new_re = re + p.dt * (p.b * re - p.omega * im + x)
         new_im = im + p.dt * (p.omega * re + p.b * im)
         spikes, fired = _spike(new_im, p.spike_threshold, p)
+        # the input reaches y one step after x: a non-finite x shows in the output at
+        # once (NaN, as spikes of a non-finite membrane are), not one step later
+        spikes = spikes + (new_re - new_re)
         new_re = torch.where(fired, p.x_reset, new_re)
         new_im = torch.where(fired, p.y_reset, new_im)
         return spikes, {"z_re": new_re, "z_im": new_im}

@@ -36,7 +36,9 @@ class ResonateAndFire(PointModel):
     **Plain** (``balanced=False``, Izhikevich 2001): a spike where
     :math:`y \ge \vartheta` (``spike_threshold``), after which
     :math:`z \leftarrow x_r + i y_r` (``x_reset``, ``y_reset``; both 0 by default). The
-    damping ``b`` must be negative for the oscillation to decay.
+    damping ``b`` must be negative for the oscillation to decay. (The input reaches
+    :math:`y` one step after :math:`x`; a non-finite :math:`x` makes the output NaN at
+    once, as a non-finite membrane does in every layer.)
 
     **Balanced** (``balanced=True``, Higuchi et al. 2024): no hard reset; instead a
     refractory variable ``q`` raises the threshold and the damping after each spike,
