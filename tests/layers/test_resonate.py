@@ -122,9 +122,9 @@ def test_gradcheck_float64(form: str) -> None:
         names, values = ("omega", "b_offset"), (10.0, 0.3)
     layer._spike_fn = SmoothSpike
     g = torch.Generator().manual_seed(2)
-    x = (torch.rand(2, 40, 3, generator=g, dtype=F64) * 30).requires_grad_()
+    x = (torch.rand(1, 30, 2, generator=g, dtype=F64) * 30).requires_grad_()
     initial = {
-        name: (torch.rand(2, 3, generator=g, dtype=F64) * 0.4).requires_grad_()
+        name: (torch.rand(1, 2, generator=g, dtype=F64) * 0.4).requires_grad_()
         for name in layer.state_names
     }
     params = [torch.tensor(v, dtype=F64, requires_grad=True) for v in values]
@@ -140,6 +140,9 @@ def test_gradcheck_float64(form: str) -> None:
     out = f(x, *initial.values(), *params)[0]
     assert int((out > 0.5).sum()) > 0
     inputs = (x, *initial.values(), *params)
+    # no input is disconnected (that would pass gradcheck with a zero Jacobian)
+    grads = torch.autograd.grad(sum(o.sum() for o in f(*inputs)), inputs)
+    assert all(bool(g.abs().sum() > 0) for g in grads)
     assert torch.autograd.gradcheck(f, inputs, eps=1e-7, atol=1e-5, rtol=1e-4)
 
 
