@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from ..activation.reset_mechanism import State
+from .models import MODEL_STEPS
 from .params import AdaptiveParams, LeakyParams, SpikingParams
 
 Step = Callable[[torch.Tensor, State], tuple[torch.Tensor, State]]
@@ -88,6 +89,7 @@ STEPS: dict[str, Callable[[torch.Tensor, State, Any], tuple[torch.Tensor, State]
     "leaky": leaky_step,
     "spiking": spiking_step,
     "adaptive": adaptive_step,
+    **MODEL_STEPS,  # Izhikevich, AdEx, resonate-and-fire (sinabs.dynamics.models)
 }
 
 
@@ -141,7 +143,7 @@ def reference_scan(
     record: bool = False,
     rec_connect: RecConnect | None = None,
 ) -> tuple[torch.Tensor, State, dict[str, torch.Tensor]]:
-    """The reference implementation of ``family`` ("leaky", "spiking", "adaptive")."""
+    """The reference implementation of ``family`` (a key of ``STEPS``)."""
     step = STEPS[family]
     return scan(
         lambda x_t, s: step(x_t, s, params), x, state, record=record, rec_connect=rec_connect

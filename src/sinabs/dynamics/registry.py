@@ -44,8 +44,9 @@ __all__ = [
     "select",
 ]
 
-#: The dynamics families; a neuron type is a configuration of one of them.
-FAMILIES = ("leaky", "spiking", "adaptive")
+#: The dynamics families; a neuron type is a configuration of one of them. The point-neuron
+#: models (sinabs.dynamics.models) run on the reference only.
+FAMILIES = ("leaky", "spiking", "adaptive", "izhikevich", "adex", "resonate")
 
 #: ``(output, new state, recordings, output.sum())``
 ScanResult = tuple[torch.Tensor, State, dict[str, torch.Tensor], torch.Tensor]
