@@ -239,10 +239,10 @@ class Triangle:
     .. math:: g = \frac{1}{w} \max\!\Big(0,\ 1 - \frac{|x|}{w}\Big), \quad x = v - \theta
 
     With the default ``width = 1`` this is :math:`\max(0, 1 - |v - \theta|)`, the
-    piecewise-linear pseudo-derivative of S. K. Esser et al. (2016), "Convolutional
-    networks for fast, energy-efficient neuromorphic computing", PNAS 113(41), and of
-    G. Bellec et al. (2018), "Long short-term memory and learning-to-learn in networks
-    of spiking neurons", NeurIPS (who take :math:`w = \theta` and a factor 0.3).
+    piecewise-linear pseudo-derivative of G. Bellec et al. (2018), "Long short-term
+    memory and learning-to-learn in networks of spiking neurons", NeurIPS, after S. K.
+    Esser et al. (2016), PNAS 113(41). (Bellec et al. use the hat of height 0.3 and
+    half-width θ: ``0.3 * θ * Triangle(width=θ)``.)
 
     snnTorch 1.0 has ``snntorch.surrogate.Triangular(threshold=1)``, whose documented
     backward is :math:`+U_{thr}` below the threshold and :math:`-U_{thr}` above it: a

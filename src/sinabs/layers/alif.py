@@ -110,7 +110,7 @@ class ALIF(TimeConstants, StatefulLayer):
         synapse = ["i_syn"] if tau_syn is not None else []
         super().__init__(["v_mem", *synapse, "b", "spike_threshold"])
         self._init_time_constants(train_alphas, mem=tau_mem, adapt=tau_adapt, syn=tau_syn)
-        self.train_threshold = check_train_threshold(train_threshold, spike_fn is not None)
+        self.train_threshold = check_train_threshold(train_threshold, spiking=True)
         self.b0 = trainable(threshold_tensor(spike_threshold), self.train_threshold)
         self.adapt_scale = frozen(float_tensor(adapt_scale, "adapt_scale"))
         self.spike_fn = check_spike_fn(spike_fn)
