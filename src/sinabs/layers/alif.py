@@ -85,7 +85,7 @@ class ALIF(TimeConstants, StatefulLayer):
         "norm_input",
     )  # fmt: skip
     _repr_flags = ("train_threshold",)
-    #: class default: objects pickled by sinabs 3.x have no such attribute
+    # the class default for objects pickled by sinabs 3.x (no such attribute)
     train_threshold: bool = False
     _family = "adaptive"
 

@@ -76,7 +76,7 @@ class LIF(TimeConstants, StatefulLayer):
     _time_constants = ("mem", "syn")
     _repr_keys = ("tau_mem", "tau_syn", "spike_threshold", "min_v_mem", "norm_input")
     _repr_flags = ("train_threshold",)
-    #: class default: objects pickled by sinabs 3.x have no such attribute
+    # the class default for objects pickled by sinabs 3.x (no such attribute)
     train_threshold: bool = False
 
     def __init__(
