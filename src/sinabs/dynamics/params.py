@@ -63,12 +63,18 @@ class SpikingParams(LeakyParams):
         spike_fn: spike function following the ``required_states``/``apply`` protocol.
         reset_fn: reset mechanism.
         surrogate_grad_fn: surrogate gradient of the spike function.
+        train_threshold: also back-propagate into ``spike_threshold`` through the
+            spike function, :math:`\partial s / \partial \theta = -g(v, \theta)` (the
+            spike regarded as a function of :math:`v - \theta`); without it the
+            threshold gets a gradient only through the subtractive reset, as in
+            sinabs 3.x. It changes no forward value and no other gradient.
     """
 
     spike_threshold: Any = 1.0
     spike_fn: Any = None
     reset_fn: ResetFn | None = None
     surrogate_grad_fn: SurrogateFn | None = None
+    train_threshold: bool = False
 
 
 @dataclass(frozen=True)

@@ -51,9 +51,36 @@ def clamp(state: State, p: LeakyParams) -> State:
     return new
 
 
+def threshold_path(v_mem: torch.Tensor, trained: Any) -> torch.Tensor:
+    r"""``v_mem`` with a gradient path to the trained threshold: ``v + (θ' - θ)`` with
+    ``θ'`` the detached θ.
+
+    Its value is ``v + 0``, which is ``v`` (a spike function cannot tell ``-0.0`` from
+    ``+0.0``), so spikes and states keep their bits; a spike function then sends
+    ``-grad_v`` into θ, which is :math:`\partial s / \partial \theta = -g(v, \theta)`
+    for a spike that is a function of :math:`v - \theta`. The spike functions
+    themselves give the threshold no gradient (sinabs 3.x), so this path exists only
+    where ``train_threshold`` asks for it.
+    """
+    if not (isinstance(trained, torch.Tensor) and trained.requires_grad):
+        return v_mem
+    return v_mem + (trained.detach() - trained)
+
+
 def fire(state: State, threshold: Any, p: SpikingParams) -> tuple[torch.Tensor, State]:
-    """Spike from the current state and apply the reset."""
+    """Spike from the current state and apply the reset.
+
+    With ``p.train_threshold`` the spike function also back-propagates into
+    ``p.spike_threshold`` (ALIF's base threshold ``b0``, not the adaptation): see
+    :func:`threshold_path`. The reset receives the threshold itself, so a subtractive
+    reset adds its own gradient :math:`-s` to it.
+    """
     inputs = [state[name] for name in p.spike_fn.required_states]
+    if p.train_threshold:
+        inputs = [
+            threshold_path(value, p.spike_threshold) if name == "v_mem" else value
+            for name, value in zip(p.spike_fn.required_states, inputs, strict=True)
+        ]
     spikes = p.spike_fn.apply(*inputs, threshold, p.surrogate_grad_fn)
     assert p.reset_fn is not None
     return spikes, p.reset_fn(spikes, state, threshold)

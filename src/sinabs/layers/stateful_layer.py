@@ -244,6 +244,8 @@ class StatefulLayer(nn.Module):
 
     #: constructor arguments that ``repr`` shows when set (each layer names its own)
     _repr_keys: tuple[str, ...] = ()
+    #: boolean constructor arguments that ``repr`` shows only when True
+    _repr_flags: tuple[str, ...] = ()
     #: which backend runs the dynamics ("auto" picks; see sinabs.dynamics.registry)
     backend: str = "auto"
     record_states: bool = False
@@ -583,6 +585,7 @@ class StatefulLayer(nn.Module):
             for key in self._repr_keys
             if config.get(key) is not None
         ]
+        parts += [f"{key}=True" for key in self._repr_flags if config.get(key) is True]
         if self.backend != "auto":
             parts.append(f"backend={self.backend!r}")
         return ", ".join(parts)

@@ -27,7 +27,23 @@ def fused_unsupported(
         return "recurrent layers (rec_connect is an arbitrary module) run on the reference"
     if _functorch_active():
         return "torch.func transforms (grad, vjp, vmap, ...) run on the reference backend"
+    if _threshold_is_trained(params):
+        return (
+            "train_threshold=True (the fused kernels give the threshold no gradient "
+            "through the spike function; they run it only where no gradient reaches it)"
+        )
     return unsupported_reason(family, x, params)
+
+
+def _threshold_is_trained(params: LeakyParams) -> bool:
+    """A threshold that receives a gradient through the spike function in this call."""
+    threshold = getattr(params, "spike_threshold", None)
+    return (
+        bool(getattr(params, "train_threshold", False))
+        and isinstance(threshold, torch.Tensor)
+        and threshold.requires_grad
+        and torch.is_grad_enabled()
+    )
 
 
 def fused_scan(
