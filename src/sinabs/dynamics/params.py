@@ -111,9 +111,13 @@ class AdaptiveParams(SpikingParams):
         return {"spike_threshold": self.threshold(states["b"])}
 
 
+#: each family's derived states, by the family's name
+_DERIVED = {name: FAMILIES[code].derived_states for name, code in FAMILY_NAMES.items()}
+
+
 def kernel_states(family: str, state: Mapping[str, torch.Tensor]) -> State:
     """``state`` without the family's derived states (what every backend carries)."""
-    derived = FAMILIES[FAMILY_NAMES[family]].derived_states
+    derived = _DERIVED[family]
     return {name: value for name, value in state.items() if name not in derived}
 
 
@@ -126,7 +130,7 @@ def add_derived(
     """Adds the family's derived states to ``state`` and, when there are any, to
     ``recordings``: the one place where they are computed from a scan's kernel states
     (:meth:`LeakyParams.derive`), whichever backend ran it."""
-    if FAMILIES[FAMILY_NAMES[family]].derived_states:
+    if _DERIVED[family]:
         state.update(params.derive(state))
         if recordings:
             recordings.update(params.derive(recordings))

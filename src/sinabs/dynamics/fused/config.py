@@ -114,18 +114,18 @@ class KernelConfig:
     @property
     def adaptive(self) -> bool:
         """Whether the family carries the adaptation ``b``."""
-        return "b" in FAMILIES[self.family].states
+        return "b" in _FAMILY_STATES[self.family]
 
     @property
     def spikes(self) -> bool:
         """Whether the family has a spike function, a reset and a surrogate."""
-        return FAMILIES[self.family].spikes
+        return _SPIKES[self.family]
 
     def has_state(self, name: str) -> bool:
         """Whether the kernels carry state ``name`` (``v_mem``, ``i_syn``, ``b``)."""
         if name == "i_syn":
             return self.has_syn
-        return name in FAMILIES[self.family].states
+        return name in _FAMILY_STATES[self.family]
 
     def ints(self) -> list[int]:
         """The ints of :data:`~sinabs.dynamics.families.CONFIG_FIELDS` (the op schema's
@@ -146,6 +146,9 @@ class KernelConfig:
         return _from_tuples(tuple(config), tuple(fconfig))
 
 
+# (plain dicts: read on every call, also while torch.compile traces)
+_FAMILY_STATES = {code: frozenset(decl.states) for code, decl in FAMILIES.items()}
+_SPIKES = {code: decl.spikes for code, decl in FAMILIES.items()}
 _CODES = {"family": Family, "spike": Spike, "reset": Reset, "surrogate": Surrogate}
 assert tuple(f.name for f in dataclasses.fields(KernelConfig))[:-1] == CONFIG_FIELDS
 
