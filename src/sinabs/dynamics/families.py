@@ -87,10 +87,12 @@ SURROGATE_FIELDS: dict[Surrogate, tuple[str, ...]] = {
     Surrogate.GAUSSIAN: ("mu", "sigma", "grad_scale"),
     Surrogate.MULTI_GAUSSIAN: ("mu", "sigma", "h", "s", "grad_scale"),
 }
-#: floats of the static configuration: the spike cap, then the surrogate's fields
+#: The number of floats in the static configuration (the spike cap, then the
+#: surrogate's fields).
 N_FCONFIG = 1 + max(len(fields) for fields in SURROGATE_FIELDS.values())
-#: the constants the C kernel reads after the spike cap: a surrogate's fields and the
-#: values derived from them on the host (``fused.config.kernel_constants``)
+#: The number of constants the C kernel reads after the spike cap (a surrogate's
+#: fields and the values derived from them on the host,
+#: ``fused.config.kernel_constants``).
 N_KERNEL_CONSTS = 12
 
 
@@ -123,7 +125,9 @@ ROWS: tuple[Row, ...] = (
     Row("adapt_scale", 0.0, 0.0, "weight of b in the threshold (ALIF)"),
     Row("reset_amount", 0.0, 0.0, "MembraneSubtract's subtract_value or MembraneReset's value"),
 )
+#: the names of :data:`ROWS`, in order
 PARAM_ROWS: tuple[str, ...] = tuple(row.name for row in ROWS)
+#: the index of each row in the parameter table, by name
 ROW: dict[str, int] = {name: k for k, name in enumerate(PARAM_ROWS)}
 
 
@@ -168,6 +172,7 @@ class FamilyDecl:
 _LEAKY_ROWS = ("alpha_mem", "alpha_syn", "min_v_mem")
 _SPIKING_ROWS = (*_LEAKY_ROWS, "threshold", "reset_amount")
 
+#: the declaration of each family
 FAMILIES: dict[Family, FamilyDecl] = {
     Family.LEAKY: FamilyDecl(Family.LEAKY, ("v_mem", "i_syn"), _LEAKY_ROWS, spikes=False),
     Family.SPIKING: FamilyDecl(Family.SPIKING, ("v_mem", "i_syn"), _SPIKING_ROWS, spikes=True),

@@ -1,5 +1,6 @@
-"""What the registry and its backends exchange: a :class:`Call` and the
-:class:`Backend` interface (``supports``, ``prepare``, ``run``)."""
+"""What the registry and its backends exchange: a call
+(:class:`~sinabs.dynamics.interface.Call`) and the backend interface
+(:class:`~sinabs.dynamics.interface.Backend`: ``supports``, ``prepare``, ``run``)."""
 
 from __future__ import annotations
 
@@ -63,9 +64,11 @@ class Call:
 
 
 class Backend:
-    """An implementation of the neuron dynamics (a subclass implements the three
-    methods; what :meth:`prepare` returns is the backend's own business, :meth:`run`
-    takes it)."""
+    """An implementation of the neuron dynamics.
+
+    A subclass implements the three methods; what ``prepare`` returns is the backend's
+    own business, ``run`` takes it.
+    """
 
     #: the name users pass as ``backend=``
     name: str = ""
@@ -75,7 +78,7 @@ class Backend:
         raise NotImplementedError
 
     def prepare(self, call: Call, state: State) -> Any:
-        """``call`` from the initial kernel ``state`` in the form :meth:`run` takes.
+        """``call`` from the initial kernel ``state`` in the form ``run`` takes.
 
         Raises:
             ValueError: a state does not fit the call (checked here, not in
