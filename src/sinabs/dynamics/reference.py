@@ -19,7 +19,7 @@ import torch
 
 from ..activation.reset_mechanism import State
 from .models import MODEL_STEPS
-from .params import AdaptiveParams, LeakyParams, SpikingParams
+from .params import AdaptiveParams, LeakyParams, SpikingParams, add_derived, kernel_states
 
 Step = Callable[[torch.Tensor, State], tuple[torch.Tensor, State]]
 RecConnect = Callable[[torch.Tensor], torch.Tensor]
@@ -100,15 +100,16 @@ def spiking_step(x: torch.Tensor, state: State, p: SpikingParams) -> tuple[torch
 
 
 def adaptive_step(x: torch.Tensor, state: State, p: AdaptiveParams) -> tuple[torch.Tensor, State]:
-    """ALIF: the spiking step with threshold ``b0 + adapt_scale * b``, then adapt ``b``."""
+    """ALIF: the spiking step with threshold ``b0 + adapt_scale * b``, then adapt ``b``.
+
+    (The layer's ``spike_threshold`` state is derived from ``b`` by the registry, for
+    every backend: :meth:`~sinabs.dynamics.params.AdaptiveParams.derive`.)
+    """
     state = integrate(x, state, p)
     b = state["b"]
-    threshold = p.spike_threshold + p.adapt_scale * b
-    spikes, state = fire(state, threshold, p)
+    spikes, state = fire(state, p.threshold(b), p)
     assert p.alpha_adapt is not None
-    b = p.alpha_adapt * b + (1 - p.alpha_adapt) * spikes
-    state["b"] = b
-    state["spike_threshold"] = p.spike_threshold + p.adapt_scale * b
+    state["b"] = p.alpha_adapt * b + (1 - p.alpha_adapt) * spikes
     return spikes, clamp(state, p)
 
 
@@ -161,6 +162,23 @@ def scan(
     return torch.stack(outputs, 1), state, recordings
 
 
+def kernel_scan(
+    family: str,
+    x: torch.Tensor,
+    state: State,
+    params: LeakyParams,
+    *,
+    record: bool = False,
+    rec_connect: RecConnect | None = None,
+) -> tuple[torch.Tensor, State, dict[str, torch.Tensor]]:
+    """The reference time loop of ``family`` over its kernel states only (``state``
+    holds no derived state; the reference backend runs this)."""
+    step = STEPS[family]
+    return scan(
+        lambda x_t, s: step(x_t, s, params), x, state, record=record, rec_connect=rec_connect
+    )
+
+
 def reference_scan(
     family: str,
     x: torch.Tensor,
@@ -170,8 +188,11 @@ def reference_scan(
     record: bool = False,
     rec_connect: RecConnect | None = None,
 ) -> tuple[torch.Tensor, State, dict[str, torch.Tensor]]:
-    """The reference implementation of ``family`` (a key of ``STEPS``)."""
-    step = STEPS[family]
-    return scan(
-        lambda x_t, s: step(x_t, s, params), x, state, record=record, rec_connect=rec_connect
+    """The reference implementation of ``family`` (a key of ``STEPS``), with the
+    layer's states: the kernel states, and those the family derives from
+    them (``sinabs.dynamics.params.add_derived``)."""
+    out, new_state, recordings = kernel_scan(
+        family, x, kernel_states(family, state), params, record=record, rec_connect=rec_connect
     )
+    add_derived(family, params, new_state, recordings)
+    return out, new_state, recordings

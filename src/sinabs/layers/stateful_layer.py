@@ -495,13 +495,10 @@ class StatefulLayer(nn.Module):
         bundle = params(dtype)
         if rec_connect is not None:
             _check_rec_connect_dtype(rec_connect, dtype)
-        chosen = dynamics.select(
-            family, x, bundle, recurrent=rec_connect is not None, backend=self.backend
-        )
+        call = dynamics.Call(family, x, bundle, rec_connect=rec_connect, record=self.record_states)
+        chosen = dynamics.choose(call, self.backend)
         state = self._prepare_states(x)
-        out, state, recordings, out_sum = chosen.scan(
-            family, x, state, bundle, record=self.record_states, rec_connect=rec_connect
-        )
+        out, state, recordings, out_sum = dynamics.execute(chosen, call, state)
         for name in self.state_names:
             self._set_state(name, state[name])
         self.recordings = {name: as_recording(rec) for name, rec in recordings.items()}
