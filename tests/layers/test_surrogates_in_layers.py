@@ -158,14 +158,14 @@ def test_auto_runs_the_reference_and_cpu_names_the_surrogate(surrogate, monkeypa
 
     fn = SURROGATES[surrogate]
     chosen: list[str] = []
-    select = registry.select
+    choose = registry.choose
 
     def spy(*args: Any, **kwargs: Any) -> Any:
-        backend = select(*args, **kwargs)
+        backend = choose(*args, **kwargs)
         chosen.append(backend.name)
         return backend
 
-    monkeypatch.setattr("sinabs.dynamics.select", spy)
+    monkeypatch.setattr("sinabs.dynamics.choose", spy)
     x = torch.rand(2, 5, N)
     sl.LIF(10.0, surrogate_grad_fn=fn)(x)
     assert chosen == ["reference"]

@@ -262,14 +262,14 @@ def test_auto_runs_the_reference_while_the_threshold_trains(monkeypatch):
     from sinabs.dynamics import registry
 
     chosen: list[str] = []
-    select = registry.select
+    choose = registry.choose
 
     def spy(*args: Any, **kwargs: Any) -> Any:
-        backend = select(*args, **kwargs)
+        backend = choose(*args, **kwargs)
         chosen.append(backend.name)
         return backend
 
-    monkeypatch.setattr("sinabs.dynamics.select", spy)
+    monkeypatch.setattr("sinabs.dynamics.choose", spy)
     layer = sl.LIF(10.0, train_threshold=True)
     x = torch.rand(2, 5, 4)
     layer(x)
