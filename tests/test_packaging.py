@@ -2,7 +2,8 @@
 the sdist, so a file missing from the sdist fails the wheel), which install into a clean
 virtual environment and pass a smoke test, once with the C kernel compiled into the
 wheel and once built without a C compiler (``CC=false``: ``setup.py`` marks the kernel
-optional), where the fused CPU backend falls back to plain PyTorch with a warning.
+optional), where the fused CPU backend reports itself unsupported (``backend="cpu"``
+raises naming the missing kernel) and ``backend="auto"`` runs the reference.
 
 Slow (it compiles the kernel and installs torch into a new environment): run by
 ``make test-slow``.
@@ -39,8 +40,12 @@ from sinabs.dynamics.fused import cpu_kernel
 x = torch.rand(3, 40, 17, generator=torch.Generator().manual_seed(0)) * 0.3
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
-    fused = sl.LIF(tau_mem=20.0, tau_syn=5.0, norm_input=False, backend="cpu")
-    out = fused(x)
+    out = sl.LIF(tau_mem=20.0, tau_syn=5.0, norm_input=False, backend="auto")(x)
+    try:
+        sl.LIF(tau_mem=20.0, tau_syn=5.0, norm_input=False, backend="cpu")(x)
+        cpu_error = None
+    except ValueError as error:  # BackendError
+        cpu_error = str(error)
 reference = sl.LIF(tau_mem=20.0, tau_syn=5.0, norm_input=False, backend="reference")
 print(json.dumps({
     "version": sinabs.__version__,
@@ -48,6 +53,7 @@ print(json.dumps({
     "kernel": cpu_kernel.available(),
     "equal": bool(torch.equal(out, reference(x))),
     "spikes": float(out.detach().sum()),
+    "cpu_error": cpu_error,
     "warnings": [str(w.message) for w in caught],
 }))
 """
@@ -128,7 +134,7 @@ def test_sdist_and_wheels_install_and_run(repo_copy: Path, tmp_path: Path) -> No
     assert str(venv) in str(compiled["file"])
     assert compiled["kernel"] is True
     assert compiled["equal"] is True and compiled["spikes"] > 0
-    assert compiled["warnings"] == []
+    assert compiled["warnings"] == [] and compiled["cpu_error"] is None
 
     _run(
         [
@@ -147,4 +153,5 @@ def test_sdist_and_wheels_install_and_run(repo_copy: Path, tmp_path: Path) -> No
     assert fallback["version"] == VERSION
     assert fallback["kernel"] is False
     assert fallback["equal"] is True and fallback["spikes"] > 0
-    assert any("compiled CPU kernel is not available" in w for w in fallback["warnings"])
+    assert fallback["warnings"] == []
+    assert "backend 'cpu' cannot run" in fallback["cpu_error"], fallback["cpu_error"]
