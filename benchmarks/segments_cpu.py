@@ -40,7 +40,7 @@ def _layer(name: str) -> Any:
 
     if name == "ALIF_syn":
         return sl.ALIF(tau_mem=20.0, tau_adapt=100.0, tau_syn=5.0, backend="cpu")
-    return bench_cpu._layer(name, "cpu")
+    return bench_cpu.make_layer(name, "cpu")
 
 
 def _neutral_args(name: str, size: tuple[int, int, int]) -> tuple[Any, ...]:
