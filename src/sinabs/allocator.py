@@ -4,9 +4,10 @@ PyTorch takes the memory of large CPU tensors from the C library's ``malloc``. g
 serves every block above its mmap threshold (dynamic, at most 32 MiB) with fresh pages
 from the operating system and returns them on ``free``. A layer's output and its
 input gradient are such blocks at the usual sizes (one ``(32, 100, 4096)`` float32
-tensor is 52 MB), so every training step page-faults them in again, and the kernel
-zeroes each page before the neuron kernel writes it: that costs more than the fused
-kernel's own work (measured: forward+backward of a LIF layer 2 to 2.6 times slower).
+tensor is 52 MB), so every training step page-faults them in again (25,600 faults at
+that size), and the operating system zeroes each page before the neuron kernel writes
+it: that costs more than the fused kernel's own work (``benchmarks/bench_cpu_env.py``
+on 2 cores: a LIF layer's forward+backward about 3 times slower untuned).
 
 So the first use of the compiled CPU kernel (:mod:`sinabs.dynamics.fused.cpu_kernel`)
 tunes glibc once, with ``mallopt``:
