@@ -9,7 +9,7 @@ that size), and the operating system zeroes each page before the neuron kernel w
 it: that costs more than the fused kernel's own work (``benchmarks/bench_cpu_env.py``
 on 2 cores: a LIF layer's forward+backward about 3 times slower untuned).
 
-So the first use of the compiled CPU kernel (:mod:`sinabs.dynamics.fused.cpu_kernel`)
+So the first use of the compiled CPU kernel (``sinabs.dynamics.fused.cpu_kernel``)
 tunes glibc once, with ``mallopt``:
 
 * ``M_MMAP_THRESHOLD`` = 1 GiB: blocks up to 1 GiB come from the heap, and a freed
