@@ -2,8 +2,8 @@
 
 ``sinabs.dynamics.fused._scan`` is plain C (no Python or torch headers) that
 ``sinabs.dynamics.fused.cpu_kernel`` loads with ctypes. It is optional: when it cannot
-be compiled, installation still succeeds and the fused backend runs its plain PyTorch
-implementation with a warning.
+be compiled, installation still succeeds and the CPU backend reports itself unsupported
+(``backend="auto"`` then runs the reference).
 
 The kernel is several translation units: ``scan.c`` (threads, entry points) and one
 per instruction set and scalar type (``variant_*.c``), which take most of the build.
@@ -15,8 +15,10 @@ CPU seconds in all, the largest unit, AVX-512 float32, 18 s).
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +29,10 @@ from setuptools.command.build_ext import build_ext
 from setuptools.errors import CompileError
 
 CSRC = "src/sinabs/dynamics/fused/csrc"
+#: the declarations of the neuron families, from which the C header is written
+FAMILIES_PY = "src/sinabs/dynamics/families.py"
+#: the header the C sources include for the layout and codes (generated, git-ignored)
+LAYOUT_H = f"{CSRC}/layout.h"
 # the largest units first, so that the pool does not end waiting for one of them
 VARIANTS = [f"variant_{isa}_{t}.c" for t in ("f32", "f64") for isa in ("avx512", "avx2", "default")]
 # Flags for one unit, where the compiler takes them: GCC's register-pressure-aware
@@ -37,6 +43,33 @@ VARIANTS = [f"variant_{isa}_{t}.c" for t in ("f32", "f64") for isa in ("avx512",
 # own), 0.52 instead of 0.56-0.60 ms at (2, 1000, 256) in cache, forward unchanged.
 # (On AVX2 it made the forward 6% slower: not there.)
 UNIT_FLAGS = {"variant_avx512_f32.c": ["-fschedule-insns", "-fsched-pressure"]}
+
+
+def write_layout_header() -> None:
+    """Writes :data:`LAYOUT_H` from ``families.c_header()``.
+
+    families.py is loaded by its path: the build cannot import sinabs (nor torch). The
+    file is rewritten only when its text changes, so that an unchanged header does not
+    make the build recompile every unit.
+    """
+    spec = importlib.util.spec_from_file_location("_sinabs_families", FAMILIES_PY)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # registered while it runs: its dataclasses look their module up by name
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+        text = module.c_header()
+    finally:
+        del sys.modules[spec.name]
+    try:
+        with open(LAYOUT_H) as f:
+            if f.read() == text:
+                return
+    except FileNotFoundError:
+        pass
+    with open(LAYOUT_H, "w") as f:
+        f.write(text)
 
 
 def _jobs() -> int:
@@ -63,6 +96,7 @@ class ParallelBuildExt(build_ext):
         return True
 
     def build_extension(self, ext: Extension) -> None:
+        write_layout_header()
         compiler = self.compiler
         serial = compiler.compile
         order = {src: k for k, src in enumerate(ext.sources)}
@@ -97,8 +131,11 @@ scan = Extension(
     "sinabs.dynamics.fused._scan",
     sources=[f"{CSRC}/{name}" for name in [*VARIANTS, "scan.c"]],
     depends=[
-        f"{CSRC}/{name}"
-        for name in ("scan_common.h", "scan_variant.h", "scan_kernel.h", "surrogate.h")
+        *(
+            f"{CSRC}/{name}"
+            for name in ("scan_common.h", "scan_variant.h", "scan_kernel.h", "surrogate.h")
+        ),
+        FAMILIES_PY,
     ],
     # -ffp-contract=off: no FMA contraction, the forward reproduces torch bit for bit;
     # never -ffast-math. -fno-math-errno lets floor/trunc inline and -fno-trapping-math

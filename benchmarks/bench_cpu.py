@@ -44,7 +44,7 @@ import sys
 import warnings
 from typing import Any
 
-from sinabs.benchmark import LAYERS, bench_inputs, make_layer, median_ms, time_layer
+from sinabs.benchmarking.layers import LAYERS, bench_inputs, make_layer, median_ms, time_layer
 
 #: environment of ``--allocator tuned``; 4 GiB thresholds: blocks up to that size come
 #: from the heap and are kept there after free

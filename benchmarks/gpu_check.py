@@ -4,10 +4,11 @@
 
 Four correctness sections, each recorded in the JSON (a failure does not stop the run):
 
-* **kernel**: the Triton kernels against :mod:`sinabs.dynamics.fused.torch_impl` run on
-  the same GPU (plain CUDA PyTorch ops), every family and option, float32 and float64,
-  random per-neuron parameters and initial states, recordings on: outputs, states and
-  recordings bit-identical, gradients within ``rtol=1e-5, atol=1e-5 * max|ref|``;
+* **kernel**: the Triton kernels against the tests' neutral-form oracle
+  (``tests/dynamics/fused/torch_impl.py``) run on the same GPU (plain CUDA PyTorch
+  ops), every family and option, float32 and float64, random per-neuron parameters and
+  initial states, recordings on: outputs, states and recordings bit-identical,
+  gradients within ``rtol=1e-5, atol=1e-5 * max|ref|``;
 * **layers**: LIF, IAF, ALIF and ExpLeak variants with ``backend="triton"`` against
   ``backend="reference"`` (two calls, so the second starts from a non-zero state):
   spikes and states identical, gradients of the input and of every parameter close;
@@ -47,6 +48,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+#: where the tests' neutral-form oracle (torch_impl.py) lives
+ORACLE_DIR = ROOT / "tests" / "dynamics" / "fused"
 SIZES = [(16, 500, 16384), (32, 100, 128), (32, 100, 4096), (8, 1000, 1024), (128, 50, 16384)]
 LAYERS = ("LIF", "IAF", "ALIF", "ExpLeak")
 CHECK_SIZE = (4, 300, 2000)
@@ -134,8 +137,10 @@ def _close(torch: Any, got: Any, ref: Any) -> tuple[bool, float]:
 
 
 def check_kernels(torch: Any, device: str, size: tuple[int, int, int]) -> list[dict[str, Any]]:
-    from sinabs.dynamics.fused import torch_impl
     from sinabs.dynamics.fused import triton_kernel as tk
+
+    sys.path.insert(0, str(ORACLE_DIR))
+    import torch_impl  # the tests' neutral-form oracle
 
     rows = []
     for name, cfg in kernel_configs().items():
@@ -381,7 +386,7 @@ def _time(fn: Callable[[], Any], sync: Callable[[], None], budget_s: float, reps
     """Median wall time of ``fn`` in ms, synchronised, after one warm-up call."""
     # imported here: sinabs (and so torch and triton) only after main() has chosen the
     # Triton interpreter for --smoke
-    from sinabs.benchmark import median_ms
+    from sinabs.benchmarking.layers import median_ms
 
     return median_ms(fn, budget_s, reps, sync)
 

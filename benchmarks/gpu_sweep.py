@@ -8,10 +8,10 @@ recordings; the configurations of ``gpu_check.KERNEL_OF_LAYER``) with each
 ``--stages`` value, side by side in one process, next to the memory floor of a device
 copy. ``--baseline`` loads another version of ``triton_kernel.py`` from a file (for
 example ``git show REV:src/sinabs/dynamics/fused/triton_kernel.py > old.py``; its
-relative ``from .config import`` is rewritten) and times it first. Every variant's
-forward must equal the first one's bit for bit, and its gradients must agree within
-``rtol=1e-5``; a mismatch stops the run. ``benchmarks/results/gpu_pipelining_h200.json``
-is a report of this script.
+relative imports, ``from .config`` and ``from ..families``, are made absolute) and
+times it first. Every variant's forward must equal the first one's bit for bit, and
+its gradients must agree within ``rtol=1e-5``; a mismatch stops the run.
+``benchmarks/results/gpu_pipelining_h200.json`` is a report of this script.
 
 ``SWEEP_SMOKE=1`` runs one tiny size on the CPU under the Triton interpreter.
 """
@@ -23,6 +23,7 @@ import dataclasses
 import importlib.util
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -37,9 +38,9 @@ if SMOKE:  # before triton is imported
 
 
 def _load_baseline(path: Path) -> ModuleType:
-    source = path.read_text().replace(
-        "from .config import", "from sinabs.dynamics.fused.config import"
-    )
+    # the module's relative imports (.config, ..families), made absolute
+    source = re.sub(r"^from \.\.(\w)", r"from sinabs.dynamics.\1", path.read_text(), flags=re.M)
+    source = re.sub(r"^from \.(\w)", r"from sinabs.dynamics.fused.\1", source, flags=re.M)
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as handle:
         handle.write(source)  # triton.jit needs the source in a file
     spec = importlib.util.spec_from_file_location("baseline_triton_kernel", handle.name)

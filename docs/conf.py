@@ -69,7 +69,7 @@ def _drop_missing_optional_pages(app: Sphinx, docname: str, source: list[str]) -
 # in signatures and base classes.
 nitpicky = True
 nitpick_ignore_regex = [
-    (r"py:.*", r"(torch|numpy|matplotlib|collections\.abc|typing)\..*"),
+    (r"py:.*", r"(torch|numpy|matplotlib|collections\.abc|typing|enum)\..*"),
     (r"py:class", r"Axes|Figure"),  # matplotlib, imported for type checking only
     (r"py:class", r"sinabs\.synopcounter\._\w+"),
     (r"py:class", r"sinabs\.utils\.T"),  # a TypeVar

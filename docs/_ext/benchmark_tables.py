@@ -9,8 +9,9 @@ updates the page. In a Markdown page::
     ```
 
 ``kind`` is ``cpu`` (``benchmarks/bench_cpu.py``'s report), ``cpu_env``
-(``benchmarks/bench_cpu_env.py``'s: allocator set-ups and peers side by side) or ``gpu``
-(the ``timings`` of ``benchmarks/gpu_check.py``'s report). The path is relative to the page.
+(``benchmarks/bench_cpu_env.py``'s: allocator set-ups and peers side by side), ``gpu``
+(the ``timings`` of ``benchmarks/gpu_check.py``'s report) or ``network``
+(``benchmarks/bench_network.py``'s report). The path is relative to the page.
 :func:`table_rows` is the formatting; :func:`format_ms` and :func:`format_ratio` are
 shared with the test that checks the README's short table against the same reports.
 """
@@ -138,10 +139,32 @@ def _gpu(report: dict[str, Any]) -> tuple[Row, list[Row]]:
     return header, rows
 
 
+def _network(report: dict[str, Any]) -> tuple[Row, list[Row]]:
+    header = ["network", "framework", "training step (ms)", "range over rounds (ms)", "ratio"]
+    rows = []
+    for network in report["settings"]["networks"]:
+        ratios = report["ratios"][network]
+        for framework in report["settings"]["frameworks"]:
+            entry = report["results"].get(f"{network}/{framework}")
+            if entry is None:
+                why = report["unavailable"].get(framework, "not measured")
+                rows.append([network, framework, "-", "-", f"unavailable: {why}"])
+                continue
+            ratio = ""
+            if framework == "sinabs" and "sinabs_over_relu" in ratios:
+                ratio = f"{ratios['sinabs_over_relu']:.2f}x its ReLU twin"
+            elif f"{framework}_over_sinabs" in ratios:
+                ratio = f"{ratios[f'{framework}_over_sinabs']:.2f}x sinabs"
+            span = f"{format_ms(entry['min_ms'])} - {format_ms(entry['max_ms'])}"
+            rows.append([network, framework, format_ms(entry["median_ms"]), span, ratio])
+    return header, rows
+
+
 KINDS: dict[str, Callable[[dict[str, Any]], tuple[Row, list[Row]]]] = {
     "cpu": _cpu,
     "cpu_env": _cpu_env,
     "gpu": _gpu,
+    "network": _network,
 }
 
 
@@ -153,6 +176,14 @@ def table_rows(report: dict[str, Any], kind: str) -> tuple[Row, list[Row]]:
 
 
 def _caption(report: dict[str, Any], kind: str) -> str:
+    if kind == "network":
+        env = report["environment"]
+        return (
+            f"{env['cpu_model']} (AVX-512: {'yes' if env['avx512'] else 'no'}), "
+            f"{env['threads']} threads, torch {env['packages']['torch']}, allocator "
+            f"{env['allocator']}, float32; median of {report['settings']['rounds']} "
+            "interleaved rounds, each framework in a fresh process"
+        )
     if kind == "cpu":
         return (
             f"{report['machine']}, {report['threads']} threads, torch {report['torch']}, "
@@ -198,7 +229,7 @@ def table_node(caption: str, header: Row, rows: list[Row]) -> nodes.table:
 
 
 class BenchmarkTable(SphinxDirective):
-    """``benchmark-table PATH`` with ``:kind: cpu|cpu_env|gpu``."""
+    """``benchmark-table PATH`` with ``:kind: cpu|cpu_env|gpu|network``."""
 
     required_arguments = 1
     option_spec: ClassVar[dict[str, Callable[[str], Any]]] = {

@@ -7,6 +7,7 @@ ORDER = (
     "plot_choosing_a_neuron_model.py",
     "plot_spike_functions_and_resets.py",
     "plot_surrogate_gradients.py",
+    "plot_neuron_models.py",
     "plot_training_bptt.py",
     "plot_streaming.py",
     "plot_ann_to_snn.py",

@@ -183,3 +183,39 @@ def test_convert_same_seed_same_results(out: Path, tmp_path: Path) -> None:
     assert main(["convert", *TINY_CONVERT, "--seed", "0", "--out", str(tmp_path), "--quiet"]) == 0
     again = _results(tmp_path, "convert")["accuracy_by_timesteps"]
     assert again == _results(out, "convert")["accuracy_by_timesteps"]
+
+
+def test_bench_network_writes_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sinabs bench --network``: the runner's report and the command's table agree
+    (one network and the two sinabs frameworks, to keep the test short)."""
+    import sinabs.benchmarking as benchmarking
+
+    real = benchmarking.run_network_benchmark
+
+    def two_frameworks(**kwargs: Any) -> dict[str, Any]:
+        return real(["mlp"], ["relu", "sinabs"], **kwargs)
+
+    monkeypatch.setattr(benchmarking, "run_network_benchmark", two_frameworks)
+    args = ["bench", "--network", "--quick", "--rounds", "1", "--out", str(tmp_path), "--quiet"]
+    assert main(args) == 0
+    (table,) = _results(tmp_path, "bench")["tables"]
+    report = json.loads((tmp_path / "bench" / "network.json").read_text())
+    assert report["settings"]["quick"] is True
+    assert [row[:2] for row in table["rows"]] == [["mlp", "relu"], ["mlp", "sinabs"]]
+    for row in table["rows"]:
+        entry = report["results"][f"{row[0]}/{row[1]}"]
+        assert row[2] == entry["median_ms"] > 0
+    assert float(table["rows"][1][5]) == pytest.approx(
+        report["ratios"]["mlp"]["sinabs_over_relu"], abs=0.005
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [(["--device", "cuda"], "runs on the CPU"), (["--backend", "reference"], "fused CPU")],
+)
+def test_bench_network_refuses_other_devices_and_backends(
+    flags: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["bench", "--network", *flags, "--out", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err

@@ -45,6 +45,36 @@ LAYERS: dict[str, tuple[Callable[[str], nn.Module], bool]] = {
         lambda b: ALIFSqueeze(num_timesteps=T, tau_mem=10.0, tau_adapt=20.0, backend=b),
         True,
     ),
+    # snnTorch's surrogates and trainable thresholds (reference only: see
+    # tests/layers/test_train_threshold.py for the backends)
+    "LIF-ATan-train-threshold": (
+        lambda b: sl.LIF(
+            10.0,
+            tau_syn=4.0,
+            surrogate_grad_fn=sa.ATan(),
+            train_threshold=True,
+            record_states=True,
+            backend=b,
+        ),
+        False,
+    ),
+    "ALIF-Triangle-train-threshold": (
+        lambda b: sl.ALIF(
+            10.0,
+            20.0,
+            spike_threshold=torch.tensor([0.8, 1.0, 1.2, 1.4]),
+            surrogate_grad_fn=sa.Triangle(2.0),
+            train_threshold=True,
+            backend=b,
+        ),
+        False,
+    ),
+    "IAF-FastSigmoid": (lambda b: sl.IAF(surrogate_grad_fn=sa.FastSigmoid(), backend=b), False),
+    "LIF-Sigmoid": (lambda b: sl.LIF(10.0, surrogate_grad_fn=sa.Sigmoid(4.0), backend=b), False),
+    "LIF-StraightThrough": (
+        lambda b: sl.LIF(10.0, surrogate_grad_fn=sa.StraightThrough(), backend=b),
+        False,
+    ),
     "IAFRecurrent": (lambda b: sl.IAFRecurrent(rec_connect=linear(), backend=b), False),
     "LIFRecurrent": (lambda b: sl.LIFRecurrent(10.0, rec_connect=linear(), backend=b), False),
 }

@@ -13,8 +13,10 @@ Forward (``v`` membrane potential, ``θ`` threshold):
 * ``MaxSpike(n)``: ``MultiSpike`` clamped to at most ``n`` spikes per step
 
 Backward (all of them): ``grad_v = grad_s * surrogate_grad_fn(v, θ)``; the threshold
-receives no gradient through the spike function. Spikes have the dtype of ``v`` and
-never contain ``-0.0`` (differences Q26, Q27).
+receives no gradient through the spike function (a layer with ``train_threshold=True``
+adds :math:`\partial s / \partial \theta = -g(v, \theta)` by feeding it
+``v + (θ.detach() - θ)``: see :func:`sinabs.dynamics.reference.threshold_path`).
+Spikes have the dtype of ``v`` and never contain ``-0.0`` (differences Q26, Q27).
 
 A membrane potential that is not finite (NaN, or ±inf from an infinite input) gives a
 NaN spike output, as any torch operation propagates NaN (sinabs 3.x emits 0 spikes, so

@@ -86,6 +86,10 @@ def add_options(parser: argparse.ArgumentParser, cls: type[Any]) -> None:
         kwargs = dict(field.metadata)
         help_text = kwargs.pop("help")
         default = field.default
+        if type(default) is bool:  # a switch: the flag turns it on
+            kwargs.setdefault("action", "store_true")
+            parser.add_argument("--" + field.name.replace("_", "-"), help=help_text, **kwargs)
+            continue
         if isinstance(default, tuple):  # shown as it is typed
             joiner = " " if "nargs" in kwargs else ","
             help_text += f" (default: {joiner.join(str(v) for v in default)})"

@@ -1,10 +1,16 @@
-"""``sinabs bench``: the neuron layers' backends timed at a small size, as a table.
+"""``sinabs bench``: the neuron layers' backends timed at a small size, as a table;
+``sinabs bench --network``: a training step of whole networks against their ReLU twins
+and the installed peer frameworks.
 
-Each layer of :data:`sinabs.benchmark.LAYERS` runs on the reference backend (the plain
+Each layer of :data:`sinabs.benchmarking.layers.LAYERS` runs on the reference backend (the plain
 PyTorch time loop) and on the fused backend of the device (the C kernel on the CPU,
 Triton on CUDA), forward only and forward+backward, in this process. For the full CPU
 benchmark (every size, a fresh process per measurement, the memory-bandwidth floor)
-see ``benchmarks/bench_cpu.py``.
+see ``benchmarks/bench_cpu.py``. With ``--network``, each network (an SHD-like MLP, an
+N-MNIST-like conv net, a recurrent net) trains in sinabs, with ReLU in place of its
+neurons, and in snnTorch, SpikingJelly and Norse where installed (``pip install
+"sinabs[bench]"``), each in a fresh process on the CPU, rounds interleaved
+(:mod:`sinabs.benchmarking`; ``benchmarks/bench_network.py`` has every setting).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from typing import Any
 
 import torch
 
-from sinabs.benchmark import LAYERS, time_layer
+from sinabs.benchmarking.layers import LAYERS, time_layer
 
 from ._common import (
     CLIError,
@@ -113,6 +119,15 @@ class BenchConfig(DeviceConfig):
     )
     layers: tuple[str, ...] = option(LAYERS, "layers to time", nargs="+", choices=LAYERS, type=str)
     budget: float = option(0.3, "seconds per measurement")
+    network: bool = option(
+        False,
+        "time a training step of whole networks (against their ReLU twins and the "
+        "installed peers, each in a fresh process, CPU) instead of single layers",
+    )
+    rounds: int = option(3, "interleaved rounds of --network")
+    quick: bool = option(
+        False, "--network at a smoke size (batch 2, a few steps): checks the set-up"
+    )
 
 
 Config = BenchConfig
@@ -121,9 +136,7 @@ Config = BenchConfig
 def run(out: str, config: BenchConfig | None = None, quiet: bool = False) -> dict[str, Any]:
     """Times the layers and writes the table into ``<out>/bench``.
 
-    A later ``--network`` benchmark (a whole network instead of single layers) is a
-    field of :class:`BenchConfig` and another table function next to
-    :func:`layer_table`, chosen here.
+    With ``config.network``, :func:`network_results` times whole networks instead.
 
     Args:
         out: the output folder.
@@ -137,6 +150,8 @@ def run(out: str, config: BenchConfig | None = None, quiet: bool = False) -> dic
         sinabs.cli._common.CLIError: a bad device, backend or output folder.
     """
     config = config or BenchConfig()
+    if config.network:
+        return network_results(out, config, quiet)
     size, threads = config.size, config.threads
     clock = Stopwatch()
     torch_device = resolve_device(config.device)
@@ -170,6 +185,63 @@ def run(out: str, config: BenchConfig | None = None, quiet: bool = False) -> dic
                 "rows": rows,
             }
         ],
+        "seconds": clock.seconds(),
+    }
+    write_results(folder, results)
+    say(quiet, format_table(columns, rows), f"results in {folder}")
+    return results
+
+
+def network_results(out: str, config: BenchConfig, quiet: bool = False) -> dict[str, Any]:
+    """``sinabs bench --network``: :func:`sinabs.benchmarking.run_network_benchmark` with
+    this command's threads, budget and rounds; the report goes to
+    ``<out>/bench/network.json`` and its table into the results.
+
+    Raises:
+        sinabs.cli._common.CLIError: a device other than the CPU, a backend other than
+            ``auto`` or ``cpu``, or a bad output folder.
+    """
+    from sinabs.benchmarking import run_network_benchmark
+
+    if config.device.split(":")[0] != "cpu":
+        raise CLIError(f"--network runs on the CPU; got --device {config.device}")
+    if config.backend not in ("auto", "cpu"):
+        raise CLIError(
+            f"--network times sinabs's fused CPU backend; got --backend {config.backend}"
+        )
+    clock = Stopwatch()
+    folder = prepare_out(out, COMMAND)
+    say(quiet, f"bench --network: {config.rounds} rounds, {config.threads} threads, CPU")
+    report = run_network_benchmark(
+        rounds=config.rounds,
+        out=folder / "network.json",
+        quiet=quiet,
+        threads=config.threads,
+        budget_s=0.0 if config.quick else config.budget,
+        quick=config.quick,
+    )
+    columns = ["network", "framework", "median ms", "min ms", "max ms", "ratio"]
+    rows: list[list[Any]] = []
+    for key, entry in report["results"].items():
+        network, framework = key.split("/")
+        ratios = report["ratios"][network]
+        ratio = ratios.get("sinabs_over_relu") if framework == "sinabs" else None
+        ratio = ratios.get(f"{framework}_over_sinabs", ratio)
+        rows.append([network, framework, entry["median_ms"], entry["min_ms"], entry["max_ms"],
+                     "" if ratio is None else f"{ratio:.2f}"])  # fmt: skip
+    results = {
+        "command": COMMAND,
+        "title": "Whole networks: a training step against the ReLU twin and the peers",
+        "description": (
+            f"Median milliseconds of a training step (forward, backward, Adam), float32, "
+            f"CPU, {config.threads} thread(s), {config.rounds} interleaved rounds, each in "
+            "a fresh process. Ratio: sinabs over its ReLU twin; a peer over sinabs."
+            + "".join(f" {peer}: {why}." for peer, why in report["unavailable"].items())
+        ),
+        "config": {"device": "cpu", "backend": "cpu", "rounds": config.rounds},
+        "summary": {name: target["ratio"] for name, target in report["targets"].items()},
+        "figures": [],
+        "tables": [{"title": "Training step, median ms", "columns": columns, "rows": rows}],
         "seconds": clock.seconds(),
     }
     write_results(folder, results)

@@ -255,9 +255,9 @@ def reset_figure() -> Any:
 
 
 def surrogate_figure() -> Any:
-    """The forward step function and the five surrogate gradients around θ = 1."""
-    fig = figure_class(COMMAND)(figsize=(11, 6), layout="constrained")
-    axes = fig.subplots(2, 3, sharex=True).ravel()
+    """The forward step function and the ten surrogate gradients around θ = 1."""
+    fig = figure_class(COMMAND)(figsize=(13, 8), layout="constrained")
+    axes = fig.subplots(3, 4, sharex=True).ravel()
     v = torch.linspace(-1.0, 3.5, 1801)
     threshold = torch.tensor(1.0)
     axes[0].plot(v.numpy(), (v >= threshold).float().numpy(), color="black")
@@ -271,14 +271,21 @@ def surrogate_figure() -> Any:
         sa.MultiGaussian(),
         sa.SingleExponential(),
         sa.PeriodicExponential(),
+        sa.ATan(),
+        sa.FastSigmoid(),
+        sa.Sigmoid(),
+        sa.Triangle(),
+        sa.StraightThrough(),
     ]
-    for ax, surrogate in zip(axes[1:], surrogates, strict=True):
+    axes[-1].set_axis_off()  # 11 panels on a 3 x 4 grid
+    for ax, surrogate in zip(axes[1:-1], surrogates, strict=True):
         ax.plot(v.numpy(), surrogate(v, threshold).numpy(), color="tab:green")
         ax.set_title(repr(surrogate).replace(", ", ",\n", 1), fontsize=9)
         ax.set_ylabel("surrogate ∂s/∂v")
-    for ax in axes:
+    for ax in axes[:-1]:
         ax.axvline(1.0, color="tab:red", linestyle="--", linewidth=0.8)
-    for ax in axes[3:]:
+    axes[7].xaxis.set_tick_params(labelbottom=True)  # above the empty panel
+    for ax in axes[7:-1]:
         ax.set_xlabel("membrane potential v (a.u.)")
     axes[0].plot([], [], color="tab:red", linestyle="--", label="threshold θ = 1")
     axes[0].legend(loc="center right")

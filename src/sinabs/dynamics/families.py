@@ -18,6 +18,27 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+__all__ = [
+    "CONFIG_FIELDS",
+    "FAMILIES",
+    "FAMILY_NAMES",
+    "N_FCONFIG",
+    "N_KERNEL_CONSTS",
+    "PARAM_ROWS",
+    "ROW",
+    "ROWS",
+    "STATES",
+    "SURROGATE_FIELDS",
+    "Family",
+    "FamilyDecl",
+    "Reset",
+    "Row",
+    "Spike",
+    "State",
+    "Surrogate",
+    "c_header",
+]
+
 
 class Family(enum.IntEnum):
     """The dynamics families: a neuron type is a configuration of one of them."""
@@ -66,8 +87,13 @@ SURROGATE_FIELDS: dict[Surrogate, tuple[str, ...]] = {
     Surrogate.GAUSSIAN: ("mu", "sigma", "grad_scale"),
     Surrogate.MULTI_GAUSSIAN: ("mu", "sigma", "h", "s", "grad_scale"),
 }
-#: floats of the static configuration: the spike cap, then the surrogate's fields
+#: The number of floats in the static configuration (the spike cap, then the
+#: surrogate's fields).
 N_FCONFIG = 1 + max(len(fields) for fields in SURROGATE_FIELDS.values())
+#: The number of constants the C kernel reads after the spike cap (a surrogate's
+#: fields and the values derived from them on the host,
+#: ``fused.config.kernel_constants``).
+N_KERNEL_CONSTS = 12
 
 
 @dataclass(frozen=True)
@@ -99,7 +125,9 @@ ROWS: tuple[Row, ...] = (
     Row("adapt_scale", 0.0, 0.0, "weight of b in the threshold (ALIF)"),
     Row("reset_amount", 0.0, 0.0, "MembraneSubtract's subtract_value or MembraneReset's value"),
 )
+#: the names of :data:`ROWS`, in order
 PARAM_ROWS: tuple[str, ...] = tuple(row.name for row in ROWS)
+#: the index of each row in the parameter table, by name
 ROW: dict[str, int] = {name: k for k, name in enumerate(PARAM_ROWS)}
 
 
@@ -144,6 +172,7 @@ class FamilyDecl:
 _LEAKY_ROWS = ("alpha_mem", "alpha_syn", "min_v_mem")
 _SPIKING_ROWS = (*_LEAKY_ROWS, "threshold", "reset_amount")
 
+#: the declaration of each family
 FAMILIES: dict[Family, FamilyDecl] = {
     Family.LEAKY: FamilyDecl(Family.LEAKY, ("v_mem", "i_syn"), _LEAKY_ROWS, spikes=False),
     Family.SPIKING: FamilyDecl(Family.SPIKING, ("v_mem", "i_syn"), _SPIKING_ROWS, spikes=True),
@@ -173,26 +202,40 @@ CONFIG_FIELDS: tuple[str, ...] = (
 )
 
 
-def _enum_lines(prefix: str, names: list[str], count: str) -> str:
-    members = ", ".join(f"{prefix}{name.upper()}" for name in names)
-    return f"enum {{ {members}, {count} }};\n"
+def _enum_lines(prefix: str, members: list[tuple[str, int]], count: str) -> str:
+    """A C enum of ``members`` (name, value) with the count after them; the values
+    must be 0, 1, ... (the count is the last one plus one)."""
+    if [value for _, value in members] != list(range(len(members))):
+        raise ValueError(f"{prefix} codes must be 0, 1, ...: {members}")
+    names = ", ".join(f"{prefix}{name.upper()} = {value}" for name, value in members)
+    return f"enum {{ {names}, {count} }};\n"
+
+
+def _indexed(names: list[str]) -> list[tuple[str, int]]:
+    return [(name, k) for k, name in enumerate(names)]
+
+
+def _coded(codes: type[enum.IntEnum]) -> list[tuple[str, int]]:
+    return [(member.name, int(member)) for member in codes]
 
 
 def c_header() -> str:
     """The C header with the layout and codes above (``csrc/layout.h``, written by the
     build): row, state and configuration indices, the codes of the families and
-    options, and the rows' padding values."""
+    options, the number of kernel constants and the rows' padding values."""
     lines = [
         "/* Written by the build from src/sinabs/dynamics/families.py: do not edit. */\n",
         "#ifndef SINABS_LAYOUT_H\n#define SINABS_LAYOUT_H\n",
-        _enum_lines("ROW_", list(PARAM_ROWS), "N_ROWS"),
-        _enum_lines("STATE_", [s.short for s in STATES], "N_STATES"),
-        _enum_lines("CFG_", list(CONFIG_FIELDS), "N_CONFIG"),
-        _enum_lines("FAMILY_", [f.name for f in Family], "N_FAMILIES"),
-        _enum_lines("SPIKE_", [s.name for s in Spike], "N_SPIKES"),
-        _enum_lines("RESET_", [r.name for r in Reset], "N_RESETS"),
-        _enum_lines("SG_", [s.name for s in Surrogate], "N_SURROGATES"),
-        "static const double ROW_PAD[N_ROWS] = {"
+        _enum_lines("ROW_", _indexed(list(PARAM_ROWS)), "N_ROWS"),
+        _enum_lines("STATE_", _indexed([s.short for s in STATES]), "N_STATES"),
+        _enum_lines("CFG_", _indexed(list(CONFIG_FIELDS)), "N_CONFIG"),
+        _enum_lines("FAMILY_", _coded(Family), "N_FAMILIES"),
+        _enum_lines("SPIKE_", _coded(Spike), "N_SPIKES"),
+        _enum_lines("RESET_", _coded(Reset), "N_RESETS"),
+        _enum_lines("SG_", _coded(Surrogate), "N_SURROGATES"),
+        f"#define N_SG {N_KERNEL_CONSTS}\n",
+        # (unused attribute: not every translation unit reads the pads)
+        "static const double ROW_PAD[N_ROWS] __attribute__((unused)) = {"
         + ", ".join(repr(float(row.pad)) for row in ROWS)
         + "};\n",
         "#endif\n",

@@ -8,13 +8,14 @@ never modify them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from ..activation.reset_mechanism import State
+from .families import FAMILIES, FAMILY_NAMES
 
 #: ``reset_fn(spikes, state, threshold) -> new_state``
 ResetFn = Callable[[torch.Tensor, State, Any], State]
@@ -48,6 +49,12 @@ class LeakyParams:
     def state_names(self) -> list[str]:
         return ["v_mem", "i_syn"] if self.alpha_syn is not None else ["v_mem"]
 
+    def derive(self, states: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The family's derived states (``FamilyDecl.derived_states``) from its kernel
+        states, by name: states ``(B, ...)`` or recordings ``(B, T, ...)`` alike. The
+        registry calls it once after any backend ran; this family derives none."""
+        return {}
+
 
 @dataclass(frozen=True)
 class SpikingParams(LeakyParams):
@@ -63,12 +70,18 @@ class SpikingParams(LeakyParams):
         spike_fn: spike function following the ``required_states``/``apply`` protocol.
         reset_fn: reset mechanism.
         surrogate_grad_fn: surrogate gradient of the spike function.
+        train_threshold: also back-propagate into ``spike_threshold`` through the
+            spike function, :math:`\partial s / \partial \theta = -g(v, \theta)` (the
+            spike regarded as a function of :math:`v - \theta`); without it the
+            threshold gets a gradient only through the subtractive reset, as in
+            sinabs 3.x. It changes no forward value and no other gradient.
     """
 
     spike_threshold: Any = 1.0
     spike_fn: Any = None
     reset_fn: ResetFn | None = None
     surrogate_grad_fn: SurrogateFn | None = None
+    train_threshold: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,3 +107,36 @@ class AdaptiveParams(SpikingParams):
     @property
     def state_names(self) -> list[str]:
         return [*super().state_names, "b", "spike_threshold"]
+
+    def threshold(self, b: torch.Tensor) -> torch.Tensor:
+        r"""The threshold :math:`b_0 + \beta b` for the adaptation ``b``."""
+        return self.spike_threshold + self.adapt_scale * b
+
+    def derive(self, states: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``spike_threshold``, :meth:`threshold` of ``b`` after each step."""
+        return {"spike_threshold": self.threshold(states["b"])}
+
+
+#: each family's derived states, by the family's name
+_DERIVED = {name: FAMILIES[code].derived_states for name, code in FAMILY_NAMES.items()}
+
+
+def kernel_states(family: str, state: Mapping[str, torch.Tensor]) -> State:
+    """``state`` without the family's derived states (what every backend carries)."""
+    derived = _DERIVED.get(family, ())  # the point-neuron models derive none
+    return {name: value for name, value in state.items() if name not in derived}
+
+
+def add_derived(
+    family: str,
+    params: LeakyParams,
+    state: State,
+    recordings: dict[str, torch.Tensor],
+) -> None:
+    """Adds the family's derived states to ``state`` and, when there are any, to
+    ``recordings``: the one place where they are computed from a scan's kernel states
+    (:meth:`LeakyParams.derive`), whichever backend ran it."""
+    if _DERIVED.get(family):
+        state.update(params.derive(state))
+        if recordings:
+            recordings.update(params.derive(recordings))

@@ -18,7 +18,8 @@ from typing import Any
 import torch
 
 from ..activation.reset_mechanism import State
-from .params import AdaptiveParams, LeakyParams, SpikingParams
+from .models import MODEL_STEPS
+from .params import AdaptiveParams, LeakyParams, SpikingParams, add_derived, kernel_states
 
 Step = Callable[[torch.Tensor, State], tuple[torch.Tensor, State]]
 RecConnect = Callable[[torch.Tensor], torch.Tensor]
@@ -50,9 +51,36 @@ def clamp(state: State, p: LeakyParams) -> State:
     return new
 
 
+def threshold_path(v_mem: torch.Tensor, trained: Any) -> torch.Tensor:
+    r"""``v_mem`` with a gradient path to the trained threshold: ``v + (θ' - θ)`` with
+    ``θ'`` the detached θ.
+
+    Its value is ``v + 0``, which is ``v`` (a spike function cannot tell ``-0.0`` from
+    ``+0.0``), so spikes and states keep their bits; a spike function then sends
+    ``-grad_v`` into θ, which is :math:`\partial s / \partial \theta = -g(v, \theta)`
+    for a spike that is a function of :math:`v - \theta`. The spike functions
+    themselves give the threshold no gradient (sinabs 3.x), so this path exists only
+    where ``train_threshold`` asks for it.
+    """
+    if not (isinstance(trained, torch.Tensor) and trained.requires_grad):
+        return v_mem
+    return v_mem + (trained.detach() - trained)
+
+
 def fire(state: State, threshold: Any, p: SpikingParams) -> tuple[torch.Tensor, State]:
-    """Spike from the current state and apply the reset."""
+    """Spike from the current state and apply the reset.
+
+    With ``p.train_threshold`` the spike function also back-propagates into
+    ``p.spike_threshold`` (ALIF's base threshold ``b0``, not the adaptation): see
+    :func:`threshold_path`. The reset receives the threshold itself, so a subtractive
+    reset adds its own gradient :math:`-s` to it.
+    """
     inputs = [state[name] for name in p.spike_fn.required_states]
+    if p.train_threshold:
+        inputs = [
+            threshold_path(value, p.spike_threshold) if name == "v_mem" else value
+            for name, value in zip(p.spike_fn.required_states, inputs, strict=True)
+        ]
     spikes = p.spike_fn.apply(*inputs, threshold, p.surrogate_grad_fn)
     assert p.reset_fn is not None
     return spikes, p.reset_fn(spikes, state, threshold)
@@ -72,15 +100,16 @@ def spiking_step(x: torch.Tensor, state: State, p: SpikingParams) -> tuple[torch
 
 
 def adaptive_step(x: torch.Tensor, state: State, p: AdaptiveParams) -> tuple[torch.Tensor, State]:
-    """ALIF: the spiking step with threshold ``b0 + adapt_scale * b``, then adapt ``b``."""
+    """ALIF: the spiking step with threshold ``b0 + adapt_scale * b``, then adapt ``b``.
+
+    (The layer's ``spike_threshold`` state is derived from ``b`` by the registry, for
+    every backend: :meth:`~sinabs.dynamics.params.AdaptiveParams.derive`.)
+    """
     state = integrate(x, state, p)
     b = state["b"]
-    threshold = p.spike_threshold + p.adapt_scale * b
-    spikes, state = fire(state, threshold, p)
+    spikes, state = fire(state, p.threshold(b), p)
     assert p.alpha_adapt is not None
-    b = p.alpha_adapt * b + (1 - p.alpha_adapt) * spikes
-    state["b"] = b
-    state["spike_threshold"] = p.spike_threshold + p.adapt_scale * b
+    state["b"] = p.alpha_adapt * b + (1 - p.alpha_adapt) * spikes
     return spikes, clamp(state, p)
 
 
@@ -88,6 +117,7 @@ STEPS: dict[str, Callable[[torch.Tensor, State, Any], tuple[torch.Tensor, State]
     "leaky": leaky_step,
     "spiking": spiking_step,
     "adaptive": adaptive_step,
+    **MODEL_STEPS,  # Izhikevich, AdEx, resonate-and-fire (sinabs.dynamics.models)
 }
 
 
@@ -132,6 +162,23 @@ def scan(
     return torch.stack(outputs, 1), state, recordings
 
 
+def kernel_scan(
+    family: str,
+    x: torch.Tensor,
+    state: State,
+    params: LeakyParams,
+    *,
+    record: bool = False,
+    rec_connect: RecConnect | None = None,
+) -> tuple[torch.Tensor, State, dict[str, torch.Tensor]]:
+    """The reference time loop of ``family`` over its kernel states only (``state``
+    holds no derived state; the reference backend runs this)."""
+    step = STEPS[family]
+    return scan(
+        lambda x_t, s: step(x_t, s, params), x, state, record=record, rec_connect=rec_connect
+    )
+
+
 def reference_scan(
     family: str,
     x: torch.Tensor,
@@ -141,8 +188,11 @@ def reference_scan(
     record: bool = False,
     rec_connect: RecConnect | None = None,
 ) -> tuple[torch.Tensor, State, dict[str, torch.Tensor]]:
-    """The reference implementation of ``family`` ("leaky", "spiking", "adaptive")."""
-    step = STEPS[family]
-    return scan(
-        lambda x_t, s: step(x_t, s, params), x, state, record=record, rec_connect=rec_connect
+    """The reference implementation of ``family`` (a key of ``STEPS``), with the
+    layer's states: the kernel states, and those the family derives from
+    them (``sinabs.dynamics.params.add_derived``)."""
+    out, new_state, recordings = kernel_scan(
+        family, x, kernel_states(family, state), params, record=record, rec_connect=rec_connect
     )
+    add_derived(family, params, new_state, recordings)
+    return out, new_state, recordings

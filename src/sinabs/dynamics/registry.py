@@ -1,34 +1,39 @@
 """The one dispatch point between neuron layers and the implementations of their dynamics.
 
-A :class:`Backend` implements some families (``"leaky"``, ``"spiking"``,
-``"adaptive"``) and says, through :meth:`Backend.unsupported`, which configurations it
-cannot run. :func:`run` picks the implementation:
+A backend (:class:`~sinabs.dynamics.interface.Backend`) is an object with three
+methods: ``supports`` says why it cannot run a :class:`~sinabs.dynamics.interface.Call`
+(or None), ``prepare`` puts a call into the form it runs, ``run`` runs it.
+:func:`choose` (and :func:`select`, its form for a call not yet built) is the only place
+that picks one, the device included (each fused backend runs on one device type):
 
 * ``backend="auto"`` takes the first backend in :data:`AUTO_ORDER` that supports the
   call. The order is fixed (fastest first), so the choice depends only on the
-  configuration, the input's device and dtype, never on timing or the environment;
-  one exception: under ``torch.func`` transforms (grad, vjp, vmap, ...) only the
-  reference can run (see ``sinabs.dynamics.fused.backend.fused_unsupported``).
+  configuration, the input's device and dtype and what is installed (a CPU kernel
+  that was not compiled, Triton missing), never on timing or the environment; under
+  ``torch.func`` transforms (grad, vjp, vmap, ...) only the reference can run.
 * a named backend is used if it supports the call; otherwise :class:`BackendError`
   says why. Nothing is swapped silently.
 
-The reference backend supports everything and defines the semantics.
+The reference backend supports every family and defines the semantics. States a family
+derives from its kernel states (ALIF's ``spike_threshold``) are added by
+:func:`execute`, once, for every backend (``sinabs.dynamics.params.add_derived``).
 """
 
 from __future__ import annotations
 
-import importlib.util
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from types import MappingProxyType
 
 import torch
 
 from ..activation.reset_mechanism import State
-from .fused.backend import fused_scan, fused_unsupported
+from .families import FAMILY_NAMES
+from .fused.backend import CpuBackend, TritonBackend
 from .fused.config import sum_fixed_order
-from .params import LeakyParams
-from .reference import RecConnect, reference_scan
+from .interface import Backend, BackendError, Call, ScanResult
+from .models import MODEL_STEPS
+from .params import LeakyParams, add_derived, kernel_states
+from .reference import RecConnect, kernel_scan
 
 __all__ = [
     "AUTO_ORDER",
@@ -39,83 +44,48 @@ __all__ = [
     "TRITON",
     "Backend",
     "BackendError",
+    "Call",
     "check_backend_name",
+    "choose",
+    "execute",
     "run",
     "select",
 ]
 
-#: The dynamics families; a neuron type is a configuration of one of them.
-FAMILIES = ("leaky", "spiking", "adaptive")
-
-#: ``(output, new state, recordings, output.sum())``
-ScanResult = tuple[torch.Tensor, State, dict[str, torch.Tensor], torch.Tensor]
-ScanFn = Callable[..., ScanResult]
+#: The dynamics families by name (a neuron type is a configuration of one of them;
+#: their declarations: :data:`sinabs.dynamics.families.FAMILIES`), then the point-neuron
+#: models (:mod:`sinabs.dynamics.models`), which run on the reference only.
+FAMILIES: tuple[str, ...] = (*FAMILY_NAMES, *MODEL_STEPS)
 
 
-class BackendError(ValueError):
-    """An explicitly requested backend cannot run the given configuration."""
+class _Reference(Backend):
+    """The plain PyTorch time loop (:func:`~sinabs.dynamics.reference.kernel_scan`)."""
 
+    name = "reference"
 
-@dataclass(frozen=True)
-class Backend:
-    """An implementation of the neuron dynamics.
+    def supports(self, call: Call) -> str | None:
+        return None if call.family in FAMILIES else f"unknown dynamics family {call.family!r}"
 
-    Attributes:
-        name: the name users pass as ``backend=``.
-        scan: ``scan(family, x, state, params, *, record, rec_connect)``, returns
-            :func:`sinabs.dynamics.reference_scan`'s results and the sum of
-            the output (a 0-dim tensor in the graph: the layers' ``firing_rate``).
-        unsupported: ``(family, x, params, recurrent) -> reason or None``.
-    """
+    def prepare(self, call: Call, state: State) -> tuple[Call, State]:
+        return call, state
 
-    name: str
-    scan: ScanFn
-    unsupported: Callable[[str, torch.Tensor, LeakyParams, bool], str | None]
-
-
-def _reference_unsupported(
-    family: str, x: torch.Tensor, params: LeakyParams, recurrent: bool
-) -> str | None:
-    return None if family in FAMILIES else f"unknown dynamics family {family!r}"
-
-
-def _triton_unsupported(
-    family: str, x: torch.Tensor, params: LeakyParams, recurrent: bool
-) -> str | None:
-    if x.device.type == "cuda" and importlib.util.find_spec("triton") is None:
-        return 'triton is not installed (pip install "sinabs[gpu]")'
-    return fused_unsupported("cuda", family, x, params, recurrent)
-
-
-def _cpu_unsupported(
-    family: str, x: torch.Tensor, params: LeakyParams, recurrent: bool
-) -> str | None:
-    return fused_unsupported("cpu", family, x, params, recurrent)
-
-
-def _reference_with_sum(
-    family: str,
-    x: torch.Tensor,
-    state: State,
-    params: LeakyParams,
-    *,
-    record: bool = False,
-    rec_connect: RecConnect | None = None,
-) -> ScanResult:
-    out, new_state, recordings = reference_scan(
-        family, x, state, params, record=record, rec_connect=rec_connect
-    )
-    # (a leaky layer's output is continuous: torch's own sum would round it differently
-    # for another thread count from 32768 elements on)
-    return out, new_state, recordings, sum_fixed_order(out)
+    def run(self, prepared: tuple[Call, State]) -> ScanResult:
+        call, state = prepared
+        out, new_state, recordings = kernel_scan(
+            call.family, call.x, state, call.params, record=call.record,
+            rec_connect=call.rec_connect,
+        )  # fmt: skip
+        # (a leaky layer's output is continuous: torch's own sum would round it
+        # differently for another thread count from 32768 elements on)
+        return out, new_state, recordings, sum_fixed_order(out)
 
 
 #: The plain PyTorch time loop, which runs everything and defines the semantics.
-REFERENCE = Backend("reference", _reference_with_sum, _reference_unsupported)
-#: Fused CPU kernel (compiled C; plain PyTorch fallback with a warning when not built).
-CPU = Backend("cpu", fused_scan, _cpu_unsupported)
+REFERENCE = _Reference()
+#: Fused CPU kernel (compiled C); unsupported where it was not compiled.
+CPU = CpuBackend()
 #: Fused GPU kernel written in Triton.
-TRITON = Backend("triton", fused_scan, _triton_unsupported)
+TRITON = TritonBackend()
 
 #: Every backend by name (read-only).
 BACKENDS: Mapping[str, Backend] = MappingProxyType({b.name: b for b in (REFERENCE, CPU, TRITON)})
@@ -123,8 +93,8 @@ BACKENDS: Mapping[str, Backend] = MappingProxyType({b.name: b for b in (REFERENC
 #: The order in which ``backend="auto"`` tries backends: fastest first, reference last.
 #: Each fused backend runs on one device type, so on a given device at most one of
 #: them applies; configurations they cannot run (custom spike, reset or surrogate
-#: functions, recurrent layers, float16/bfloat16, parameters with a batch dimension)
-#: fall to the reference.
+#: functions, recurrent layers, float16/bfloat16, parameters with a batch dimension,
+#: a CPU kernel that was not compiled) fall to the reference.
 AUTO_ORDER: tuple[str, ...] = ("triton", "cpu", "reference")
 
 
@@ -136,21 +106,44 @@ def check_backend_name(backend: str) -> str:
     return backend
 
 
-def select(
-    family: str, x: torch.Tensor, params: LeakyParams, *, recurrent: bool, backend: str = "auto"
-) -> Backend:
-    """Returns the backend that runs this call (see the module docstring)."""
+def choose(call: Call, backend: str = "auto") -> Backend:
+    """The backend that runs ``call`` (see the module docstring).
+
+    Raises:
+        BackendError: ``backend`` is named and cannot run the call.
+    """
     check_backend_name(backend)
     if backend != "auto":
         chosen = BACKENDS[backend]
-        reason = chosen.unsupported(family, x, params, recurrent)
+        reason = chosen.supports(call)
         if reason is not None:
-            raise BackendError(f"backend {backend!r} cannot run this {family} layer: {reason}")
+            raise BackendError(f"backend {backend!r} cannot run this {call.family} layer: {reason}")
         return chosen
     for name in AUTO_ORDER:
-        if BACKENDS[name].unsupported(family, x, params, recurrent) is None:
+        if BACKENDS[name].supports(call) is None:
             return BACKENDS[name]
-    raise BackendError(f"no backend supports this {family} configuration")  # pragma: no cover
+    raise BackendError(f"no backend supports this {call.family} configuration")  # pragma: no cover
+
+
+def select(
+    family: str, x: torch.Tensor, params: LeakyParams, *, recurrent: bool, backend: str = "auto"
+) -> Backend:
+    """The backend that would run ``family`` on ``x`` with ``params`` (:func:`choose`)."""
+    return choose(Call(family, x, params, recurrent=recurrent), backend)
+
+
+def execute(chosen: Backend, call: Call, state: State) -> ScanResult:
+    """Runs ``call`` from ``state`` on the backend :func:`choose` returned for it.
+
+    The family's derived states (ALIF's ``spike_threshold``) are dropped from ``state``
+    before and computed from the kernel states after, once for every backend
+    (``sinabs.dynamics.params.add_derived``, which the reference's public
+    :func:`~sinabs.dynamics.reference_scan` uses too).
+    """
+    prepared = chosen.prepare(call, kernel_states(call.family, state))
+    out, new_state, recordings, out_sum = chosen.run(prepared)
+    add_derived(call.family, call.params, new_state, recordings)
+    return out, new_state, recordings, out_sum
 
 
 def run(
@@ -167,5 +160,5 @@ def run(
 
     Returns the output, the new state, the recordings and the sum of the output.
     """
-    chosen = select(family, x, params, recurrent=rec_connect is not None, backend=backend)
-    return chosen.scan(family, x, state, params, record=record, rec_connect=rec_connect)
+    call = Call(family, x, params, rec_connect=rec_connect, record=record)
+    return execute(choose(call, backend), call, state)

@@ -35,6 +35,23 @@ def decay(tau: torch.Tensor) -> torch.Tensor:
     return torch.exp(argument.double()).to(argument.dtype)
 
 
+def check_train_threshold(train_threshold: Any, spiking: bool) -> bool:
+    """Validates ``train_threshold``: a bool, True only for a layer with a threshold."""
+    if not isinstance(train_threshold, bool):
+        raise TypeError(f"train_threshold must be True or False; got {train_threshold!r}")
+    if train_threshold and not spiking:
+        raise ValueError(
+            "train_threshold=True needs a spike function and a spike_threshold "
+            "(this layer does not spike)"
+        )
+    return train_threshold
+
+
+def trainable(threshold: torch.Tensor, train: bool) -> nn.Parameter:
+    """The threshold parameter: trainable with ``train_threshold``, frozen otherwise."""
+    return nn.Parameter(threshold, requires_grad=train)
+
+
 def check_spike_fn(spike_fn: Any) -> Any:
     """Validates a spike function: a class such as ``MultiSpike`` or an instance."""
     if spike_fn is not None and not (

@@ -9,7 +9,15 @@ import torch
 from ..activation import SingleSpike
 from ..dynamics.params import AdaptiveParams
 from ..dynamics.registry import check_backend_name
-from ._neuron import TimeConstants, cast, check_spike_fn, default_reset, default_surrogate
+from ._neuron import (
+    TimeConstants,
+    cast,
+    check_spike_fn,
+    check_train_threshold,
+    default_reset,
+    default_surrogate,
+    trainable,
+)
 from .recurrent import recurrent_variant
 from .reshape import squeeze_variant
 from .stateful_layer import (
@@ -52,6 +60,12 @@ class ALIF(TimeConstants, StatefulLayer):
         norm_input: as :class:`LIF`.
         record_states: as :class:`LIF`.
         backend: as :class:`LIF`.
+        train_threshold: learn the base threshold :math:`b_0` (parameter ``b0``, scalar
+            or per neuron): its gradient flows through the spike function,
+            :math:`\partial s_t / \partial b_0 = -g(v_t, \theta_t)`, through the
+            subtractive reset and through the ``spike_threshold`` state. The
+            adaptation ``b`` keeps sinabs's gradients (none through the spike
+            function). Fused backends: as :class:`LIF`.
 
     Shape:
         input ``(B, T, *neurons)``; output the same; states ``v_mem``, [``i_syn``],
@@ -70,6 +84,9 @@ class ALIF(TimeConstants, StatefulLayer):
         "tau_mem", "tau_syn", "tau_adapt", "adapt_scale", "spike_threshold", "min_v_mem",
         "norm_input",
     )  # fmt: skip
+    _repr_flags = ("train_threshold",)
+    # the class default for objects pickled by sinabs 3.x (no such attribute)
+    train_threshold: bool = False
     _family = "adaptive"
 
     def __init__(
@@ -88,11 +105,13 @@ class ALIF(TimeConstants, StatefulLayer):
         norm_input: bool = True,
         record_states: bool = False,
         backend: str = "auto",
+        train_threshold: bool = False,
     ) -> None:
         synapse = ["i_syn"] if tau_syn is not None else []
         super().__init__(["v_mem", *synapse, "b", "spike_threshold"])
         self._init_time_constants(train_alphas, mem=tau_mem, adapt=tau_adapt, syn=tau_syn)
-        self.b0 = frozen(threshold_tensor(spike_threshold))
+        self.train_threshold = check_train_threshold(train_threshold, spiking=True)
+        self.b0 = trainable(threshold_tensor(spike_threshold), self.train_threshold)
         self.adapt_scale = frozen(float_tensor(adapt_scale, "adapt_scale"))
         self.spike_fn = check_spike_fn(spike_fn)
         if spike_fn is None:
@@ -131,6 +150,7 @@ class ALIF(TimeConstants, StatefulLayer):
             surrogate_grad_fn=self.surrogate_grad_fn,
             alpha_adapt=cast(self._decay("adapt"), dtype),
             adapt_scale=cast(self.adapt_scale, dtype),
+            train_threshold=self.train_threshold,
         )
 
     def forward(self, input_data: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,8 @@ class IAF(LIF):
         i_t = \alpha_{syn}(i_{t-1} + x_t) \text{ (or } x_t),\quad v_t = v_{t-1} + i_t,\quad
         s_t = \text{spike\_fn}(v_t, \theta),\quad v_t \leftarrow \text{reset\_fn}(v_t, s_t, \theta)
 
-    Args: as :class:`LIF`, without ``tau_mem``, ``train_alphas`` and ``norm_input``.
+    Args: as :class:`LIF`, without ``tau_mem``, ``train_alphas`` and ``norm_input``
+    (``train_threshold=True`` learns θ).
 
     Example:
         >>> iaf = IAF(spike_threshold=1.0)
@@ -38,6 +39,7 @@ class IAF(LIF):
         shape: torch.Size | tuple[int, ...] | None = None,
         record_states: bool = False,
         backend: str = "auto",
+        train_threshold: bool = False,
     ) -> None:
         super().__init__(
             tau_mem=None,
@@ -52,6 +54,7 @@ class IAF(LIF):
             norm_input=False,
             record_states=record_states,
             backend=backend,
+            train_threshold=train_threshold,
         )
 
 

@@ -9,7 +9,15 @@ import torch
 from ..activation import MultiSpike
 from ..dynamics.params import LeakyParams, SpikingParams
 from ..dynamics.registry import check_backend_name
-from ._neuron import TimeConstants, cast, check_spike_fn, default_reset, default_surrogate
+from ._neuron import (
+    TimeConstants,
+    cast,
+    check_spike_fn,
+    check_train_threshold,
+    default_reset,
+    default_surrogate,
+    trainable,
+)
 from .recurrent import recurrent_variant
 from .reshape import squeeze_variant
 from .stateful_layer import StatefulLayer, check_input, frozen, lower_bound, threshold_tensor
@@ -47,6 +55,13 @@ class LIF(TimeConstants, StatefulLayer):
         backend: implementation of the dynamics: ``"auto"`` (the fastest that supports
             the configuration), ``"reference"``, ``"cpu"`` or ``"triton"``; see
             :mod:`sinabs.dynamics.registry`.
+        train_threshold: learn θ: ``spike_threshold`` becomes a trainable parameter
+            whose gradient flows through the spike function,
+            :math:`\partial s_t / \partial \theta = -g(v_t, \theta)` with ``g`` the
+            surrogate, and through the subtractive reset (:math:`-s_t`). Scalar or per
+            neuron, as given. The fused backends run such a layer only where no
+            gradient reaches θ (``torch.no_grad()``, a frozen threshold); ``"auto"``
+            runs the reference otherwise.
 
     Shape:
         input ``(B, T, *neurons)``, output (spikes) the same; states ``(B, *neurons)``.
@@ -60,6 +75,9 @@ class LIF(TimeConstants, StatefulLayer):
 
     _time_constants = ("mem", "syn")
     _repr_keys = ("tau_mem", "tau_syn", "spike_threshold", "min_v_mem", "norm_input")
+    _repr_flags = ("train_threshold",)
+    # the class default for objects pickled by sinabs 3.x (no such attribute)
+    train_threshold: bool = False
 
     def __init__(
         self,
@@ -75,6 +93,7 @@ class LIF(TimeConstants, StatefulLayer):
         norm_input: bool = True,
         record_states: bool = False,
         backend: str = "auto",
+        train_threshold: bool = False,
     ) -> None:
         super().__init__(["v_mem", "i_syn"] if tau_syn is not None else ["v_mem"])
         # tau_mem=None: no leak (IAF keeps a None entry named tau_mem, as sinabs)
@@ -88,8 +107,13 @@ class LIF(TimeConstants, StatefulLayer):
         self.norm_input = norm_input
         self.record_states = record_states
         self.backend = check_backend_name(backend)
+        self.train_threshold = check_train_threshold(
+            train_threshold, spiking and spike_threshold is not None
+        )
         threshold = None if spike_threshold is None else threshold_tensor(spike_threshold)
-        self.spike_threshold = None if threshold is None else frozen(threshold)
+        self.spike_threshold = (
+            None if threshold is None else trainable(threshold, self.train_threshold)
+        )
         self.min_v_mem = (
             None
             if min_v_mem is None
@@ -141,6 +165,7 @@ class LIF(TimeConstants, StatefulLayer):
             spike_fn=self._spike_spec,
             reset_fn=self.reset_fn,
             surrogate_grad_fn=self.surrogate_grad_fn,
+            train_threshold=self.train_threshold,
         )
 
     @property

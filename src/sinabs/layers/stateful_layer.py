@@ -244,6 +244,8 @@ class StatefulLayer(nn.Module):
 
     #: constructor arguments that ``repr`` shows when set (each layer names its own)
     _repr_keys: tuple[str, ...] = ()
+    #: boolean constructor arguments that ``repr`` shows only when True
+    _repr_flags: tuple[str, ...] = ()
     #: which backend runs the dynamics ("auto" picks; see sinabs.dynamics.registry)
     backend: str = "auto"
     record_states: bool = False
@@ -493,13 +495,10 @@ class StatefulLayer(nn.Module):
         bundle = params(dtype)
         if rec_connect is not None:
             _check_rec_connect_dtype(rec_connect, dtype)
-        chosen = dynamics.select(
-            family, x, bundle, recurrent=rec_connect is not None, backend=self.backend
-        )
+        call = dynamics.Call(family, x, bundle, rec_connect=rec_connect, record=self.record_states)
+        chosen = dynamics.choose(call, self.backend)
         state = self._prepare_states(x)
-        out, state, recordings, out_sum = chosen.scan(
-            family, x, state, bundle, record=self.record_states, rec_connect=rec_connect
-        )
+        out, state, recordings, out_sum = dynamics.execute(chosen, call, state)
         for name in self.state_names:
             self._set_state(name, state[name])
         self.recordings = {name: as_recording(rec) for name, rec in recordings.items()}
@@ -583,6 +582,7 @@ class StatefulLayer(nn.Module):
             for key in self._repr_keys
             if config.get(key) is not None
         ]
+        parts += [f"{key}=True" for key in self._repr_flags if config.get(key) is True]
         if self.backend != "auto":
             parts.append(f"backend={self.backend!r}")
         return ", ".join(parts)

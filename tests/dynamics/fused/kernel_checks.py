@@ -1,7 +1,7 @@
 """Cases and checks shared by the kernel tests (``test_cpu_kernel``, ``test_triton_kernel``).
 
 A :class:`Case` is one configuration of the fused scan. Each kernel is checked in
-neutral form against :mod:`sinabs.dynamics.fused.torch_impl` and in layer form
+neutral form against :mod:`torch_impl` (the oracle next to this file) and in layer form
 (through :func:`~sinabs.dynamics.fused.config.prepare`) against
 :func:`~sinabs.dynamics.reference.reference_scan`: outputs, final states and
 recordings bit-identical; gradients w.r.t. the input, the initial states and every
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch_impl  # the neutral-form oracle, next to this file
 
 from sinabs.activation import (
     Gaussian,
@@ -33,7 +34,6 @@ from sinabs.activation import (
     SingleExponential,
     SingleSpike,
 )
-from sinabs.dynamics.fused import torch_impl
 from sinabs.dynamics.fused.config import KernelConfig, prepare
 from sinabs.dynamics.params import AdaptiveParams, LeakyParams, SpikingParams
 from sinabs.dynamics.reference import reference_scan

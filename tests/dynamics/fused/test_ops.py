@@ -131,21 +131,23 @@ def _files_below(folder: str) -> set[str]:
     return {os.path.join(root, name) for root, _, names in os.walk(folder) for name in names}
 
 
-def test_fallback_without_compiled_kernel_warns_once_and_matches(monkeypatch) -> None:
+def test_without_compiled_kernel_cpu_is_unsupported_and_auto_runs_the_reference(
+    monkeypatch,
+) -> None:
+    from sinabs import dynamics
     from sinabs.dynamics.fused import cpu_kernel
 
     x = torch.randn(2, 10, 4) * 3
     expected = sl.LIF(10.0, backend="reference")(x)
     monkeypatch.setattr(cpu_kernel, "available", lambda: False)
-    monkeypatch.setattr(ops, "_warned_fallback", False)
-    layer = sl.LIF(10.0, backend="cpu")
-    with pytest.warns(RuntimeWarning, match="compiled CPU kernel is not available") as record:
+    monkeypatch.setattr(cpu_kernel, "unavailable_reason", lambda: "not built here")
+    with pytest.raises(dynamics.BackendError, match="compiled CPU kernel is not available"):
+        sl.LIF(10.0, backend="cpu")(x)
+    layer = sl.LIF(10.0)  # auto: no warning, the next backend in the order
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         first = layer(x)
-        layer.reset_states()
-        second = layer(x)
-    assert len([w for w in record if "compiled CPU kernel" in str(w.message)]) == 1
     assert torch.equal(first, expected)
-    assert torch.equal(second, expected)
 
 
 # ---------------------------------------------------------------- eager calls

@@ -1,14 +1,26 @@
-"""The fused backends: the neutral form in, layer-shaped outputs and states back out."""
+"""The fused backends: the CPU (C) and GPU (Triton) kernels behind the registry's
+:class:`~sinabs.dynamics.interface.Backend` interface.
+
+Both take a call to the neutral form (:mod:`.config`), run :func:`.ops.scan` on their
+device's kernels and turn the results back into the layer's shapes and state names
+(the family's adapter, :func:`to_layer_form`).
+"""
 
 from __future__ import annotations
 
+import importlib.util
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 import torch
 
-from ...activation.reset_mechanism import State
-from ..params import AdaptiveParams, LeakyParams
-from ..reference import RecConnect
-from . import ops
-from .config import prepare, unsupported_reason
+from ..families import STATES
+from ..interface import Backend, Call, ScanResult
+from . import cpu_kernel, ops
+from .config import Checked, KernelConfig, Prepared, check, from_checked
+
+if TYPE_CHECKING:
+    from ...activation.reset_mechanism import State
 
 # torch.func transforms (grad, vjp, vmap, ...) cannot see into the kernels (they read
 # storage that functorch's wrapped tensors do not have, and torch.library operators
@@ -16,44 +28,100 @@ from .config import prepare, unsupported_reason
 # functions have the setup_context form and a generated vmap rule.
 _functorch_active = getattr(torch._C, "_are_functorch_transforms_active", lambda: False)
 
-
-def fused_unsupported(
-    device_type: str, family: str, x: torch.Tensor, params: LeakyParams, recurrent: bool
-) -> str | None:
-    """Why the fused backend for ``device_type`` cannot run this call, or None."""
-    if x.device.type != device_type:
-        return f"the input is on {x.device.type}, this backend runs on {device_type}"
-    if recurrent:
-        return "recurrent layers (rec_connect is an arbitrary module) run on the reference"
-    if _functorch_active():
-        return "torch.func transforms (grad, vjp, vmap, ...) run on the reference backend"
-    return unsupported_reason(family, x, params)
+#: the key under which a call keeps :func:`.config.check`'s result (both fused
+#: backends ask for it; computed once per call)
+_CHECK = "fused.check"
 
 
-def fused_scan(
-    family: str,
-    x: torch.Tensor,
-    state: State,
-    params: LeakyParams,
-    *,
-    record: bool = False,
-    rec_connect: RecConnect | None = None,
-) -> tuple[torch.Tensor, State, dict[str, torch.Tensor], torch.Tensor]:
-    """:func:`sinabs.dynamics.reference.reference_scan`'s results and the sum of the output.
+def _checked(call: Call) -> Checked:
+    return call.memo(_CHECK, lambda: check(call.family, call.x, call.params))
 
-    The sum (0-dim, in the graph) comes from the kernel, which accumulates it while
-    writing the output, so a layer's ``firing_rate`` costs no further pass.
+
+def _threshold_is_trained(params: object) -> bool:
+    """A threshold that receives a gradient through the spike function in this call."""
+    threshold = getattr(params, "spike_threshold", None)
+    return (
+        bool(getattr(params, "train_threshold", False))
+        and isinstance(threshold, torch.Tensor)
+        and threshold.requires_grad
+        and torch.is_grad_enabled()
+    )
+
+
+@dataclass(frozen=True)
+class FusedCall:
+    """A call prepared for a fused backend: the neutral form and the layer's call."""
+
+    prepared: Prepared
+    call: Call
+
+
+class FusedBackend(Backend):
+    """A fused kernel on one device type."""
+
+    name: str = ""
+    #: the device type whose tensors the kernels take
+    device_type: str = ""
+
+    def kernels(self) -> ops.Kernels:
+        """The device's kernels (:mod:`.cpu_kernel` or :mod:`.triton_kernel`)."""
+        raise NotImplementedError
+
+    def unavailable(self) -> str | None:
+        """Why the kernels cannot run in this installation, or None."""
+        raise NotImplementedError
+
+    def supports(self, call: Call) -> str | None:
+        """Why this backend cannot run ``call``, or None."""
+        if call.x.device.type != self.device_type:
+            return f"the input is on {call.x.device.type}, this backend runs on {self.device_type}"
+        reason = self.unavailable()
+        if reason is not None:
+            return reason
+        if call.recurrent:
+            return "recurrent layers (rec_connect is an arbitrary module) run on the reference"
+        if _functorch_active():
+            return "torch.func transforms (grad, vjp, vmap, ...) run on the reference backend"
+        if _threshold_is_trained(call.params):
+            return (
+                "train_threshold=True (the fused kernels give the threshold no gradient "
+                "through the spike function; they run it only where no gradient reaches it)"
+            )
+        checked = _checked(call)
+        return checked if isinstance(checked, str) else None
+
+    def prepare(self, call: Call, state: State) -> FusedCall:
+        """The neutral form of ``call`` from ``state`` (which :meth:`supports` accepted)."""
+        checked = _checked(call)
+        if isinstance(checked, str):
+            raise ValueError(f"the {self.name} backend cannot run this call: {checked}")
+        return FusedCall(from_checked(call.x, state, checked), call)
+
+    def run(self, job: FusedCall) -> ScanResult:
+        """Runs the kernels; returns the output, the kernel states and recordings in the
+        layer's shapes, and the sum of the output (0-dim, in the graph: the kernel
+        accumulates it while writing the output, so a layer's ``firing_rate`` costs no
+        further pass)."""
+        prepared, call = job.prepared, job.call
+        cfg = prepared.config.with_record(call.record)
+        outputs = ops.scan(self.kernels(), prepared.x, prepared.states, prepared.rows, cfg)
+        return to_layer_form(call.x, prepared, cfg, outputs)
+
+
+def to_layer_form(
+    x: torch.Tensor, prepared: Prepared, cfg: KernelConfig, outputs: tuple[torch.Tensor, ...]
+) -> ScanResult:
+    """The family's adapter: the kernels' ``(out, final states..., recordings...,
+    out_sum)`` as the layer's output ``(B, T, ...)``, states ``(B, ...)`` and
+    recordings by name (the kernel states the family carries; the states it derives
+    from them are the registry's to add, :meth:`~sinabs.dynamics.params.LeakyParams.derive`).
     """
-    if rec_connect is not None:
-        raise ValueError("the fused scan does not run recurrent layers")
-    prepared = prepare(family, x, state, params)
-    if isinstance(prepared, str):
-        raise ValueError(f"the fused scan cannot run this call: {prepared}")
-    cfg = prepared.config
-    ints = cfg.ints()
-    ints[-1] = int(record)  # KernelConfig.ints(): record comes last
-    out, v, i, b, rec_v, rec_i, rec_b, out_sum = ops.scan(
-        prepared.x, prepared.v0, prepared.i0, prepared.b0, prepared.rows, ints, list(cfg.fconfig)
+    s = len(STATES)
+    out, finals, recs, out_sum = (
+        outputs[0],
+        outputs[1 : 1 + s],
+        outputs[1 + s : 1 + 2 * s],
+        outputs[-1],
     )
     batch, steps = x.shape[:2]
     neurons = prepared.neuron_shape
@@ -65,19 +133,58 @@ def fused_scan(
     def as_seq(t: torch.Tensor) -> torch.Tensor:
         return t if flat else t.reshape(batch, steps, *neurons)
 
-    new_state: State = {"v_mem": as_state(v)}
-    recordings: dict[str, torch.Tensor] = {"v_mem": as_seq(rec_v)} if record else {}
-    if cfg.has_syn:
-        new_state["i_syn"] = as_state(i)
-        if record:
-            recordings["i_syn"] = as_seq(rec_i)
-    if family == "adaptive":
-        assert isinstance(params, AdaptiveParams)
-        new_state["b"] = as_state(b)
-        new_state["spike_threshold"] = params.spike_threshold + params.adapt_scale * new_state["b"]
-        if record:
-            recordings["b"] = as_seq(rec_b)
-            recordings["spike_threshold"] = (
-                params.spike_threshold + params.adapt_scale * recordings["b"]
-            )
+    new_state: State = {}
+    recordings: dict[str, torch.Tensor] = {}
+    for k, decl in enumerate(STATES):
+        if cfg.has_state(decl.name):
+            new_state[decl.name] = as_state(finals[k])
+            if cfg.record:
+                recordings[decl.name] = as_seq(recs[k])
     return as_seq(out), new_state, recordings, out_sum
+
+
+class CpuBackend(FusedBackend):
+    """The fused CPU kernel (compiled C, :mod:`.cpu_kernel`)."""
+
+    name = "cpu"
+    device_type = "cpu"
+
+    def kernels(self) -> ops.Kernels:
+        return cpu_kernel  # type: ignore[return-value]
+
+    def unavailable(self) -> str | None:
+        reason = _cpu_kernel_missing()
+        return reason or None
+
+
+@torch.compiler.assume_constant_result
+def _cpu_kernel_missing() -> str:
+    """Why the compiled CPU kernel cannot be loaded, or "" (a constant of the process:
+    torch.compile takes it as one instead of tracing the loader's cache)."""
+    if cpu_kernel.available():
+        return ""
+    return (
+        f"the compiled CPU kernel is not available ({cpu_kernel.unavailable_reason()}); "
+        "reinstall sinabs from source with a C compiler "
+        "(pip install --force-reinstall --no-binary sinabs sinabs) to build it"
+    )
+
+
+class TritonBackend(FusedBackend):
+    """The fused GPU kernel written in Triton (:mod:`.triton_kernel`)."""
+
+    name = "triton"
+    device_type = "cuda"
+
+    def kernels(self) -> ops.Kernels:
+        from . import triton_kernel  # imported on first use: triton is an optional extra
+
+        return triton_kernel  # type: ignore[return-value]
+
+    def unavailable(self) -> str | None:
+        if importlib.util.find_spec("triton") is None:
+            return 'triton is not installed (pip install "sinabs[gpu]")'
+        return None
+
+
+__all__ = ["CpuBackend", "FusedBackend", "TritonBackend", "to_layer_form"]

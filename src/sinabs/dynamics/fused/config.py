@@ -3,19 +3,26 @@
 A layer call is described by
 
 * ``x``: input, contiguous ``(B, T, N)`` (``N`` = all neuron dimensions flattened);
-* ``v0``, ``i0``, ``b0``: initial states ``(B, N)`` (empty tensors when absent);
+* the initial states ``(B, N)``, one per :data:`~sinabs.dynamics.families.STATES` entry
+  (``v0``, ``i0``, ``b0``; empty tensors when a configuration has none);
 * ``params``: one ``(P, N)`` tensor, a row per :data:`PARAM_ROWS` entry, each parameter
-  broadcast to the neurons (rows a configuration does not use are zero). The custom
-  operator takes the rows as separate tensors (so that autograd can tell which
-  parameters a loss depends on) and stacks them for the kernels;
+  broadcast to the neurons (rows a configuration does not use hold their ``unused``
+  value, :data:`~sinabs.dynamics.families.ROWS`). The custom operator takes the rows as
+  separate tensors (so that autograd can tell which parameters a loss depends on) and
+  stacks them for the kernels;
 * ``config`` (ints) and ``fconfig`` (floats): the static choices, see :class:`KernelConfig`.
 
-:func:`prepare` builds this form from a :class:`~sinabs.dynamics.params.LeakyParams` in
-one place, or returns the reason why a configuration cannot be fused.
+The layout and codes are declared in :mod:`sinabs.dynamics.families`. :func:`check`
+says whether a :class:`~sinabs.dynamics.params.LeakyParams` can be fused (and builds
+its rows and configuration), :func:`prepare` builds the neutral form from that result;
+the surrogate gradients' encoding (:data:`SURROGATE_CLASSES`, :func:`surrogate_object`)
+and the constants the kernels derive from it (:func:`surrogate_derived`,
+:func:`kernel_constants`) live here only.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -35,81 +42,181 @@ from ...activation import (
     SingleExponential,
     SingleSpike,
 )
-from ...activation.spike_generation import SpikeSpec
+from ...activation.spike_generation import SpikeKind, SpikeSpec
+from ..families import (
+    CONFIG_FIELDS,
+    FAMILIES,
+    FAMILY_NAMES,
+    N_FCONFIG,
+    N_KERNEL_CONSTS,
+    PARAM_ROWS,
+    ROW,
+    ROWS,
+    STATES,
+    SURROGATE_FIELDS,
+    Family,
+    Reset,
+    Spike,
+    Surrogate,
+)
 from ..params import AdaptiveParams, LeakyParams, SpikingParams
 
-#: rows of the ``params`` tensor
-PARAM_ROWS = (
-    "alpha_mem",
-    "alpha_syn",
-    "threshold",
-    "min_v_mem",
-    "alpha_adapt",
-    "adapt_scale",
-    "reset_amount",
-)
-ROW = {name: k for k, name in enumerate(PARAM_ROWS)}
+__all__ = [
+    "PARAM_ROWS",
+    "ROW",
+    "Checked",
+    "KernelConfig",
+    "Prepared",
+    "check",
+    "from_checked",
+    "kernel_constants",
+    "prepare",
+    "sum_fixed_order",
+    "surrogate_derived",
+    "surrogate_object",
+]
 
-FAMILY = {"leaky": 0, "spiking": 1, "adaptive": 2}
-SPIKE_NONE, SPIKE_SINGLE, SPIKE_MULTI, SPIKE_MAX = 0, 1, 2, 3
-RESET_NONE, RESET_SUBTRACT, RESET_TO_VALUE = 0, 1, 2
-SURROGATE = {
-    Heaviside: 0,
-    SingleExponential: 1,
-    PeriodicExponential: 2,
-    Gaussian: 3,
-    MultiGaussian: 4,
+#: the surrogate classes the kernels run, by their code (the only place that ties
+#: :mod:`sinabs.activation`'s classes to :class:`~sinabs.dynamics.families.Surrogate`)
+SURROGATE_CLASSES: dict[Surrogate, type] = {
+    Surrogate.HEAVISIDE: Heaviside,
+    Surrogate.SINGLE_EXPONENTIAL: SingleExponential,
+    Surrogate.PERIODIC_EXPONENTIAL: PeriodicExponential,
+    Surrogate.GAUSSIAN: Gaussian,
+    Surrogate.MULTI_GAUSSIAN: MultiGaussian,
 }
-N_FCONFIG = 6
+_SURROGATE_CODES: dict[type, Surrogate] = {cls: code for code, cls in SURROGATE_CLASSES.items()}
 
 
 @dataclass(frozen=True)
 class KernelConfig:
-    """Static configuration of a fused scan (encoded as ``config``/``fconfig`` lists).
+    """Static configuration of a fused scan.
 
-    ``config`` ints, in order: family (0 leaky, 1 spiking, 2 adaptive), has_syn,
-    has_leak, norm_input, has_min, spike (0 none, 1 single, 2 multi, 3 max), reset
-    (0 none, 1 subtract, 2 to value), reset_by_amount (subtract ``reset_amount`` rather
-    than the threshold), surrogate (0 Heaviside, 1 SingleExponential, 2
-    PeriodicExponential, 3 Gaussian, 4 MultiGaussian), record.
-
-    ``fconfig`` floats: max_spikes (-1: none), then the surrogate's fields in
-    declaration order (Heaviside: window; SingleExponential and PeriodicExponential:
-    grad_width, grad_scale; Gaussian: mu, sigma, grad_scale; MultiGaussian: mu, sigma,
-    h, s, grad_scale), zero-padded to :data:`N_FCONFIG`.
+    The fields are :data:`~sinabs.dynamics.families.CONFIG_FIELDS`, in that order (the
+    ints the kernels take, :meth:`ints`), and ``fconfig``: the floats, the spike cap
+    (MaxSpike's, -1 without one) and then the surrogate's fields
+    (:data:`~sinabs.dynamics.families.SURROGATE_FIELDS`), zero-padded to
+    :data:`~sinabs.dynamics.families.N_FCONFIG`.
     """
 
-    family: int
+    family: Family
     has_syn: bool
     has_leak: bool
     norm_input: bool
     has_min: bool
-    spike: int
-    reset: int
+    spike: Spike
+    reset: Reset
     reset_by_amount: bool
-    surrogate: int
+    surrogate: Surrogate
     record: bool
     fconfig: tuple[float, ...]
 
+    @property
+    def adaptive(self) -> bool:
+        """Whether the family carries the adaptation ``b``."""
+        return "b" in _FAMILY_STATES[self.family]
+
+    @property
+    def spikes(self) -> bool:
+        """Whether the family has a spike function, a reset and a surrogate."""
+        return _SPIKES[self.family]
+
+    def has_state(self, name: str) -> bool:
+        """Whether the kernels carry state ``name`` (``v_mem``, ``i_syn``, ``b``)."""
+        if name == "i_syn":
+            return self.has_syn
+        return name in _FAMILY_STATES[self.family]
+
     def ints(self) -> list[int]:
-        return [
-            self.family, int(self.has_syn), int(self.has_leak), int(self.norm_input),
-            int(self.has_min), self.spike, self.reset, int(self.reset_by_amount),
-            self.surrogate, int(self.record),
-        ]  # fmt: skip
+        """The ints of :data:`~sinabs.dynamics.families.CONFIG_FIELDS` (the op schema's
+        ``config``)."""
+        return [int(getattr(self, name)) for name in CONFIG_FIELDS]
+
+    def with_record(self, record: bool) -> KernelConfig:
+        """This configuration with ``record`` set (cached: no new object per call)."""
+        if record == self.record:
+            return self
+        if torch.compiler.is_compiling():
+            return dataclasses.replace(self, record=record)
+        return _with_record(self, record)
 
     @classmethod
     def from_lists(cls, config: list[int], fconfig: list[float]) -> KernelConfig:
+        """The configuration the op schema's ``config`` and ``fconfig`` encode."""
         return _from_tuples(tuple(config), tuple(fconfig))
 
 
+# (plain dicts: read on every call, also while torch.compile traces)
+_FAMILY_STATES = {code: frozenset(decl.states) for code, decl in FAMILIES.items()}
+_SPIKES = {code: decl.spikes for code, decl in FAMILIES.items()}
+_CODES = {"family": Family, "spike": Spike, "reset": Reset, "surrogate": Surrogate}
+assert tuple(f.name for f in dataclasses.fields(KernelConfig))[:-1] == CONFIG_FIELDS
+
+
+def _make(config: tuple[int, ...], fconfig: tuple[float, ...]) -> KernelConfig:
+    values: dict[str, Any] = {
+        name: _CODES[name](v) if name in _CODES else bool(v)
+        for name, v in zip(CONFIG_FIELDS, config, strict=True)
+    }
+    return KernelConfig(**values, fconfig=fconfig)
+
+
+_from_tuples = functools.lru_cache(maxsize=256)(_make)
+
+
 @functools.lru_cache(maxsize=256)
-def _from_tuples(config: tuple[int, ...], fconfig: tuple[float, ...]) -> KernelConfig:
-    f, syn, leak, norm, mn, spike, reset, amount, sg, rec = config
-    return KernelConfig(
-        f, bool(syn), bool(leak), bool(norm), bool(mn), spike, reset, bool(amount), sg,
-        bool(rec), fconfig,
-    )  # fmt: skip
+def _with_record(cfg: KernelConfig, record: bool) -> KernelConfig:
+    return dataclasses.replace(cfg, record=record)
+
+
+# ---------------------------------------------------------------- surrogates
+
+
+def surrogate_object(cfg: KernelConfig) -> Any:
+    """The surrogate gradient object that ``cfg`` encodes (for oracles and checks)."""
+    fields = SURROGATE_FIELDS[cfg.surrogate]
+    values = dict(zip(fields, cfg.fconfig[1 : 1 + len(fields)], strict=True))
+    return SURROGATE_CLASSES[cfg.surrogate](**values)
+
+
+def _norm(sigma: float) -> float:
+    # the normaliser of surrogate_gradient_fn.gaussian, in float32 as it computes it
+    return float(sigma * torch.sqrt(2 * torch.tensor(math.pi)))
+
+
+@functools.lru_cache(maxsize=256)
+def surrogate_derived(cfg: KernelConfig) -> tuple[float, float, float, float]:
+    """Constants the kernels' Gaussian surrogates take from the host, computed as
+    :mod:`sinabs.activation.surrogate_gradient_fn` does: ``(2 sigma^2, norm(sigma),
+    2 (s sigma)^2, norm(s sigma))`` (MultiGaussian's side lobes last; 0 and 1 where a
+    surrogate has none)."""
+    f = cfg.fconfig[1:]
+    k = [0.0, 1.0, 0.0, 1.0]
+    if cfg.surrogate in (Surrogate.GAUSSIAN, Surrogate.MULTI_GAUSSIAN):
+        sigma = f[1]
+        k[0], k[1] = 2 * sigma**2, _norm(sigma)
+    if cfg.surrogate == Surrogate.MULTI_GAUSSIAN:
+        side = f[3] * f[1]
+        k[2], k[3] = 2 * side**2, _norm(side)
+    return k[0], k[1], k[2], k[3]
+
+
+@functools.lru_cache(maxsize=256)
+def kernel_constants(cfg: KernelConfig) -> tuple[float, ...]:
+    """The C kernel's constants: the MaxSpike cap (+inf without one), then the
+    :data:`~sinabs.dynamics.families.N_KERNEL_CONSTS` surrogate constants as
+    ``surrogate.h`` reads them."""
+    f = cfg.fconfig[1:]
+    two_var, norm, two_var_side, norm_side = surrogate_derived(cfg)
+    if cfg.surrogate == Surrogate.GAUSSIAN:  # mu, sigma, grad_scale
+        sg = [f[0], two_var, norm, f[2]]
+    elif cfg.surrogate == Surrogate.MULTI_GAUSSIAN:  # mu, sigma, h, s, grad_scale
+        mu, sigma, h, _, scale = f[:5]
+        sg = [mu, two_var, norm, sigma, two_var_side, norm_side, h, 1 + h, scale]
+    else:  # Heaviside: window; the exponentials: grad_width, grad_scale
+        sg = list(f[: len(SURROGATE_FIELDS[cfg.surrogate])])
+    cap = cfg.fconfig[0] if cfg.spike == Spike.MAX else math.inf
+    return (cap, *sg, *[0.0] * (N_KERNEL_CONSTS - len(sg)))
 
 
 @dataclass(frozen=True)
@@ -117,41 +224,52 @@ class Prepared:
     """A call in neutral form (see the module docstring)."""
 
     x: torch.Tensor
-    v0: torch.Tensor
-    i0: torch.Tensor
-    b0: torch.Tensor
+    states: tuple[torch.Tensor, ...]  # one (B, N) tensor per STATES entry (empty: absent)
     rows: tuple[torch.Tensor, ...]  # one (N,) tensor per PARAM_ROWS entry
     config: KernelConfig
     neuron_shape: torch.Size
 
+    @property
+    def v0(self) -> torch.Tensor:
+        return self.states[STATE_INDEX["v_mem"]]
 
-def _spike_kind(spike_fn: object) -> tuple[int, float] | None:
+    @property
+    def i0(self) -> torch.Tensor:
+        return self.states[STATE_INDEX["i_syn"]]
+
+    @property
+    def b0(self) -> torch.Tensor:
+        return self.states[STATE_INDEX["b"]]
+
+
+#: index of each kernel state in :data:`~sinabs.dynamics.families.STATES`
+STATE_INDEX: dict[str, int] = {state.name: k for k, state in enumerate(STATES)}
+
+# the layers' spike functions come as SpikeSpec, whose kinds must be the kernels' codes
+assert all(Spike[kind.name] == kind for kind in SpikeKind)
+
+
+def _spike_kind(spike_fn: object) -> tuple[Spike, float] | None:
     if isinstance(spike_fn, SpikeSpec):  # what layers pass (torch.compile reads it)
         if spike_fn.kind is None:
             return None
-        return int(spike_fn.kind), -1.0 if spike_fn.max_spikes is None else spike_fn.max_spikes
+        cap = -1.0 if spike_fn.max_spikes is None else spike_fn.max_spikes
+        return Spike(spike_fn.kind), cap
     if spike_fn is SingleSpike or type(spike_fn) is SingleSpike:
-        return SPIKE_SINGLE, -1.0
+        return Spike.SINGLE, -1.0
     if spike_fn is MultiSpike or type(spike_fn) is MultiSpike:
-        return SPIKE_MULTI, -1.0
+        return Spike.MULTI, -1.0
     if type(spike_fn) is MaxSpike:
-        cap = spike_fn.max_num_spikes_per_bin  # type: ignore[attr-defined]
-        return (SPIKE_MULTI, -1.0) if cap is None else (SPIKE_MAX, float(cap))
+        limit = spike_fn.max_num_spikes_per_bin  # type: ignore[attr-defined]
+        return (Spike.MULTI, -1.0) if limit is None else (Spike.MAX, float(limit))
     return None
 
 
-def _surrogate(fn: object) -> tuple[int, list[float]] | None:
-    kind = SURROGATE.get(type(fn))  # type: ignore[call-overload]
+def _surrogate(fn: object) -> tuple[Surrogate, list[float]] | None:
+    kind = _SURROGATE_CODES.get(type(fn))
     if kind is None:
         return None
-    fields = {
-        0: ("window",),
-        1: ("grad_width", "grad_scale"),
-        2: ("grad_width", "grad_scale"),
-        3: ("mu", "sigma", "grad_scale"),
-        4: ("mu", "sigma", "h", "s", "grad_scale"),
-    }[kind]
-    values = [getattr(fn, name) for name in fields]
+    values = [getattr(fn, name) for name in SURROGATE_FIELDS[kind]]
     if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
         return None
     return kind, [float(v) for v in values]
@@ -179,105 +297,74 @@ def _row_reason(
     return None
 
 
-def _check(
-    family: str, x: torch.Tensor, p: LeakyParams
-) -> tuple[dict[str, object], KernelConfig] | str:
+#: ``(rows by name, configuration)`` of a call that can be fused, or why it cannot
+Checked = tuple[dict[str, object], KernelConfig] | str
+
+
+def check(family: str, x: torch.Tensor, p: LeakyParams) -> Checked:
     """The parameter rows and static configuration of a call, or why it cannot be fused.
 
-    Builds no tensors beyond 0-dim ones for Python numbers: the registry calls it for
-    every forward to choose a backend.
+    Builds no tensors: the registry's backends call it for every forward to decide
+    whether they support the call (once per call: :class:`sinabs.dynamics.registry.Call`
+    keeps the result for the chosen backend's ``prepare``).
     """
     if x.dtype not in (torch.float32, torch.float64):
         return f"dtype {x.dtype} (fused kernels run float32 and float64)"
-    if family not in FAMILY:
+    code = FAMILY_NAMES.get(family)
+    if code is None:
         return f"unknown family {family!r}"
-    neuron_shape = x.shape[2:]
-    spike, max_spikes, reset, by_amount, surrogate = SPIKE_NONE, -1.0, RESET_NONE, False, 0
+    decl = FAMILIES[code]
+    spike, max_spikes, reset, by_amount, surrogate = Spike.NONE, -1.0, Reset.NONE, False, 0
     sg: list[float] = []
-    amount: object = 0.0
-    threshold: object = 0.0
-    if family != "leaky":
+    # every row at its exact identity, then the family's own
+    rows: dict[str, object] = {row.name: row.unused for row in ROWS}
+    rows["alpha_mem"] = p.alpha_mem if p.alpha_mem is not None else rows["alpha_mem"]
+    rows["alpha_syn"] = p.alpha_syn if p.alpha_syn is not None else rows["alpha_syn"]
+    rows["min_v_mem"] = p.min_v_mem if p.min_v_mem is not None else rows["min_v_mem"]
+    if decl.spikes:
         assert isinstance(p, SpikingParams)
         kind = _spike_kind(p.spike_fn)
         if kind is None:
             return f"custom spike_fn {p.spike_fn!r}"
         spike, max_spikes = kind
         if type(p.reset_fn) is MembraneSubtract:
-            reset = RESET_SUBTRACT
+            reset = Reset.SUBTRACT
             if p.reset_fn.subtract_value is not None:
-                by_amount, amount = True, p.reset_fn.subtract_value
+                by_amount, rows["reset_amount"] = True, p.reset_fn.subtract_value
         elif type(p.reset_fn) is MembraneReset:
-            reset, amount = RESET_TO_VALUE, p.reset_fn.reset_value
+            reset, rows["reset_amount"] = Reset.TO_VALUE, p.reset_fn.reset_value
         else:
             return f"custom reset_fn {p.reset_fn!r}"
         sur = _surrogate(p.surrogate_grad_fn)
         if sur is None:
             return f"custom surrogate_grad_fn {p.surrogate_grad_fn!r}"
         surrogate, sg = sur
-        threshold = p.spike_threshold
-    rows: dict[str, object] = {
-        "alpha_mem": p.alpha_mem if p.alpha_mem is not None else 1.0,
-        "alpha_syn": p.alpha_syn if p.alpha_syn is not None else 0.0,
-        "threshold": threshold,
-        "min_v_mem": p.min_v_mem if p.min_v_mem is not None else 0.0,
-        "alpha_adapt": 0.0,
-        "adapt_scale": 0.0,
-        "reset_amount": amount,
-    }
-    if family == "adaptive":
+        rows["threshold"] = p.spike_threshold
+    if "b" in decl.states:
         assert isinstance(p, AdaptiveParams)
         rows["alpha_adapt"], rows["adapt_scale"] = p.alpha_adapt, p.adapt_scale
-    device = x.device
+    neuron_shape, device = x.shape[2:], x.device
     for name in PARAM_ROWS:
         reason = _row_reason(rows[name], neuron_shape, name, device)
         if reason is not None:
             return reason
     flags = (
-        FAMILY[family],
+        int(code),
         p.alpha_syn is not None,
         p.alpha_mem is not None,
         bool(p.norm_input) and p.alpha_mem is not None,
         p.min_v_mem is not None,
-        spike,
-        reset,
+        int(spike),
+        int(reset),
         by_amount,
-        surrogate,
-        False,  # record: set per call by the backend
+        int(surrogate),
+        False,  # record: set per call (KernelConfig.with_record)
     )
     # the cached constructor (a frozen dataclass costs microseconds on every call);
     # dynamo traces the function itself (it warns about caches it looks through)
     fconfig = tuple([max_spikes, *sg] + [0.0] * (N_FCONFIG - 1 - len(sg)))
-    make = _from_tuples.__wrapped__ if torch.compiler.is_compiling() else _from_tuples
-    config = make(flags, fconfig)
-    return rows, config
-
-
-# The registry checks a call (unsupported_reason) right before the chosen backend
-# prepares it with the same arguments: the last result is kept for that second look,
-# keyed by the parameter bundle itself (held, so that its id cannot be reused) and the
-# input's shape, dtype and device (all that the check reads from it).
-_last_check: tuple[object, ...] | None = None
-
-
-def _checked(
-    family: str, x: torch.Tensor, p: LeakyParams
-) -> tuple[dict[str, object], KernelConfig] | str:
-    global _last_check
-    if torch.compiler.is_compiling():  # a global cache would guard and recompile
-        return _check(family, x, p)
-    key = (family, x.shape, x.dtype, x.device)
-    last = _last_check
-    if last is not None and last[0] is p and last[1] == key:
-        return last[2]  # type: ignore[return-value]
-    result = _check(family, x, p)
-    _last_check = (p, key, result)
-    return result
-
-
-def unsupported_reason(family: str, x: torch.Tensor, p: LeakyParams) -> str | None:
-    """Why a call cannot be fused, or None (no tensors are built)."""
-    checked = _checked(family, x, p)
-    return checked if isinstance(checked, str) else None
+    make = _make if torch.compiler.is_compiling() else _from_tuples
+    return rows, make(flags, fconfig)
 
 
 @functools.lru_cache(maxsize=128)
@@ -349,30 +436,37 @@ def _row(value: object, x: torch.Tensor, neuron_shape: torch.Size, n: int) -> to
 def prepare(
     family: str, x: torch.Tensor, state: dict[str, torch.Tensor], p: LeakyParams
 ) -> Prepared | str:
-    """Builds the neutral form of a call, or returns why it cannot be fused."""
-    checked = _checked(family, x, p)
-    if isinstance(checked, str):
-        return checked
+    """The neutral form of a call, or why it cannot be fused (:func:`check`, then
+    :func:`from_checked`)."""
+    checked = check(family, x, p)
+    return checked if isinstance(checked, str) else from_checked(x, state, checked)
+
+
+def from_checked(
+    x: torch.Tensor, state: dict[str, torch.Tensor], checked: tuple[dict[str, object], KernelConfig]
+) -> Prepared:
+    """Builds the neutral form of a call from :func:`check`'s result.
+
+    Raises:
+        ValueError: a state's shape does not match the input.
+    """
     rows, config = checked
     batch, steps, *trail = x.shape
     neuron_shape = torch.Size(trail)
     n = neuron_shape.numel()
     flat = tuple(_row(rows[name], x, neuron_shape, n) for name in PARAM_ROWS)
     states = []
-    for name, present in (
-        ("v_mem", True),
-        ("i_syn", config.has_syn),
-        ("b", config.family == FAMILY["adaptive"]),
-    ):
-        if not present:
+    for decl in STATES:
+        if not config.has_state(decl.name):
             states.append(x.new_empty(0))
             continue
-        s = state[name]
+        s = state[decl.name]
         if s.shape != (batch, *trail):
-            return f"state {name} of shape {tuple(s.shape)} for input {tuple(x.shape)}"
+            raise ValueError(
+                f"state {decl.name} of shape {tuple(s.shape)} for input {tuple(x.shape)}"
+            )
         if s.dtype != x.dtype:
             s = s.to(x.dtype)
         states.append(s if len(trail) == 1 else s.reshape(batch, n))
-    v0, i0, b0 = states
     flat_x = x if len(trail) == 1 else x.reshape(batch, steps, n)
-    return Prepared(flat_x, v0, i0, b0, flat, config, neuron_shape)
+    return Prepared(flat_x, tuple(states), flat, config, neuron_shape)

@@ -3,11 +3,13 @@
 The C library depends on libc, libm and pthreads only, never on torch's C++ ABI, so it
 keeps working across torch versions. The package build compiles it as the (never
 imported) extension module ``sinabs.dynamics.fused._scan``; when that failed or was
-skipped, :func:`available` is False and :func:`unavailable_reason` says why (the ops
-then run :mod:`.torch_impl`).
+skipped, :func:`available` is False and :func:`unavailable_reason` says why (the CPU
+backend then reports itself unsupported with that reason, and ``backend="auto"`` runs
+the next backend, see :mod:`sinabs.dynamics.registry`).
 
-:func:`scan_forward` and :func:`scan_backward` have the signatures of
-:mod:`.torch_impl`: the forward is bit-identical to it, the gradients agree to rounding
+:func:`scan_forward` and :func:`scan_backward` take the neutral form of :mod:`.config`:
+the forward is bit-identical to the tests' plain PyTorch oracle
+(``tests/dynamics/fused/torch_impl.py``), the gradients agree to rounding
 (the parameter gradients are summed in float64 over chunks of 16 steps and over the
 batch, in a fixed order: results do not depend on the thread count). The backward
 recomputes the forward; for long sequences it does so in segments, from checkpoints,
@@ -22,20 +24,19 @@ from __future__ import annotations
 import ctypes
 import functools
 import importlib.util
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from ...allocator import tune_for_kernels
-from .config import ROW, SPIKE_MAX, KernelConfig
+from ..families import CONFIG_FIELDS, N_KERNEL_CONSTS, PARAM_ROWS, STATES
+from .config import KernelConfig, kernel_constants
 
 Tensors = tuple[torch.Tensor, ...]
 
 #: instruction sets in the order of the C library's levels
 ISAS = ("baseline", "avx2", "avx512")
-_N_CONSTS = 13  # cap, then 12 surrogate constants
 _ERRORS = {1: "invalid arguments", 2: "out of memory", 3: "instruction set not supported"}
 _DTYPES = {torch.float32: 0, torch.float64: 1}
 
@@ -43,8 +44,12 @@ _p = ctypes.c_void_p
 _i64 = ctypes.c_int64
 # dtype, isa, threads, B, T, N, config, consts, then the tensors (scan.c)
 _HEAD: list[Any] = [ctypes.c_int, ctypes.c_int, ctypes.c_int, _i64, _i64, _i64, _p, _p]
-_FORWARD_ARGS = _HEAD + [_p] * 13
-_BACKWARD_ARGS = _HEAD + [_p] * 17
+_S = len(STATES)
+# x, the initial states, params; out, the final states, the recordings; out_sum
+_FORWARD_ARGS = _HEAD + [_p] * (1 + _S + 1 + 1 + _S + _S + 1)
+# g_out, the states' and recordings' gradients; x, the initial states, params; the
+# gradients of x, of the initial states and of params
+_BACKWARD_ARGS = _HEAD + [_p] * (1 + _S + _S + 1 + _S + 1 + 1 + _S + 1)
 # sinabs_scan_backward_ex: then the segments' steps and the report (4 int64)
 _BACKWARD_EX_ARGS = [*_BACKWARD_ARGS, _i64, _p]
 _REPORT_LEN = 4
@@ -120,33 +125,16 @@ def thread_pool(use: str | None = None) -> str:
     return POOLS[code]
 
 
-def _norm(sigma: float) -> float:
-    # the normaliser of surrogate_gradient_fn.gaussian, in float32 as it computes it
-    return float(sigma * torch.sqrt(2 * torch.tensor(math.pi)))
-
-
 @functools.lru_cache(maxsize=256)
 def _consts(cfg: KernelConfig) -> ctypes.Array[ctypes.c_double]:
-    """MaxSpike cap and the surrogate's constants, as scan.c's surrogate() reads them."""
-    f = cfg.fconfig[1:]
-    if cfg.surrogate in (0, 1, 2):  # Heaviside: window; exponentials: width, scale
-        sg = list(f[:2])
-    elif cfg.surrogate == 3:  # Gaussian: mu, sigma, grad_scale
-        mu, sigma, scale = f[:3]
-        sg = [mu, 2 * sigma**2, _norm(sigma), scale]
-    else:  # MultiGaussian: mu, sigma, h, s, grad_scale
-        mu, sigma, h, s, scale = f[:5]
-        side = s * sigma
-        sg = [mu, 2 * sigma**2, _norm(sigma), sigma, 2 * side**2, _norm(side), h, 1 + h, scale]
-    cap = cfg.fconfig[0] if cfg.spike == SPIKE_MAX else math.inf
-    values = [cap, *sg] + [0.0] * (_N_CONSTS - 1 - len(sg))
-    return (ctypes.c_double * _N_CONSTS)(*values)
+    """MaxSpike cap and the surrogate's constants (:func:`.config.kernel_constants`)."""
+    return (ctypes.c_double * (1 + N_KERNEL_CONSTS))(*kernel_constants(cfg))
 
 
 @functools.lru_cache(maxsize=256)
 def _ints(cfg: KernelConfig) -> ctypes.Array[ctypes.c_int32]:
-    ints = cfg.ints()
-    return (ctypes.c_int32 * len(ints))(*ints)
+    """The configuration's ints (``CFG_*`` in the C header)."""
+    return (ctypes.c_int32 * len(CONFIG_FIELDS))(*cfg.ints())
 
 
 def _ptr(t: torch.Tensor) -> int | None:
@@ -192,8 +180,8 @@ def _check_inputs(
     _check("x", x, (batch, steps, n), x.dtype)
     _check("v0", v0, state, x.dtype)
     _check("i0", i0, state if cfg.has_syn else None, x.dtype)
-    _check("b0", b0, state if cfg.family == 2 else None, x.dtype)
-    _check("params", params, (len(ROW), n), x.dtype)
+    _check("b0", b0, state if cfg.adaptive else None, x.dtype)
+    _check("params", params, (len(PARAM_ROWS), n), x.dtype)
     return batch, steps, n
 
 
@@ -243,7 +231,7 @@ def scan_forward(
     def seq(present: bool) -> torch.Tensor:
         return x.new_empty(x.shape if present and cfg.record else (0,))
 
-    syn, adaptive = cfg.has_syn, cfg.family == 2
+    syn, adaptive = cfg.has_syn, cfg.adaptive
     out, v, i, b = torch.empty_like(x), state(True), state(syn), state(adaptive)
     rec_v, rec_i, rec_b = seq(True), seq(syn), seq(adaptive)
     out_sum = x.new_empty(())
@@ -330,7 +318,7 @@ def scan_backward_report(
         raise ValueError(f"segment_steps must be an int >= 0, got {segment_steps!r}")
     batch, steps, n = _check_inputs(x, v0, i0, b0, params, cfg)
     dtype, state, seq = x.dtype, (batch, n), (batch, steps, n)
-    syn, adaptive = cfg.has_syn, cfg.family == 2
+    syn, adaptive = cfg.has_syn, cfg.adaptive
     _optional("g_out", g_out, seq, dtype)
     _optional("g_v", g_v, state, dtype)
     _optional("g_i", g_i, state, dtype)
@@ -342,7 +330,7 @@ def scan_backward_report(
     g_v0 = x.new_empty(state)
     g_i0 = x.new_empty(state if syn else (0,))
     g_b0 = x.new_empty(state if adaptive else (0,))
-    g_params = x.new_empty((len(ROW), n))
+    g_params = x.new_empty((len(PARAM_ROWS), n))
     ints, consts = _ints(cfg), _consts(cfg)  # held for the call (the cache may evict them)
     report = (ctypes.c_int64 * _REPORT_LEN)()
     code = _lib().sinabs_scan_backward_ex(

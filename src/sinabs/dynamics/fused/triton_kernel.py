@@ -1,10 +1,12 @@
 r"""Triton GPU kernels of the fused neuron scan.
 
-The same contract as :mod:`.torch_impl` (its docstring states the math): the forward
-is bit-identical to it, the backward agrees within rounding. Each program owns one
-batch row and ``BLOCK`` neurons and runs the time loop inside; per-neuron parameters
-are loaded once per program. Every field of :class:`~.config.KernelConfig` is a
-``tl.constexpr``, so each configuration compiles to code without dead branches.
+The contract of the tests' plain PyTorch oracle (``tests/dynamics/fused/torch_impl.py``,
+whose docstring states the math): the forward is bit-identical to it, the backward
+agrees within rounding. Each program owns one batch row and ``BLOCK`` neurons and runs
+the time loop inside; per-neuron parameters are loaded once per program. Every field
+of :class:`~.config.KernelConfig` is a ``tl.constexpr``, so each configuration compiles
+to code without dead branches; the parameter rows' offsets and the codes of the
+families and options are constexprs taken from :mod:`sinabs.dynamics.families`.
 
 **Latency.** A step depends on the one before, so a program cannot run ahead of its
 loads: the time loops are ``tl.range(..., num_stages=STAGES)`` loops, which Triton's
@@ -21,17 +23,17 @@ a keyword of the launch ``kernel[grid](..., enable_fp_fusion=False)``, not of th
 Float32 division in the spike count is IEEE round-to-nearest (``tl.div_rn``), since
 ``/`` lowers to ``div.full.f32`` (2 ulp) on NVIDIA GPUs. The test suite compiles the
 kernels for sm_90 without a GPU and checks the PTX for both, and runs them on CPU
-tensors under ``TRITON_INTERPRET=1`` (numpy) against torch_impl and the reference.
+tensors under ``TRITON_INTERPRET=1`` (numpy) against that oracle and the reference.
 The surrogate gradients use Triton's fast ``exp`` and division: gradients agree with
-torch_impl to about 1e-7 relative in float32, not bit for bit.
+the oracle to about 1e-7 relative in float32, not bit for bit.
 
 **Backward.** Only the input, the initial states and the parameters are saved by the
 forward. The backward kernel first recomputes the forward in the same program and
 writes the states *before* each step to scratch: ``v`` goes into the ``g_x`` output
 itself (the reverse loop reads ``v`` of step ``t`` just before it overwrites that slot
 with the gradient of step ``t``), ``i`` and ``b`` into scratch tensors only when the
-configuration has them. The reverse loop then applies the chain rule of
-:func:`.torch_impl.scan_backward` in the same order. Parameter gradients are
+configuration has them. The reverse loop then applies the chain rule of the oracle's
+``scan_backward`` in the same order. Parameter gradients are
 accumulated per program (in the input dtype, over time) into a ``(B, P, N)`` buffer
 that is summed over the batch afterwards: deterministic, no atomics.
 
@@ -44,16 +46,11 @@ error naming the extra otherwise.
 # the `tl.constexpr` annotations as objects and would miss them as strings.
 
 import contextlib
-import math
 
 import torch
 
-from .config import (
-    PARAM_ROWS,
-    RESET_SUBTRACT,
-    SPIKE_MAX,
-    KernelConfig,
-)
+from ..families import ROW, Family, Reset, Spike, Surrogate
+from .config import PARAM_ROWS, KernelConfig, surrogate_derived
 
 try:
     import triton
@@ -67,6 +64,28 @@ else:
 Tensors = tuple[torch.Tensor, ...]
 
 N_PARAMS = len(PARAM_ROWS)
+
+if triton is not None:
+    # The layout and codes of families.py as the kernels' compile-time constants (jit
+    # functions read module globals only when they are constexprs).
+    _N_ROWS = tl.constexpr(N_PARAMS)
+    _ALPHA_MEM = tl.constexpr(ROW["alpha_mem"])
+    _ALPHA_SYN = tl.constexpr(ROW["alpha_syn"])
+    _THRESHOLD = tl.constexpr(ROW["threshold"])
+    _MIN_V_MEM = tl.constexpr(ROW["min_v_mem"])
+    _ALPHA_ADAPT = tl.constexpr(ROW["alpha_adapt"])
+    _ADAPT_SCALE = tl.constexpr(ROW["adapt_scale"])
+    _RESET_AMOUNT = tl.constexpr(ROW["reset_amount"])
+    _LEAKY = tl.constexpr(int(Family.LEAKY))
+    _ADAPTIVE = tl.constexpr(int(Family.ADAPTIVE))
+    _SINGLE = tl.constexpr(int(Spike.SINGLE))
+    _MAX = tl.constexpr(int(Spike.MAX))
+    _SUBTRACT = tl.constexpr(int(Reset.SUBTRACT))
+    _TO_VALUE = tl.constexpr(int(Reset.TO_VALUE))
+    _HEAVISIDE = tl.constexpr(int(Surrogate.HEAVISIDE))
+    _SINGLE_EXPONENTIAL = tl.constexpr(int(Surrogate.SINGLE_EXPONENTIAL))
+    _PERIODIC_EXPONENTIAL = tl.constexpr(int(Surrogate.PERIODIC_EXPONENTIAL))
+    _GAUSSIAN = tl.constexpr(int(Surrogate.GAUSSIAN))
 #: largest neuron block of one program
 MAX_BLOCK = 1024
 #: smallest neuron block (one warp)
@@ -109,7 +128,7 @@ if triton is not None:
         NORM_INPUT: tl.constexpr, HAS_MIN: tl.constexpr, SPIKE: tl.constexpr,
         RESET: tl.constexpr, BY_AMOUNT: tl.constexpr, CAP: tl.constexpr, IS_F32: tl.constexpr,
     ):  # fmt: skip
-        """One step; the float operations in the order of torch_impl._Step."""
+        """One step; the float operations in the order of the oracle's _Step."""
         if HAS_SYN:
             cur = a_syn * (i + x)
         else:
@@ -126,26 +145,26 @@ if triton is not None:
         th = theta
         s = v1  # placeholder, unused without spikes
         b_new = b
-        if FAMILY != 0:
-            if FAMILY == 2:
+        if FAMILY != _LEAKY:
+            if FAMILY == _ADAPTIVE:
                 th = theta + beta * b
-            if SPIKE == 1:
+            if SPIKE == _SINGLE:
                 s = ((v1 - th) >= 0).to(v1.dtype)
             else:
                 q = _div(v1, th, IS_F32)
                 count = tl.where(q < 0, tl.ceil(q), tl.floor(q))  # trunc
                 s = tl.where(v1 > 0, count, 0.0)
-                if SPIKE == 3:
+                if SPIKE == _MAX:
                     s = tl.minimum(s, CAP)
             s = s + (v1 - v1)  # NaN where v1 is not finite, +0 elsewhere
-            if RESET == 1:
+            if RESET == _SUBTRACT:
                 if BY_AMOUNT:
                     v2 = v1 - s * amount
                 else:
                     v2 = v1 - s * th
-            elif RESET == 2:
+            elif RESET == _TO_VALUE:
                 v2 = tl.where(s == 0, v1, amount)
-            if FAMILY == 2:
+            if FAMILY == _ADAPTIVE:
                 b_new = a_ad * b + (1 - a_ad) * s
         if HAS_MIN:
             v_new = tl.maximum(v2 - m, 0.0, propagate_nan=tl.PropagateNan.ALL) + m
@@ -169,19 +188,19 @@ if triton is not None:
         K2: tl.constexpr, K3: tl.constexpr,
     ):  # fmt: skip
         """d spikes / d v; C* are the fconfig fields, K* constants derived on the host."""
-        if KIND == 0:  # Heaviside(window=C0)
+        if KIND == _HEAVISIDE:  # Heaviside(window=C0)
             g = (v >= (th - C0)).to(v.dtype) / th
-        elif KIND == 1:  # SingleExponential(grad_width=C0, grad_scale=C1)
+        elif KIND == _SINGLE_EXPONENTIAL:  # SingleExponential(grad_width=C0, grad_scale=C1)
             width = th * C0
             g = (C1 / width) * tl.exp(-tl.abs(v - th) / width)
-        elif KIND == 2:  # PeriodicExponential(grad_width=C0, grad_scale=C1)
+        elif KIND == _PERIODIC_EXPONENTIAL:  # PeriodicExponential(grad_width=C0, grad_scale=C1)
             n = v / th - 0.5
             frac = n - tl.floor(n)
             periodic = th * (2 * frac - 1)
             below = (v - th) * (v < th).to(v.dtype)
             above = periodic * (v >= th).to(v.dtype)
             g = C1 * tl.exp(-tl.abs(above + below) / C0)
-        elif KIND == 3:  # Gaussian(mu=C0, sigma=C1, grad_scale=C2); K0 = 2σ², K1 = norm
+        elif KIND == _GAUSSIAN:  # Gaussian(mu=C0, sigma=C1, grad_scale=C2); K0 = 2σ², K1 = norm
             g = _gaussian(v - th, C0, K0, K1) * C2
         else:  # MultiGaussian(mu=C0, sigma=C1, h=C2, s=C3, grad_scale=C4)
             # K0 = 2σ², K1 = its norm, K2 = 2(sσ)², K3 = the side lobes' norm
@@ -210,19 +229,19 @@ if triton is not None:
         mask = offs < N
         row64 = row.to(tl.int64)  # 64-bit offsets: B * T * N may exceed 2**31
         state = row64 * N + offs  # (B, N) index
-        a_mem = tl.load(p_ptr + 0 * N + offs, mask=mask, other=1.0)
-        a_syn = tl.load(p_ptr + 1 * N + offs, mask=mask, other=0.0)
-        theta = tl.load(p_ptr + 2 * N + offs, mask=mask, other=1.0)
-        m = tl.load(p_ptr + 3 * N + offs, mask=mask, other=0.0)
-        a_ad = tl.load(p_ptr + 4 * N + offs, mask=mask, other=0.0)
-        beta = tl.load(p_ptr + 5 * N + offs, mask=mask, other=0.0)
-        amount = tl.load(p_ptr + 6 * N + offs, mask=mask, other=0.0)
+        a_mem = tl.load(p_ptr + _ALPHA_MEM * N + offs, mask=mask, other=1.0)
+        a_syn = tl.load(p_ptr + _ALPHA_SYN * N + offs, mask=mask, other=0.0)
+        theta = tl.load(p_ptr + _THRESHOLD * N + offs, mask=mask, other=1.0)
+        m = tl.load(p_ptr + _MIN_V_MEM * N + offs, mask=mask, other=0.0)
+        a_ad = tl.load(p_ptr + _ALPHA_ADAPT * N + offs, mask=mask, other=0.0)
+        beta = tl.load(p_ptr + _ADAPT_SCALE * N + offs, mask=mask, other=0.0)
+        amount = tl.load(p_ptr + _RESET_AMOUNT * N + offs, mask=mask, other=0.0)
         v = tl.load(v0_ptr + state, mask=mask, other=0.0)
         i = v
         b = v
         if HAS_SYN:
             i = tl.load(i0_ptr + state, mask=mask, other=0.0)
-        if FAMILY == 2:
+        if FAMILY == _ADAPTIVE:
             b = tl.load(b0_ptr + state, mask=mask, other=0.0)
         n64 = row64 * 0 + N  # the step stride in 64 bits (T * N may exceed 2**31)
         base = row64 * T * N  # (B, T, N) index of (row, 0, 0)
@@ -237,7 +256,7 @@ if triton is not None:
                 FAMILY, HAS_SYN, HAS_LEAK, NORM_INPUT, HAS_MIN, SPIKE, RESET, BY_AMOUNT,
                 CAP, IS_F32,
             )  # fmt: skip
-            if FAMILY == 0:
+            if FAMILY == _LEAKY:
                 y = v
             else:
                 y = s
@@ -247,12 +266,12 @@ if triton is not None:
                 tl.store(rec_v_ptr + at, v, mask=mask)
                 if HAS_SYN:
                     tl.store(rec_i_ptr + at, i, mask=mask)
-                if FAMILY == 2:
+                if FAMILY == _ADAPTIVE:
                     tl.store(rec_b_ptr + at, b, mask=mask)
         tl.store(v_ptr + state, v, mask=mask)
         if HAS_SYN:
             tl.store(i_ptr + state, i, mask=mask)
-        if FAMILY == 2:
+        if FAMILY == _ADAPTIVE:
             tl.store(b_ptr + state, b, mask=mask)
         tl.store(sum_ptr + state, total, mask=mask)
 
@@ -278,13 +297,13 @@ if triton is not None:
         mask = offs < N
         row64 = row.to(tl.int64)  # 64-bit offsets: B * T * N may exceed 2**31
         state = row64 * N + offs  # (B, N) index
-        a_mem = tl.load(p_ptr + 0 * N + offs, mask=mask, other=1.0)
-        a_syn = tl.load(p_ptr + 1 * N + offs, mask=mask, other=0.0)
-        theta = tl.load(p_ptr + 2 * N + offs, mask=mask, other=1.0)
-        m = tl.load(p_ptr + 3 * N + offs, mask=mask, other=0.0)
-        a_ad = tl.load(p_ptr + 4 * N + offs, mask=mask, other=0.0)
-        beta = tl.load(p_ptr + 5 * N + offs, mask=mask, other=0.0)
-        amount = tl.load(p_ptr + 6 * N + offs, mask=mask, other=0.0)
+        a_mem = tl.load(p_ptr + _ALPHA_MEM * N + offs, mask=mask, other=1.0)
+        a_syn = tl.load(p_ptr + _ALPHA_SYN * N + offs, mask=mask, other=0.0)
+        theta = tl.load(p_ptr + _THRESHOLD * N + offs, mask=mask, other=1.0)
+        m = tl.load(p_ptr + _MIN_V_MEM * N + offs, mask=mask, other=0.0)
+        a_ad = tl.load(p_ptr + _ALPHA_ADAPT * N + offs, mask=mask, other=0.0)
+        beta = tl.load(p_ptr + _ADAPT_SCALE * N + offs, mask=mask, other=0.0)
+        amount = tl.load(p_ptr + _RESET_AMOUNT * N + offs, mask=mask, other=0.0)
 
         # Phase 1: recompute the forward; keep the states before each step
         # (v in the g_x output, i and b in scratch).
@@ -293,7 +312,7 @@ if triton is not None:
         b = v
         if HAS_SYN:
             i = tl.load(i0_ptr + state, mask=mask, other=0.0)
-        if FAMILY == 2:
+        if FAMILY == _ADAPTIVE:
             b = tl.load(b0_ptr + state, mask=mask, other=0.0)
         n64 = row64 * 0 + N  # the step stride in 64 bits (T * N may exceed 2**31)
         base = row64 * T * N  # (B, T, N) index of (row, 0, 0)
@@ -303,7 +322,7 @@ if triton is not None:
             tl.store(g_x_ptr + at, v, mask=mask)
             if HAS_SYN:
                 tl.store(i_scratch_ptr + at, i, mask=mask)
-            if FAMILY == 2:
+            if FAMILY == _ADAPTIVE:
                 tl.store(b_scratch_ptr + at, b, mask=mask)
             _, _, _, _, _, v, i, b = _step(
                 x, v, i, b, a_mem, a_syn, theta, m, a_ad, beta, amount,
@@ -342,7 +361,7 @@ if triton is not None:
             b_prev = v_prev
             if HAS_SYN:
                 i_prev = tl.load(i_scratch_ptr + at, mask=mask, other=0.0)
-            if FAMILY == 2:
+            if FAMILY == _ADAPTIVE:
                 b_prev = tl.load(b_scratch_ptr + at, mask=mask, other=0.0)
             x = tl.load(x_ptr + at, mask=mask, other=0.0)
             cur, v1, th, s, v2, _, _, _ = _step(
@@ -353,7 +372,7 @@ if triton is not None:
             g_vt = gv
             if HAS_GRV:
                 g_vt = gv + tl.load(g_rv_ptr + at, mask=mask, other=0.0)
-            if FAMILY == 0:
+            if FAMILY == _LEAKY:
                 g_vt = g_vt + tl.load(g_out_ptr + at, mask=mask, other=0.0)
             if HAS_MIN:
                 g_v2 = tl.where((v2 - m) > 0, g_vt, 0.0)
@@ -361,20 +380,20 @@ if triton is not None:
             else:
                 g_v2 = g_vt
             g_v1 = g_v2
-            if FAMILY != 0:
+            if FAMILY != _LEAKY:
                 g_s = tl.load(g_out_ptr + at, mask=mask, other=0.0)
                 g_th = zero
-                if RESET == 1:
+                if RESET == _SUBTRACT:
                     if BY_AMOUNT:
                         g_s = g_s - amount * g_v2
                         gp_amount += -s * g_v2
                     else:
                         g_s = g_s - th * g_v2
                         g_th = -s * g_v2
-                elif RESET == 2:
+                elif RESET == _TO_VALUE:
                     g_v1 = tl.where(s == 0, g_v2, 0.0)
                     gp_amount += g_v2 - g_v1
-                if FAMILY == 2:
+                if FAMILY == _ADAPTIVE:
                     g_bt = gb
                     if HAS_GRB:
                         g_bt = gb + tl.load(g_rb_ptr + at, mask=mask, other=0.0)
@@ -414,17 +433,17 @@ if triton is not None:
         tl.store(g_v0_ptr + state, gv, mask=mask)
         if HAS_SYN:
             tl.store(g_i0_ptr + state, gi, mask=mask)
-        if FAMILY == 2:
+        if FAMILY == _ADAPTIVE:
             tl.store(g_b0_ptr + state, gb, mask=mask)
         # per-program partial parameter gradients, (B, P, N)
-        gp = g_p_ptr + row64 * 7 * N + offs
-        tl.store(gp + 0 * N, gp_mem, mask=mask)
-        tl.store(gp + 1 * N, gp_syn, mask=mask)
-        tl.store(gp + 2 * N, gp_th, mask=mask)
-        tl.store(gp + 3 * N, gp_min, mask=mask)
-        tl.store(gp + 4 * N, gp_ad, mask=mask)
-        tl.store(gp + 5 * N, gp_beta, mask=mask)
-        tl.store(gp + 6 * N, gp_amount, mask=mask)
+        gp = g_p_ptr + row64 * _N_ROWS * N + offs
+        tl.store(gp + _ALPHA_MEM * N, gp_mem, mask=mask)
+        tl.store(gp + _ALPHA_SYN * N, gp_syn, mask=mask)
+        tl.store(gp + _THRESHOLD * N, gp_th, mask=mask)
+        tl.store(gp + _MIN_V_MEM * N, gp_min, mask=mask)
+        tl.store(gp + _ALPHA_ADAPT * N, gp_ad, mask=mask)
+        tl.store(gp + _ADAPT_SCALE * N, gp_beta, mask=mask)
+        tl.store(gp + _RESET_AMOUNT * N, gp_amount, mask=mask)
 
 
 def launch_shape(batch: int, n: int, device: torch.device) -> tuple[int, int]:
@@ -471,15 +490,15 @@ def forward_constexprs(
     """The ``tl.constexpr`` arguments of the forward kernel for ``cfg``; ``stages`` is
     cut to what fits (:func:`pipeline_stages`, one load per step)."""
     return {
-        "FAMILY": cfg.family,
+        "FAMILY": int(cfg.family),
         "HAS_SYN": cfg.has_syn,
         "HAS_LEAK": cfg.has_leak,
         "NORM_INPUT": cfg.norm_input,
         "HAS_MIN": cfg.has_min,
-        "SPIKE": cfg.spike,
-        "RESET": cfg.reset,
+        "SPIKE": int(cfg.spike),
+        "RESET": int(cfg.reset),
         "BY_AMOUNT": cfg.reset_by_amount,
-        "CAP": float(cfg.fconfig[0]) if cfg.spike == SPIKE_MAX else 0.0,
+        "CAP": float(cfg.fconfig[0]) if cfg.spike == Spike.MAX else 0.0,
         "RECORD": cfg.record,
         "IS_F32": dtype == torch.float32,
         "BLOCK": block,
@@ -500,11 +519,11 @@ def backward_constexprs(
     ``stages`` is cut to what the reverse loop's loads per step leave room for.
     """
     has = dict(zip(("GV", "GI", "GB", "GRV", "GRI", "GRB"), upstream, strict=True))
-    adaptive = cfg.family == 2
+    adaptive = cfg.adaptive
     constexprs = forward_constexprs(cfg, dtype, block)
     del constexprs["RECORD"]
     constexprs |= {
-        "TH_GRAD": cfg.reset == RESET_SUBTRACT and not cfg.reset_by_amount,
+        "TH_GRAD": cfg.reset == Reset.SUBTRACT and not cfg.reset_by_amount,
         "HAS_GV": has["GV"],
         "HAS_GI": cfg.has_syn and has["GI"],
         "HAS_GB": adaptive and has["GB"],
@@ -520,22 +539,11 @@ def backward_constexprs(
     return constexprs
 
 
-def _norm(sigma: float) -> float:
-    # The normaliser of surrogate_gradient_fn.gaussian, evaluated as it does (float32).
-    return float(sigma * torch.sqrt(2 * torch.tensor(math.pi)))
-
-
 def _surrogate_constexprs(cfg: KernelConfig) -> dict[str, object]:
     c = [float(f) for f in cfg.fconfig[1:6]]
-    k = [0.0, 1.0, 0.0, 1.0]
-    if cfg.surrogate in (3, 4):
-        sigma = c[1]
-        k[0], k[1] = 2 * sigma**2, _norm(sigma)
-    if cfg.surrogate == 4:
-        side = c[3] * c[1]
-        k[2], k[3] = 2 * side**2, _norm(side)
+    k = surrogate_derived(cfg)
     return {
-        "SURROGATE": cfg.surrogate,
+        "SURROGATE": int(cfg.surrogate),
         **{f"C{j}": c[j] for j in range(5)},
         **{f"K{j}": k[j] for j in range(4)},
     }
@@ -567,14 +575,14 @@ def scan_forward(
 ) -> Tensors:
     """Forward in neutral form; returns ``(out, v, i, b, rec_v, rec_i, rec_b, out_sum)``.
 
-    Same contract as :func:`.torch_impl.scan_forward`; all tensors contiguous, on one
+    The contract of the oracle's ``scan_forward``; all tensors contiguous, on one
     device. ``block`` overrides the neurons per program (a power of two), ``stages``
     the pipelining of the time loop (:data:`PIPELINE_STAGES`; 1: none).
     """
     _check(x, params)
     x, v0, i0, b0, params = (t.contiguous() for t in (x, v0, i0, b0, params))
     batch, steps, n = x.shape
-    adaptive = cfg.family == 2
+    adaptive = cfg.adaptive
     out = torch.empty_like(x)
     v = torch.empty_like(v0)
     i = torch.empty_like(v0) if cfg.has_syn else x.new_empty(0)
@@ -630,7 +638,7 @@ def scan_backward(
 ) -> Tensors:
     """Gradients ``(g_x, g_v0, g_i0, g_b0, g_params (P, N))`` of :func:`scan_forward`.
 
-    Same contract as :func:`.torch_impl.scan_backward`; empty gradient tensors mean
+    The contract of the oracle's ``scan_backward``; empty gradient tensors mean
     zero. ``block`` and ``stages`` as in :func:`scan_forward`.
     """
     _check(x, params)
@@ -639,7 +647,7 @@ def scan_backward(
         for t in (g_out, g_v, g_i, g_b, g_rec_v, g_rec_i, g_rec_b, x, v0, i0, b0, params)
     )
     batch, steps, n = x.shape
-    adaptive = cfg.family == 2
+    adaptive = cfg.adaptive
     g_x = torch.empty_like(x)
     g_v0 = torch.empty_like(v0)
     g_i0 = torch.empty_like(v0) if cfg.has_syn else x.new_empty(0)

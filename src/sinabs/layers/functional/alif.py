@@ -60,7 +60,9 @@ def alif_forward_single(
         alpha_mem, alpha_adapt, alpha_syn, adapt_scale, spike_fn, reset_fn,
         surrogate_grad_fn, min_v_mem, b0, norm_input,
     )  # fmt: skip
-    return reference.adaptive_step(input_data, dict(state), params)
+    spikes, new_state = reference.adaptive_step(input_data, dict(state), params)
+    new_state.update(params.derive(new_state))  # the layer's spike_threshold
+    return spikes, new_state
 
 
 def alif_forward(

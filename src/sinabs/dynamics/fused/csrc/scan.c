@@ -1,8 +1,8 @@
 /* The fused neuron scan on CPU: plain C, loaded from Python with ctypes.
  *
- * It implements sinabs/dynamics/fused/torch_impl.py (forward bit-identical, backward
- * by recomputation) on the neutral form of config.py: x (B, T, N), states (B, N),
- * params (7, N), all contiguous. No Python or torch headers are used: the library
+ * It implements tests/dynamics/fused/torch_impl.py, the tests' oracle (forward
+ * bit-identical, backward by recomputation), on the neutral form of config.py: x (B, T, N), states (B, N),
+ * params (N_ROWS, N), all contiguous. No Python or torch headers are used: the library
  * depends only on libc, libm and pthreads, so it is independent of the torch version.
  * (It is built as a Python extension module only so that setuptools compiles it; the
  * empty PyInit function below is never called.)
@@ -237,36 +237,38 @@ static int run(const Job *J, ItemFn fn, int64_t nitems, int64_t n, size_t scratc
 
 static int read_config(Job *J, const int32_t *config, const double *consts) {
     Cfg *c = &J->cfg;
-    c->family = config[0];
-    c->syn = config[1] != 0;
-    c->leak = config[2] != 0;
-    c->norm = config[3] != 0;
-    c->has_min = config[4] != 0;
-    c->spike = config[5];
-    c->reset = config[6];
-    c->by_amount = config[7] != 0;
-    c->surrogate = config[8];
-    c->record = config[9] != 0;
+    c->family = config[CFG_FAMILY];
+    c->syn = config[CFG_HAS_SYN] != 0;
+    c->leak = config[CFG_HAS_LEAK] != 0;
+    c->norm = config[CFG_NORM_INPUT] != 0;
+    c->has_min = config[CFG_HAS_MIN] != 0;
+    c->spike = config[CFG_SPIKE];
+    c->reset = config[CFG_RESET];
+    c->by_amount = config[CFG_RESET_BY_AMOUNT] != 0;
+    c->surrogate = config[CFG_SURROGATE];
+    c->record = config[CFG_RECORD] != 0;
     c->cap = c->spike == SPIKE_MAX ? consts[0] : (double)INFINITY;
     for (int k = 0; k < N_SG; k++) c->sg[k] = consts[1 + k];
-    if (c->family < 0 || c->family > 2) return ERR_ARGUMENT;
-    if (c->family != 0 && (c->spike < SPIKE_SINGLE || c->spike > SPIKE_MAX)) return ERR_ARGUMENT;
-    if (c->reset < RESET_NONE || c->reset > RESET_TO_VALUE) return ERR_ARGUMENT;
-    if (c->surrogate < SG_HEAVISIDE || c->surrogate > SG_MULTI_GAUSSIAN) return ERR_ARGUMENT;
+    if (c->family < 0 || c->family >= N_FAMILIES) return ERR_ARGUMENT;
+    const int spikes = c->family != FAMILY_LEAKY, adaptive = c->family == FAMILY_ADAPTIVE;
+    if (spikes && (c->spike < SPIKE_SINGLE || c->spike > SPIKE_MAX)) return ERR_ARGUMENT;
+    if (c->reset < RESET_NONE || c->reset >= N_RESETS) return ERR_ARGUMENT;
+    if (c->surrogate < SG_HEAVISIDE || c->surrogate >= N_SURROGATES) return ERR_ARGUMENT;
     int multi = c->spike == SPIKE_MULTI || c->spike == SPIKE_MAX;
-    int base = c->family == 0 ? c->syn : 2 + 4 * (c->family - 1) + 2 * c->syn + multi;
-    int fast = !c->has_min && (c->family == 0 || (c->reset == RESET_SUBTRACT && !c->by_amount));
+    /* the case of EACH_CASE (scan_kernel.h): leaky 0-1, spiking 2-5, adaptive 6-9 */
+    int base = spikes ? 2 + 4 * (c->family - FAMILY_SPIKING) + 2 * c->syn + multi : c->syn;
+    int fast = !c->has_min && (!spikes || (c->reset == RESET_SUBTRACT && !c->by_amount));
     J->kind = 3 * base + fast; /* prepare adds 1 for shared parameters (SPECIALIZE) */
-    int gth = c->family != 0 && c->reset == RESET_SUBTRACT && !c->by_amount;
-    int gr = c->family != 0 && (c->reset == RESET_TO_VALUE ||
-                                (c->reset == RESET_SUBTRACT && c->by_amount));
-    J->active = (c->leak << ROW_AM) | (c->syn << ROW_AS) | (gth << ROW_TH) |
-                (c->has_min << ROW_MIN) | ((c->family == 2) << ROW_AAD) |
-                ((c->family == 2 && gth) << ROW_BETA) | (gr << ROW_R);
+    int gth = spikes && c->reset == RESET_SUBTRACT && !c->by_amount;
+    int gr = spikes && (c->reset == RESET_TO_VALUE ||
+                        (c->reset == RESET_SUBTRACT && c->by_amount));
+    J->active = (c->leak << ROW_ALPHA_MEM) | (c->syn << ROW_ALPHA_SYN) | (gth << ROW_THRESHOLD) |
+                (c->has_min << ROW_MIN_V_MEM) | (adaptive << ROW_ALPHA_ADAPT) |
+                ((adaptive && gth) << ROW_ADAPT_SCALE) | (gr << ROW_RESET_AMOUNT);
     return OK;
 }
 
-/* Whether every parameter row (7, N) holds one value in all N neurons, bit for bit. */
+/* Whether every parameter row (N_ROWS, N) holds one value in all N neurons, bit for bit. */
 static int shared_params(const float *params, int64_t N) {
     for (int r = 0; r < N_ROWS; r++) {
         uint32_t first, bits, differ = 0;
@@ -303,7 +305,7 @@ static int prepare(Job *J, Kernels *k, void **tables, int dtype, int isa, int th
         int64_t per_row = B >= 2 * n ? 1 : (2 * n + B - 1) / (B > 0 ? B : 1);
         if (per_row > J->nslots) per_row = J->nslots;
         J->G = (J->nslots + per_row - 1) / per_row;
-        size_t rows = 2 + J->cfg.syn + (J->cfg.family == 2);
+        size_t rows = 2 + J->cfg.syn + (J->cfg.family == FAMILY_ADAPTIVE);
         size_t per_slot = rows * (size_t)(T + 1) * (size_t)block * k->elem;
         int64_t fit = (int64_t)(SCRATCH_BUDGET / per_slot);
         if (J->G > fit) J->G = fit > 0 ? fit : 1;
@@ -329,7 +331,8 @@ static int prepare(Job *J, Kernels *k, void **tables, int dtype, int isa, int th
 
 /**
  * Forward scan. dtype 0 float32, 1 float64; isa -1 for the best available; threads >= 1.
- * config: the 10 ints of KernelConfig.ints(); consts: cap, then the surrogate constants.
+ * config: the N_CONFIG ints of KernelConfig (CFG_*); consts: cap, then the N_SG
+ * surrogate constants (sinabs.dynamics.fused.config.kernel_constants).
  * i0/b0 and the outputs i, b, rec_* may be NULL when the configuration has none.
  * out_sum (one scalar) receives the sum of out: per slot in SUM_LANES running sums in
  * the scalar type over chunks of ACC_CHUNK steps, then in double in a fixed order
@@ -398,7 +401,7 @@ static void reduce_item(const Job *J, int64_t item, void *unused) {
  * segment) never outgrow a segment's rows. `forced` > 0 sets the steps (for tests). */
 static void plan_segments(Job *J, int64_t block, size_t elem, int64_t forced) {
     const int64_t T = J->T;
-    const size_t rows = 2 + (size_t)J->cfg.syn + (J->cfg.family == 2);
+    const size_t rows = 2 + (size_t)J->cfg.syn + (J->cfg.family == FAMILY_ADAPTIVE);
     const size_t per_step = rows * (size_t)J->gmax * (size_t)block * elem;
     int64_t steps = T;
     if (forced > 0) {
@@ -416,7 +419,7 @@ static void plan_segments(Job *J, int64_t block, size_t elem, int64_t forced) {
 
 /**
  * Backward scan: gradients of sinabs_scan_forward's outputs in, gradients of x, the
- * initial states and the params (7, N) out. Absent gradient inputs (NULL) count as
+ * initial states and the params (N_ROWS, N) out. Absent gradient inputs (NULL) count as
  * zero. Nothing is kept from the forward: it is recomputed per work item (for long
  * sequences in segments, see plan_segments). segment_steps > 0 forces the steps of a
  * segment (for tests; 0 chooses them). When report is not NULL it receives what the

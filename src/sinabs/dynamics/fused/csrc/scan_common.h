@@ -46,10 +46,10 @@
 #else
 #define IVDEP
 #endif
-enum { ROW_AM, ROW_AS, ROW_TH, ROW_MIN, ROW_AAD, ROW_BETA, ROW_R, N_ROWS };
-enum { SPIKE_NONE, SPIKE_SINGLE, SPIKE_MULTI, SPIKE_MAX };
-enum { RESET_NONE, RESET_SUBTRACT, RESET_TO_VALUE };
-enum { SG_HEAVISIDE, SG_SINGLE_EXP, SG_PERIODIC_EXP, SG_GAUSSIAN, SG_MULTI_GAUSSIAN };
+/* The parameter rows (ROW_*), kernel states, configuration fields (CFG_*), the codes of
+ * the families, spike functions, resets and surrogates, N_SG and the rows' padding
+ * values (ROW_PAD): written by the build from src/sinabs/dynamics/families.py. */
+#include "layout.h"
 /* instruction sets (macros: scan_variant.h selects with them) */
 #define ISA_DEFAULT 0
 #define ISA_AVX2 1
@@ -65,9 +65,12 @@ enum { F_MIN, F_SUB, F_TO, F_NONE, F_AMOUNT, F_GTH, F_ZERO, N_F };
  * serves the threshold or reset_amount: only one of them receives a reset gradient) */
 #define ACC_CHUNK 16
 enum { A_AM, A_AS, A_R, A_MIN, A_AAD, A_BETA, N_ACC };
-static const int UNUSED ACC_OF_ROW[N_ROWS] = {A_AM, A_AS, A_R, A_MIN, A_AAD, A_BETA, A_R};
+static const int UNUSED ACC_OF_ROW[N_ROWS] = {
+    [ROW_ALPHA_MEM] = A_AM,   [ROW_ALPHA_SYN] = A_AS,     [ROW_THRESHOLD] = A_R,
+    [ROW_MIN_V_MEM] = A_MIN,  [ROW_ALPHA_ADAPT] = A_AAD,  [ROW_ADAPT_SCALE] = A_BETA,
+    [ROW_RESET_AMOUNT] = A_R,
+};
 
-#define N_SG 12
 /* lanes per slot: 256 bytes of a row, four cache lines */
 #define BLOCK_F32 64
 #define BLOCK_F64 32

@@ -54,25 +54,24 @@ KERNEL_API void NAME(setup)(const Job *J, const void *params, void *q_out,
     const S *P = (const S *)params;
     S *restrict q = (S *)q_out, *restrict flags = (S *)flags_out;
     const Cfg *c = &J->cfg;
-    static const double pad[N_ROWS] = {0.5, 0.5, 1.0, 0.0, 0.5, 0.0, 0.0};
     for (int64_t slot = 0; slot < J->nslots; slot++) {
         const int64_t n0 = slot_n0(J, slot);
         S *qs = q + slot * N_Q * BLOCK;
         for (int l = 0; l < BLOCK; l++) {
             S row[N_ROWS];
-            for (int r = 0; r < N_ROWS; r++) row[r] = n0 + l < N ? P[r * N + n0 + l] : (S)pad[r];
-            S am = row[ROW_AM], aad = row[ROW_AAD], fa = 0, fb = 0;
-            if (c->family != 0) NAME(sg_factor)(c->surrogate, c->sg, row[ROW_TH], &fa, &fb);
+            for (int r = 0; r < N_ROWS; r++) row[r] = n0 + l < N ? P[r * N + n0 + l] : (S)ROW_PAD[r];
+            S am = row[ROW_ALPHA_MEM], aad = row[ROW_ALPHA_ADAPT], fa = 0, fb = 0;
+            if (c->family != FAMILY_LEAKY) NAME(sg_factor)(c->surrogate, c->sg, row[ROW_THRESHOLD], &fa, &fb);
             qs[Q_AM * BLOCK + l] = c->leak ? am : (S)1;
             qs[Q_K * BLOCK + l] = c->norm ? (S)1 - am : (S)1;
             qs[Q_KN * BLOCK + l] = (S)c->norm;
-            qs[Q_AS * BLOCK + l] = row[ROW_AS];
-            qs[Q_TH * BLOCK + l] = row[ROW_TH];
-            qs[Q_M * BLOCK + l] = row[ROW_MIN];
+            qs[Q_AS * BLOCK + l] = row[ROW_ALPHA_SYN];
+            qs[Q_TH * BLOCK + l] = row[ROW_THRESHOLD];
+            qs[Q_M * BLOCK + l] = row[ROW_MIN_V_MEM];
             qs[Q_AAD * BLOCK + l] = aad;
             qs[Q_OMA * BLOCK + l] = (S)1 - aad;
-            qs[Q_BETA * BLOCK + l] = row[ROW_BETA];
-            qs[Q_R * BLOCK + l] = row[ROW_R];
+            qs[Q_BETA * BLOCK + l] = row[ROW_ADAPT_SCALE];
+            qs[Q_R * BLOCK + l] = row[ROW_RESET_AMOUNT];
             qs[Q_SGA * BLOCK + l] = fa;
             qs[Q_SGB * BLOCK + l] = fb;
         }
@@ -196,15 +195,15 @@ static inline ALWAYS_INLINE void NAME(fwd_lanes)(const S *restrict xt, S *restri
         }
         S v1 = PAR(am) * v[l] + PAR(k) * c;
         S vn;
-        if (FAM == 0) {
+        if (FAM == FAMILY_LEAKY) {
             vn = NAME(clamp_min)(v1, PAR(m), f_min[l], FAST);
             ot[l] = vn;
         } else {
             S bp = bb[l];
-            S th = FAM == 2 ? PAR(th0) + PAR(beta) * bp : PAR(th0);
+            S th = FAM == FAMILY_ADAPTIVE ? PAR(th0) + PAR(beta) * bp : PAR(th0);
             S s = NAME(spike)(v1, th, MULTI, cap);
             S v2 = NAME(reset)(v1, s, th, PAR(R), f_to[l], f_none[l], f_amount[l], FAST);
-            if (FAM == 2) {
+            if (FAM == FAMILY_ADAPTIVE) {
                 S bn = PAR(aad) * bp + PAR(oma) * s;
                 bb[l] = bn;
                 rbt[l] = bn;
@@ -263,7 +262,7 @@ static inline ALWAYS_INLINE void NAME(fwd_chunk)(const Job *J, S *restrict ws, i
     const int partial = N < BLOCK, nl = partial ? (int)N : BLOCK;
     const S *flags = (const S *)J->flags;
     const S cap = (S)J->cfg.cap;
-    const int rec = J->cfg.record, rec_i = rec && SYN, rec_b = rec && FAM == 2;
+    const int rec = J->cfg.record, rec_i = rec && SYN, rec_b = rec && FAM == FAMILY_ADAPTIVE;
     S *states = ws;                /* per slot: v, i, b rows */
     S *sink = ws + 3 * G * BLOCK;  /* absent recordings are written here */
     S *pad = sink + 3 * BLOCK;     /* padded rows: x, out, rec_v, rec_i, rec_b */
@@ -278,7 +277,7 @@ static inline ALWAYS_INLINE void NAME(fwd_chunk)(const Job *J, S *restrict ws, i
         S *st = states + 3 * g * BLOCK;
         NAME(load_state)(st, J->v0, J, b, n0, nl);
         if (SYN) NAME(load_state)(st + BLOCK, J->i0, J, b, n0, nl);
-        if (FAM == 2) NAME(load_state)(st + 2 * BLOCK, J->b0, J, b, n0, nl);
+        if (FAM == FAMILY_ADAPTIVE) NAME(load_state)(st + 2 * BLOCK, J->b0, J, b, n0, nl);
         const int first = NAME(own_first)(J, s0 + g, n0);
         for (int l = 0; l < BLOCK; l++) own[g * BLOCK + l] = l >= first && l < nl ? (S)1 : (S)0;
         for (int l = 0; l < SUM_LANES; l++) osum[g * SUM_LANES + l] = (S)0;
@@ -336,7 +335,7 @@ static inline ALWAYS_INLINE void NAME(fwd_chunk)(const Job *J, S *restrict ws, i
         S *st = states + 3 * g * BLOCK;
         NAME(copy_row)((S *)J->v + o, st, nl);
         if (SYN) NAME(copy_row)((S *)J->i + o, st + BLOCK, nl);
-        if (FAM == 2) NAME(copy_row)((S *)J->b + o, st + 2 * BLOCK, nl);
+        if (FAM == FAMILY_ADAPTIVE) NAME(copy_row)((S *)J->b + o, st + 2 * BLOCK, nl);
     }
 }
 
@@ -366,13 +365,13 @@ static inline ALWAYS_INLINE void NAME(fwd_chunk)(const Job *J, S *restrict ws, i
 static inline int NAME(slot_path)(const Job *J) {
     const Cfg *c = &J->cfg;
     return J->kind % 3 != 0 && J->N >= BLOCK &&
-           (c->family == 0 || c->surrogate == SG_SINGLE_EXP) && J->g_out != NULL &&
+           (c->family == FAMILY_LEAKY || c->surrogate == SG_SINGLE_EXPONENTIAL) && J->g_out != NULL &&
            J->g_rec_v == NULL && J->g_rec_i == NULL && J->g_rec_b == NULL;
 }
 #endif
 
 /* Rows kept per step and slot: v, surrogate, i (SYN), b (adaptive). */
-static inline int NAME(bwd_rows)(const Cfg *c) { return 2 + c->syn + (c->family == 2); }
+static inline int NAME(bwd_rows)(const Cfg *c) { return 2 + c->syn + (c->family == FAMILY_ADAPTIVE); }
 
 /* Per slot: the gradients gv, gi, gb of the states; the N_ACC sums. (The forward
  * states live in the scratch rows of the steps.) */
@@ -436,7 +435,7 @@ static inline ALWAYS_INLINE void NAME(checkpoints)(const Job *J, S *restrict ckp
         S *st = states + 3 * g * BLOCK;
         NAME(load_state)(st, J->v0, J, b, n0, nl);
         NAME(load_state)(st + BLOCK, SYN ? J->i0 : NULL, J, b, n0, nl);
-        NAME(load_state)(st + 2 * BLOCK, FAM == 2 ? J->b0 : NULL, J, b, n0, nl);
+        NAME(load_state)(st + 2 * BLOCK, FAM == FAMILY_ADAPTIVE ? J->b0 : NULL, J, b, n0, nl);
     }
     for (int64_t t = 0; t < end; t++) {
         for (int64_t g = 0; g < G; g++) {
@@ -529,7 +528,7 @@ static inline ALWAYS_INLINE void NAME(bwd_slot)(const Job *J, float *restrict sc
     const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
     /* rows v, sg, i, b (bwd_chunk's) */
     const int64_t row_i = 2 * BLOCK, row_b = (2 + SYN) * BLOCK;
-    const int64_t step_len = (2 + SYN + (FAM == 2)) * BLOCK;
+    const int64_t step_len = (2 + SYN + (FAM == FAMILY_ADAPTIVE)) * BLOCK;
     const float *x = (const float *)J->x, *g_out = (const float *)J->g_out;
     const float *v0 = (const float *)J->v0, *i0 = (const float *)J->i0;
     const float *b0 = (const float *)J->b0, *g_v = (const float *)J->g_v;
@@ -541,7 +540,7 @@ static inline ALWAYS_INLINE void NAME(bwd_slot)(const Job *J, float *restrict sc
     for (int u = 0; u < U; u++) {
         gv[u] = g_v ? _mm512_loadu_ps(g_v + st0 + 16 * u) : zero;
         gi[u] = SYN && g_i ? _mm512_loadu_ps(g_i + st0 + 16 * u) : zero;
-        gb[u] = FAM == 2 && g_b ? _mm512_loadu_ps(g_b + st0 + 16 * u) : zero;
+        gb[u] = FAM == FAMILY_ADAPTIVE && g_b ? _mm512_loadu_ps(g_b + st0 + 16 * u) : zero;
         a_am[u] = a_as[u] = a_r[u] = a_aad[u] = a_beta[u] = zero;
     }
     for (int k = 0; k < N_ACC * BLOCK; k++) tot[k] = 0.0;
@@ -560,14 +559,14 @@ static inline ALWAYS_INLINE void NAME(bwd_slot)(const Job *J, float *restrict sc
             for (int u = 0; u < U; u++) {
                 v[u] = v0 ? _mm512_loadu_ps(v0 + st0 + 16 * u) : zero;
                 ii[u] = SYN && i0 ? _mm512_loadu_ps(i0 + st0 + 16 * u) : zero;
-                bb[u] = FAM == 2 && b0 ? _mm512_loadu_ps(b0 + st0 + 16 * u) : zero;
+                bb[u] = FAM == FAMILY_ADAPTIVE && b0 ? _mm512_loadu_ps(b0 + st0 + 16 * u) : zero;
             }
         } else { /* the segment's checkpoint: rows v, i, b */
             const float *c = ckpt + (seg - 1) * 3 * BLOCK;
             for (int u = 0; u < U; u++) {
                 v[u] = _mm512_loadu_ps(c + 16 * u);
                 ii[u] = SYN ? _mm512_loadu_ps(c + BLOCK + 16 * u) : zero;
-                bb[u] = FAM == 2 ? _mm512_loadu_ps(c + 2 * BLOCK + 16 * u) : zero;
+                bb[u] = FAM == FAMILY_ADAPTIVE ? _mm512_loadu_ps(c + 2 * BLOCK + 16 * u) : zero;
             }
         }
         for (int64_t t = t0; t < t1; t++) {
@@ -589,17 +588,17 @@ static inline ALWAYS_INLINE void NAME(bwd_slot)(const Job *J, float *restrict sc
                     c = _mm512_mul_ps(P16(as, u), _mm512_add_ps(ii[u], c));
                     ii[u] = c;
                 }
-                if (FAM == 2) _mm512_store_ps(row + row_b + 16 * u, bb[u]);
+                if (FAM == FAMILY_ADAPTIVE) _mm512_store_ps(row + row_b + 16 * u, bb[u]);
                 __m512 v1 = _mm512_add_ps(_mm512_mul_ps(P16(am, u), v[u]), _mm512_mul_ps(P16(k, u), c));
-                if (FAM == 0) { /* leaky: no spike, no surrogate */
+                if (FAM == FAMILY_LEAKY) { /* leaky: no spike, no surrogate */
                     v[u] = v1;
                     continue;
                 }
-                __m512 th = FAM == 2 ? _mm512_add_ps(P16(th0, u), _mm512_mul_ps(P16(beta, u), bb[u])) : P16(th0, u);
+                __m512 th = FAM == FAMILY_ADAPTIVE ? _mm512_add_ps(P16(th0, u), _mm512_mul_ps(P16(beta, u), bb[u])) : P16(th0, u);
                 __m512 s = NAME(spike16)(v1, th, MULTI, cap);
                 v[u] = _mm512_sub_ps(v1, _mm512_mul_ps(s, th));
                 __m512 sg;
-                if (FAM == 2) {
+                if (FAM == FAMILY_ADAPTIVE) {
                     bb[u] = _mm512_add_ps(_mm512_mul_ps(P16(aad, u), bb[u]), _mm512_mul_ps(P16(oma, u), s));
                     sg = NAME(sg_exp16_adaptive)(v1, th, c0, c1);
                 } else {
@@ -626,18 +625,18 @@ static inline ALWAYS_INLINE void NAME(bwd_slot)(const Job *J, float *restrict sc
                 __m512 c = SYN ? _mm512_mul_ps(P16(as, u), _mm512_add_ps(ip, xv)) : xv;
                 __m512 g_v2 = gv[u]; /* no recording gradient, no clamp */
                 __m512 g_v1 = g_v2;
-                if (FAM == 0) { /* the output is v */
+                if (FAM == FAMILY_LEAKY) { /* the output is v */
                     g_v1 = _mm512_add_ps(g_v2, _mm512_loadu_ps(got + 16 * u));
                 } else {
                     __m512 v1 = _mm512_add_ps(_mm512_mul_ps(P16(am, u), vp), _mm512_mul_ps(P16(k, u), c));
-                    __m512 bp = FAM == 2 ? _mm512_load_ps(row + row_b + 16 * u) : zero;
-                    __m512 th = FAM == 2 ? _mm512_add_ps(P16(th0, u), _mm512_mul_ps(P16(beta, u), bp)) : P16(th0, u);
+                    __m512 bp = FAM == FAMILY_ADAPTIVE ? _mm512_load_ps(row + row_b + 16 * u) : zero;
+                    __m512 th = FAM == FAMILY_ADAPTIVE ? _mm512_add_ps(P16(th0, u), _mm512_mul_ps(P16(beta, u), bp)) : P16(th0, u);
                     __m512 s = NAME(spike16)(v1, th, MULTI, cap);
                     __m512 minus_s = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(s), sign));
                     __m512 g_reset_sub = _mm512_mul_ps(minus_s, g_v2);
                     __m512 g_s = _mm512_sub_ps(_mm512_loadu_ps(got + 16 * u), _mm512_mul_ps(th, g_v2));
                     a_r[u] = _mm512_add_ps(a_r[u], g_reset_sub);
-                    if (FAM == 2) {
+                    if (FAM == FAMILY_ADAPTIVE) {
                         __m512 g_bt = gb[u];
                         g_s = _mm512_add_ps(g_s, _mm512_mul_ps(P16(oma, u), g_bt));
                         a_aad[u] = _mm512_add_ps(a_aad[u], _mm512_mul_ps(_mm512_sub_ps(bp, s), g_bt));
@@ -662,9 +661,9 @@ static inline ALWAYS_INLINE void NAME(bwd_slot)(const Job *J, float *restrict sc
             if (t % ACC_CHUNK == 0) {
                 for (int u = 0; u < U; u++) {
                     NAME(flush16)(tot + A_AM * BLOCK + 16 * u, a_am[u]);
-                    if (FAM != 0) NAME(flush16)(tot + A_R * BLOCK + 16 * u, a_r[u]);
+                    if (FAM != FAMILY_LEAKY) NAME(flush16)(tot + A_R * BLOCK + 16 * u, a_r[u]);
                     if (SYN) NAME(flush16)(tot + A_AS * BLOCK + 16 * u, a_as[u]);
-                    if (FAM == 2) {
+                    if (FAM == FAMILY_ADAPTIVE) {
                         NAME(flush16)(tot + A_AAD * BLOCK + 16 * u, a_aad[u]);
                         NAME(flush16)(tot + A_BETA * BLOCK + 16 * u, a_beta[u]);
                     }
@@ -676,7 +675,7 @@ static inline ALWAYS_INLINE void NAME(bwd_slot)(const Job *J, float *restrict sc
     for (int u = 0; u < U; u++) {
         _mm512_storeu_ps((float *)J->g_v0 + st0 + 16 * u, gv[u]);
         if (SYN) _mm512_storeu_ps((float *)J->g_i0 + st0 + 16 * u, gi[u]);
-        if (FAM == 2) _mm512_storeu_ps((float *)J->g_b0 + st0 + 16 * u, gb[u]);
+        if (FAM == FAMILY_ADAPTIVE) _mm512_storeu_ps((float *)J->g_b0 + st0 + 16 * u, gb[u]);
     }
 }
 #undef P16
@@ -730,14 +729,14 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
     const S *x = (const S *)J->x;
     const S *g_out = (const S *)J->g_out, *g_rv = (const S *)J->g_rec_v;
     const S *g_ri = SYN ? (const S *)J->g_rec_i : NULL;
-    const S *g_rb = FAM == 2 ? (const S *)J->g_rec_b : NULL;
+    const S *g_rb = FAM == FAMILY_ADAPTIVE ? (const S *)J->g_rec_b : NULL;
     S *g_x = (S *)J->g_x;
     /* (2)'s states' gradients and sums, carried from a segment to the one before */
     for (int64_t g = 0; g < G; g++) {
         int64_t n0 = slot_n0(J, s0 + g);
         NAME(load_state)(SLOT(g, R_GV), J->g_v, J, b, n0, nl);
         if (SYN) NAME(load_state)(SLOT(g, R_GI), J->g_i, J, b, n0, nl);
-        if (FAM == 2) NAME(load_state)(SLOT(g, R_GB), J->g_b, J, b, n0, nl);
+        if (FAM == FAMILY_ADAPTIVE) NAME(load_state)(SLOT(g, R_GB), J->g_b, J, b, n0, nl);
         for (int k = 0; k < N_ACC * BLOCK; k++) {
             SLOT(g, R_ACC)[k] = (S)0;
             tot[g * N_ACC * BLOCK + k] = 0.0;
@@ -753,12 +752,12 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
             if (seg == 0) {
                 NAME(load_state)(st0, J->v0, J, b, n0, nl);
                 if (SYN) NAME(load_state)(st0 + row_i, J->i0, J, b, n0, nl);
-                if (FAM == 2) NAME(load_state)(st0 + row_b, J->b0, J, b, n0, nl);
+                if (FAM == FAMILY_ADAPTIVE) NAME(load_state)(st0 + row_b, J->b0, J, b, n0, nl);
             } else { /* the segment's checkpoint: rows v, i, b per slot */
                 const S *c = ckpt + ((seg - 1) * G + g) * 3 * BLOCK;
                 NAME(copy_row)(st0, c, BLOCK);
                 if (SYN) NAME(copy_row)(st0 + row_i, c + BLOCK, BLOCK);
-                if (FAM == 2) NAME(copy_row)(st0 + row_b, c + 2 * BLOCK, BLOCK);
+                if (FAM == FAMILY_ADAPTIVE) NAME(copy_row)(st0 + row_b, c + 2 * BLOCK, BLOCK);
             }
         }
         for (int64_t t = t0; t < t1; t++) {
@@ -783,15 +782,15 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
                         in[l] = c;
                     }
                     S v1 = PAR(am) * v[l] + PAR(k) * c;
-                    if (FAM == 0) {
+                    if (FAM == FAMILY_LEAKY) {
                         vn[l] = NAME(clamp_min)(v1, PAR(m), f_min[l], FAST);
                     } else {
                         S bp = bb[l];
-                        S th = FAM == 2 ? PAR(th0) + PAR(beta) * bp : PAR(th0);
+                        S th = FAM == FAMILY_ADAPTIVE ? PAR(th0) + PAR(beta) * bp : PAR(th0);
                         S s = NAME(spike)(v1, th, MULTI, cap);
                         S v2 = NAME(reset)(v1, s, th, PAR(R), f_to[l], f_none[l], f_amount[l],
                                            FAST);
-                        if (FAM == 2) {
+                        if (FAM == FAMILY_ADAPTIVE) {
                             th_row[l] = th;
                             bn[l] = PAR(aad) * bp + PAR(oma) * s;
                         }
@@ -799,9 +798,9 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
                         vn[l] = NAME(clamp_min)(v2, PAR(m), f_min[l], FAST);
                     }
                 }
-                if (FAM == 2) {
+                if (FAM == FAMILY_ADAPTIVE) {
                     NAME(sg_row)(kind, sgc, sgt, th_row, NULL, NULL);
-                } else if (FAM == 1) {
+                } else if (FAM == FAMILY_SPIKING) {
                     NAME(sg_row)(kind, sgc, sgt, p.th0, p.sga, p.sgb);
                 }
             }
@@ -855,11 +854,11 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
                     S v1 = PAR(am) * vp + PAR(k) * c;
                     S g_vt = gv[l] + grvr[l];
                     S v2 = v1, s = 0, th = 0, bp = 0;
-                    if (FAM == 0) {
+                    if (FAM == FAMILY_LEAKY) {
                         g_vt = g_vt + gor[l];
                     } else {
-                        bp = FAM == 2 ? sbt[l] : (S)0;
-                        th = FAM == 2 ? PAR(th0) + PAR(beta) * bp : PAR(th0);
+                        bp = FAM == FAMILY_ADAPTIVE ? sbt[l] : (S)0;
+                        th = FAM == FAMILY_ADAPTIVE ? PAR(th0) + PAR(beta) * bp : PAR(th0);
                         s = NAME(spike)(v1, th, MULTI, cap);
                         if (!FAST) {
                             v2 = NAME(reset)(v1, s, th, PAR(R), f_to[l], f_none[l], f_amount[l],
@@ -873,7 +872,7 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
                         a_min[l] += g_vt - g_v2;
                     }
                     S g_v1 = g_v2;
-                    if (FAM != 0) {
+                    if (FAM != FAMILY_LEAKY) {
                         /* reset */
                         S g_reset_sub = -s * g_v2, g_s;
                         if (FAST) {
@@ -888,7 +887,7 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
                             g_v1 = f_to[l] != 0 ? g_v1_to : g_v2;
                             a_r[l] += g_reset;
                         }
-                        if (FAM == 2) {
+                        if (FAM == FAMILY_ADAPTIVE) {
                             S g_bt = gb[l] + grbr[l];
                             g_s = g_s + PAR(oma) * g_bt;
                             a_aad[l] += (bp - s) * g_bt;
@@ -937,7 +936,7 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
         int64_t n0 = slot_n0(J, s0 + g), o = b * N + n0;
         NAME(copy_row)((S *)J->g_v0 + o, SLOT(g, R_GV), nl);
         if (SYN) NAME(copy_row)((S *)J->g_i0 + o, SLOT(g, R_GI), nl);
-        if (FAM == 2) NAME(copy_row)((S *)J->g_b0 + o, SLOT(g, R_GB), nl);
+        if (FAM == FAMILY_ADAPTIVE) NAME(copy_row)((S *)J->g_b0 + o, SLOT(g, R_GB), nl);
         NAME(write_partials)(J, tot + g * N_ACC * BLOCK, o, nl);
     }
 #undef SLOT
@@ -948,7 +947,10 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
  * min_v_mem and the subtractive reset by the threshold (the defaults: no selects), and
  * 2 when in addition all neurons share their parameters (float32 only; see PAR). */
 
-/* The (family, synapse, multiple spikes) cases, by kind / 3: C(case, FAM, SYN, MULTI) */
+/* The (family, synapse, multiple spikes) cases, by kind / 3: C(case, FAM, SYN, MULTI).
+ * FAM is a family's code as a digit (the specializations' names are pasted from it). */
+_Static_assert(FAMILY_LEAKY == 0 && FAMILY_SPIKING == 1 && FAMILY_ADAPTIVE == 2,
+               "EACH_CASE spells the family codes of families.py");
 #define EACH_CASE(C)                                                                     \
     C(0, 0, 0, 0) C(1, 0, 1, 0) C(2, 1, 0, 0) C(3, 1, 0, 1) C(4, 1, 1, 0) C(5, 1, 1, 1)  \
     C(6, 2, 0, 0) C(7, 2, 0, 1) C(8, 2, 1, 0) C(9, 2, 1, 1)

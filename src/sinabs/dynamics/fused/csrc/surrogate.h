@@ -167,7 +167,7 @@ static inline ALWAYS_INLINE S NAME(fabs_s)(S x) { return x < 0 ? -x : x; }
 
 static inline ALWAYS_INLINE void NAME(sg_factor)(int kind, const double *c, S th, S *fa,
                                                  S *fb) {
-    if (kind == SG_SINGLE_EXP) {
+    if (kind == SG_SINGLE_EXPONENTIAL) {
         S width = th * (S)c[0];
         *fa = width;
         *fb = (S)c[1] / width;
@@ -192,7 +192,7 @@ static NOINLINE void NAME(sg_row)(int kind, const double *c, S *restrict row,
             IVDEP
             for (int l = 0; l < BLOCK; l++) row[l] = row[l] >= th[l] - window ? fa[l] : (S)0;
         }
-    } else if (kind == SG_SINGLE_EXP) {
+    } else if (kind == SG_SINGLE_EXPONENTIAL) {
         /* (grad_scale / width) * exp(-|v - th| / width) */
 #if EXP16 /* the default surrogate: the same operations, exp16 for the exp */
         if (fa == NULL) {
@@ -224,7 +224,7 @@ static NOINLINE void NAME(sg_row)(int kind, const double *c, S *restrict row,
                 row[l] = fb[l] * EXP(-NAME(fabs_s)(row[l] - th[l]) / fa[l]);
             }
         }
-    } else if (kind == SG_PERIODIC_EXP) {
+    } else if (kind == SG_PERIODIC_EXPONENTIAL) {
         const S width = (S)c[0], scale = (S)c[1];
         IVDEP
         for (int l = 0; l < BLOCK; l++) {

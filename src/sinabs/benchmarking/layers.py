@@ -1,5 +1,5 @@
-"""Timing the neuron layers' backends: the pieces shared by ``sinabs bench`` and the
-scripts under ``benchmarks/``.
+"""Timing single neuron layers on each backend: the pieces shared by ``sinabs bench``
+and the scripts under ``benchmarks/``.
 
 A measurement runs one layer (LIF, IAF, ALIF or ExpLeak in a fixed configuration) on
 one backend, forward only (no autograd) and forward+backward, and takes the median
@@ -7,7 +7,7 @@ wall time over repeated calls after a warm-up call. Inputs are seeded, so every
 backend sees the same data.
 
 Example:
-    >>> from sinabs.benchmark import time_layer
+    >>> from sinabs.benchmarking.layers import time_layer
     >>> row = time_layer("LIF", "reference", (4, 10, 8), budget_s=0.05)
     >>> sorted(row)
     ['fwd_ms', 'train_ms']

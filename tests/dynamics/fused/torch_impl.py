@@ -1,7 +1,11 @@
 r"""The fused scan in plain PyTorch: forward without a graph, hand-written backward.
 
-This is the fallback when the compiled CPU kernel is unavailable, and the array-form
-statement of the math every kernel implements. Per step (all tensors ``(B, N)``,
+The test oracle of the kernels in neutral form (``kernel_checks``, ``test_cpu_kernel``,
+``benchmarks/gpu_check.py``), and the array-form statement of the math every kernel
+implements. It differs from :func:`sinabs.dynamics.reference.reference_scan`, the
+oracle of the layers, in what it checks: the kernels' own contract (the ``(P, N)``
+parameter table, absent states as empty tensors, the parameter gradients per row, the
+C kernel's forward bit for bit) rather than the layers' semantics. Per step (all tensors ``(B, N)``,
 parameters ``(N,)``, see :mod:`.config`):
 
 .. code-block:: text
@@ -27,41 +31,21 @@ from __future__ import annotations
 
 import torch
 
-from ... import activation as act
-from .config import (
-    RESET_SUBTRACT,
-    RESET_TO_VALUE,
-    ROW,
-    SPIKE_MAX,
-    SPIKE_MULTI,
-    SPIKE_SINGLE,
-    KernelConfig,
-)
+from sinabs.dynamics.families import Reset, Spike
+from sinabs.dynamics.fused.config import ROW, KernelConfig, surrogate_object
 
 Tensors = tuple[torch.Tensor, ...]
 
 
-def surrogate_fn(cfg: KernelConfig) -> act.surrogate_gradient_fn.SingleExponential:
-    """The surrogate object encoded in ``cfg``."""
-    f = cfg.fconfig[1:]
-    return [  # type: ignore[return-value]
-        lambda: act.Heaviside(window=f[0]),
-        lambda: act.SingleExponential(grad_width=f[0], grad_scale=f[1]),
-        lambda: act.PeriodicExponential(grad_width=f[0], grad_scale=f[1]),
-        lambda: act.Gaussian(mu=f[0], sigma=f[1], grad_scale=f[2]),
-        lambda: act.MultiGaussian(mu=f[0], sigma=f[1], h=f[2], s=f[3], grad_scale=f[4]),
-    ][cfg.surrogate]()
-
-
 def _spike(v: torch.Tensor, th: torch.Tensor, cfg: KernelConfig) -> torch.Tensor:
-    if cfg.spike == SPIKE_SINGLE:
+    if cfg.spike == Spike.SINGLE:
         spikes = ((v - th) >= 0).to(v.dtype)
     else:
         count = torch.div(v, th, rounding_mode="trunc")
         spikes = torch.where(v > 0, count, torch.zeros((), dtype=v.dtype))
-        if cfg.spike == SPIKE_MAX:
+        if cfg.spike == Spike.MAX:
             spikes = torch.clamp(spikes, max=cfg.fconfig[0])
-        assert cfg.spike in (SPIKE_MULTI, SPIKE_MAX)
+        assert cfg.spike in (Spike.MULTI, Spike.MAX)
     return spikes + (v - v)  # NaN where v is not finite (see activation.spike_generation)
 
 
@@ -87,20 +71,20 @@ class _Step:
             v1 = v + cur
         r["cur"], r["v1"] = cur, v1
         v2, b_new = v1, b
-        if cfg.family != 0:
-            th = self.theta + self.beta * b if cfg.family == 2 else self.theta
+        if cfg.spikes:
+            th = self.theta + self.beta * b if cfg.adaptive else self.theta
             s = _spike(v1, th, cfg)
-            if cfg.reset == RESET_SUBTRACT:
+            if cfg.reset == Reset.SUBTRACT:
                 v2 = v1 - s * (self.amount if cfg.reset_by_amount else th)
-            elif cfg.reset == RESET_TO_VALUE:
+            elif cfg.reset == Reset.TO_VALUE:
                 v2 = torch.where(s == 0, v1, self.amount)
-            if cfg.family == 2:
+            if cfg.adaptive:
                 b_new = self.a_ad * b + (1 - self.a_ad) * s
             r["th"], r["s"] = th, s
         r["v2"] = v2
         r["v"] = torch.relu(v2 - self.m) + self.m if cfg.has_min else v2
         r["i"], r["b"] = cur if cfg.has_syn else i, b_new
-        r["out"] = r["s"] if cfg.family != 0 else r["v"]
+        r["out"] = r["s"] if cfg.spikes else r["v"]
         return r
 
 
@@ -140,10 +124,10 @@ def scan_forward(
         out,
         v.clone(),
         i.clone() if cfg.has_syn else x.new_empty(0),
-        b.clone() if cfg.family == 2 else x.new_empty(0),
+        b.clone() if cfg.adaptive else x.new_empty(0),
         stacked(rec_v, True),
         stacked(rec_i, cfg.has_syn),
-        stacked(rec_b, cfg.family == 2),
+        stacked(rec_b, cfg.adaptive),
         out.sum(dtype=torch.float64).to(x.dtype),
     )
 
@@ -170,7 +154,7 @@ def scan_backward(
 ) -> Tensors:
     """Gradients ``(g_x, g_v0, g_i0, g_b0, g_params (P, N))`` of the forward above."""
     step = _Step(params, cfg)
-    surrogate = surrogate_fn(cfg) if cfg.family != 0 else None
+    surrogate = surrogate_object(cfg) if cfg.spikes else None
     # Recompute the states before every step.
     before: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
     v, i, b = v0, i0, b0
@@ -182,7 +166,7 @@ def scan_backward(
 
     gv = _or_zero(g_v, v0)
     gi = _or_zero(g_i, v0) if cfg.has_syn else None
-    gb = _or_zero(g_b, v0) if cfg.family == 2 else None
+    gb = _or_zero(g_b, v0) if cfg.adaptive else None
     g_rv = g_rec_v.unbind(1) if cfg.record and g_rec_v.numel() else None
     g_ri = g_rec_i.unbind(1) if cfg.record and g_rec_i.numel() else None
     g_rb = g_rec_b.unbind(1) if cfg.record and g_rec_b.numel() else None
@@ -194,7 +178,7 @@ def scan_backward(
         v_prev, i_prev, b_prev = before[t]
         r = step(xs[t], v_prev, i_prev, b_prev)
         g_vt = gv if g_rv is None else gv + g_rv[t]
-        if cfg.family == 0:
+        if not cfg.spikes:
             g_vt = g_vt + g_outs[t]
         if cfg.has_min:
             mask = (r["v2"] - step.m) > 0
@@ -204,11 +188,11 @@ def scan_backward(
             g_v2 = g_vt
         g_v1 = g_v2
         g_b_prev = None
-        if cfg.family != 0:
+        if cfg.spikes:
             s, th = r["s"], r["th"]
             g_s = g_outs[t]
             g_th = None
-            if cfg.reset == RESET_SUBTRACT:
+            if cfg.reset == Reset.SUBTRACT:
                 amount = step.amount if cfg.reset_by_amount else th
                 g_s = g_s - amount * g_v2
                 g_reset = -s * g_v2
@@ -216,10 +200,10 @@ def scan_backward(
                     gp["reset_amount"] += g_reset
                 else:
                     g_th = g_reset
-            elif cfg.reset == RESET_TO_VALUE:
+            elif cfg.reset == Reset.TO_VALUE:
                 g_v1 = torch.where(s == 0, g_v2, 0.0)
                 gp["reset_amount"] += g_v2 - g_v1
-            if cfg.family == 2:
+            if cfg.adaptive:
                 assert gb is not None
                 g_bt = gb if g_rb is None else gb + g_rb[t]
                 g_s = g_s + (1 - step.a_ad) * g_bt
