@@ -18,17 +18,18 @@ gradient (5 tensors in all).
 
 Memory: PyTorch's CPU allocator takes large blocks from glibc's malloc, which maps
 every block above its mmap threshold (at most 32 MiB) fresh from the OS and unmaps it
-on free, so each new output tensor is page-faulted in (and zeroed by the kernel)
-again: that costs about as much as writing the tensor once more. By default this
-script re-executes itself with the allocator settings the README recommends for CPU
-training, both read at process start-up (sinabs itself never sets them):
+on free, so each new output tensor would be page-faulted in (and zeroed by the kernel)
+again. sinabs tunes glibc on the kernel's first use (:mod:`sinabs.allocator`), so by
+default (``--allocator default``) this script measures what a user gets without setting
+anything. The other set-ups, each applied by re-executing this script:
 
-* ``GLIBC_TUNABLES=glibc.malloc.mmap_threshold=...:glibc.malloc.trim_threshold=...``
-  (see :data:`ALLOCATOR_ENV`): freed blocks stay in the heap and are reused;
-* ``THP_MEM_ALLOC_ENABLE=1``: large blocks on transparent huge pages.
+* ``--allocator untuned``: ``SINABS_NO_ALLOCATOR_TUNING=1``, glibc's own behaviour;
+* ``--allocator tuned``: the variables the README used to recommend, read at process
+  start-up (:data:`ALLOCATOR_ENV`): ``GLIBC_TUNABLES`` with 4 GiB mmap and trim
+  thresholds, and ``THP_MEM_ALLOC_ENABLE=1`` (large blocks on transparent huge pages);
+* ``--allocator thp``: only ``THP_MEM_ALLOC_ENABLE=1``, untuned.
 
-``--allocator default`` keeps the process's own settings, ``--allocator thp`` sets
-only the second.
+``benchmarks/bench_cpu_env.py`` compares them side by side with the peers.
 """
 
 from __future__ import annotations
@@ -45,13 +46,22 @@ from typing import Any
 
 from sinabs.benchmarking.layers import LAYERS, bench_inputs, make_layer, median_ms, time_layer
 
-#: environment of ``--allocator tuned`` (the default); 4 GiB thresholds: blocks up to
-#: that size come from the heap and are kept there after free
+#: environment of ``--allocator tuned``; 4 GiB thresholds: blocks up to that size come
+#: from the heap and are kept there after free
 ALLOCATOR_ENV = {
     "GLIBC_TUNABLES": (
         "glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=4294967296"
     ),
     "THP_MEM_ALLOC_ENABLE": "1",
+}
+#: the variable that keeps sinabs from tuning the allocator (sinabs.allocator)
+OPT_OUT = "SINABS_NO_ALLOCATOR_TUNING"
+#: what each ``--allocator`` sets (the variables of the others are removed)
+ALLOCATOR_SETUPS: dict[str, dict[str, str]] = {
+    "default": {},
+    "untuned": {OPT_OUT: "1"},
+    "tuned": ALLOCATOR_ENV,
+    "thp": {OPT_OUT: "1", "THP_MEM_ALLOC_ENABLE": "1"},
 }
 SIZES = [(32, 100, 128), (32, 100, 4096), (8, 1000, 1024), (128, 50, 16384)]
 
@@ -146,12 +156,13 @@ def _in_child(
     """A measurement in a fresh process. Timings: a backend timed after another one in
     the same process inherits its heap (measured: the fused forward at (128, 50, 16384)
     took 42 ms after the reference and 28 ms before it), so each gets a clean one.
-    Peak memory: with the default allocator (the tuned one keeps freed memory)."""
+    Peak memory: with glibc's own allocator settings (a tuned one keeps freed memory)."""
     command = [sys.executable, os.path.abspath(__file__), "--child", what, name, backend]
     command += [str(d) for d in size] + ["--threads", str(threads)]
     env = dict(os.environ)
     if what == "peak":
         env = {k: v for k, v in env.items() if k not in ALLOCATOR_ENV}
+        env[OPT_OUT] = "1"
     result = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -160,6 +171,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(args.threads)
+    import sinabs
     from sinabs.dynamics.fused import cpu_kernel
 
     bandwidth = _bandwidth(torch)
@@ -206,6 +218,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "allocator": args.allocator,
         "thp": os.environ.get("THP_MEM_ALLOC_ENABLE", "0"),
         "glibc_tunables": os.environ.get("GLIBC_TUNABLES", ""),
+        "allocator_tuning": sinabs.allocator_tuning(),
         "cpu_thread_pool": cpu_kernel.thread_pool() if cpu_kernel.available() else None,
         "cpu_kernel": cpu_kernel.available(),
         "bandwidth_GBps": bandwidth / 1e9,
@@ -230,10 +243,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--allocator",
-        choices=("tuned", "thp", "default"),
-        default="tuned",
-        help="tuned: glibc keeps freed blocks + huge pages (default); thp: huge pages only; "
-        "default: leave the environment alone",
+        choices=tuple(ALLOCATOR_SETUPS),
+        default="default",
+        help="default: what a user gets (sinabs tunes glibc itself); untuned: "
+        f"{OPT_OUT}=1; tuned: the README's start-up variables (GLIBC_TUNABLES, "
+        "THP_MEM_ALLOC_ENABLE); thp: huge pages only, untuned",
     )
     parser.add_argument(
         "--child", nargs=6, metavar=("WHAT", "LAYER", "BACKEND", "B", "T", "N"),
@@ -246,11 +260,12 @@ def main() -> None:
         warnings.simplefilter("ignore", RuntimeWarning)
         print(json.dumps(_CHILD_MEASUREMENTS[what](name, backend, size, args.threads)))
         return
-    wanted = {"tuned": ALLOCATOR_ENV, "thp": {"THP_MEM_ALLOC_ENABLE": "1"}, "default": {}}
-    env_needed = wanted[args.allocator]
-    if any(os.environ.get(k) != v for k, v in env_needed.items()):
-        env = {**os.environ, **env_needed}
-        sys.exit(subprocess.call([sys.executable, *sys.argv], env=env))
+    env_needed = ALLOCATOR_SETUPS[args.allocator]
+    variables = {OPT_OUT, *ALLOCATOR_ENV}
+    current = {k: os.environ[k] for k in variables if k in os.environ}
+    if current != env_needed:
+        env = {k: v for k, v in os.environ.items() if k not in variables}
+        sys.exit(subprocess.call([sys.executable, *sys.argv], env={**env, **env_needed}))
     warnings.simplefilter("ignore", RuntimeWarning)
     result = run(args)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

@@ -8,9 +8,10 @@ updates the page. In a Markdown page::
     :kind: cpu
     ```
 
-``kind`` is ``cpu`` (``benchmarks/bench_cpu.py``'s report), ``gpu`` (the ``timings``
-of ``benchmarks/gpu_check.py``'s report) or ``network`` (``benchmarks/bench_network.py``'s
-report). The path is relative to the page.
+``kind`` is ``cpu`` (``benchmarks/bench_cpu.py``'s report), ``cpu_env``
+(``benchmarks/bench_cpu_env.py``'s: allocator set-ups and peers side by side), ``gpu``
+(the ``timings`` of ``benchmarks/gpu_check.py``'s report) or ``network``
+(``benchmarks/bench_network.py``'s report). The path is relative to the page.
 :func:`table_rows` is the formatting; :func:`format_ms` and :func:`format_ratio` are
 shared with the test that checks the README's short table against the same reports.
 """
@@ -69,6 +70,50 @@ def _cpu(report: dict[str, Any]) -> tuple[Row, list[Row]]:
     return header, rows
 
 
+#: what each variant of bench_cpu_env.py is, for the table
+ENV_VARIANTS = {
+    "fused": "sinabs, nothing set (allocator tuned by sinabs)",
+    "fused-untuned": "sinabs, SINABS_NO_ALLOCATOR_TUNING=1",
+    "fused-thp": "sinabs, THP_MEM_ALLOC_ENABLE=1, untuned",
+    "fused-env": "sinabs, GLIBC_TUNABLES + THP_MEM_ALLOC_ENABLE=1",
+    "fused-thp-tuned": "sinabs, THP_MEM_ALLOC_ENABLE=1 (allocator tuned by sinabs)",
+    "unbind": "PyTorch loop over x.unbind(1), nothing set",
+    "unbind-tuned": "PyTorch loop over x.unbind(1), allocator tuned by sinabs",
+    "spikingjelly": "SpikingJelly LIFNode (multi-step), nothing set",
+}
+
+
+def _range(values: Sequence[float]) -> str:
+    return f"{format_ms(values[0])} to {format_ms(values[1])}"
+
+
+def _cpu_env(report: dict[str, Any]) -> tuple[Row, list[Row]]:
+    header = [
+        "set-up",
+        "forward (ms): median (range over rounds)",
+        "forward / floor",
+        "forward / floor, fastest calls",
+        "forward+backward (ms): median (range)",
+        "forward+backward / floor",
+        "forward+backward / floor, fastest calls",
+        "page faults per training step",
+    ]
+    rows = [
+        [
+            ENV_VARIANTS.get(name, name),
+            f"{format_ms(s['fwd_ms'])} ({_range(s['fwd_range'])})",
+            format_ratio(s["fwd_over_floor"]),
+            format_ratio(s["fwd_min_over_floor"]),
+            f"{format_ms(s['train_ms'])} ({_range(s['train_range'])})",
+            format_ratio(s["train_over_floor"]),
+            format_ratio(s["train_min_over_floor"]),
+            f"{s['train_faults_per_call']:.0f}",
+        ]
+        for name, s in report["summary"].items()
+    ]
+    return header, rows
+
+
 def _gpu(report: dict[str, Any]) -> tuple[Row, list[Row]]:
     header = [
         "layer",
@@ -117,6 +162,7 @@ def _network(report: dict[str, Any]) -> tuple[Row, list[Row]]:
 
 KINDS: dict[str, Callable[[dict[str, Any]], tuple[Row, list[Row]]]] = {
     "cpu": _cpu,
+    "cpu_env": _cpu_env,
     "gpu": _gpu,
     "network": _network,
 }
@@ -143,6 +189,13 @@ def _caption(report: dict[str, Any], kind: str) -> str:
             f"{report['machine']}, {report['threads']} threads, torch {report['torch']}, "
             f"allocator {report['allocator']}, float32; copy bandwidth "
             f"{report['bandwidth_GBps']:.0f} GB/s"
+        )
+    if kind == "cpu_env":
+        size = _size(report["size"])
+        return (
+            f"{report['layer']} at {size}, {report['machine']}, {report['threads']} threads, "
+            f"torch {report['torch']}, float32; medians over {report['rounds']} rounds of "
+            "fresh processes"
         )
     return (
         f"{report['machine']}, torch {report['torch']}, Triton {report['triton']}, "
@@ -176,7 +229,7 @@ def table_node(caption: str, header: Row, rows: list[Row]) -> nodes.table:
 
 
 class BenchmarkTable(SphinxDirective):
-    """``benchmark-table PATH`` with ``:kind: cpu|gpu|network``."""
+    """``benchmark-table PATH`` with ``:kind: cpu|cpu_env|gpu|network``."""
 
     required_arguments = 1
     option_spec: ClassVar[dict[str, Callable[[str], Any]]] = {

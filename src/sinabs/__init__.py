@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import (
     activation,
+    allocator,
     cnnutils,
     conversion,
     dynamics,
@@ -18,6 +19,7 @@ from . import (
     utils,
     validate_memory_speck,
 )
+from .allocator import allocator_tuning, set_allocator_tuning
 from .from_torch import from_model
 from .network import Network
 from .recording import Recording
@@ -70,6 +72,8 @@ __all__ = [
     "ValidateMapping",
     "__version__",
     "activation",
+    "allocator",
+    "allocator_tuning",
     "cnnutils",
     "conversion",
     "dynamics",
@@ -81,6 +85,7 @@ __all__ = [
     "nir",
     "plotting",
     "reset_states",
+    "set_allocator_tuning",
     "set_batch_size",
     "synopcounter",
     "to_nir",

@@ -109,7 +109,12 @@ def test_performance_tables_come_from_the_reports(docs_html: Path) -> None:
         sys.path.remove(str(DOCS / "_ext"))
     html = (docs_html / "performance.html").read_text()
     cells = re.findall(r"<td><p>([^<]*)</p></td>", html)
-    for name, kind in (("cpu_bench_2core.json", "cpu"), ("gpu_check_h200.json", "gpu")):
+    reports = (
+        ("cpu_bench_2core.json", "cpu"),
+        ("cpu_default_env_2core.json", "cpu_env"),
+        ("gpu_check_h200.json", "gpu"),
+    )
+    for name, kind in reports:
         report = json.loads((ROOT / "benchmarks" / "results" / name).read_text())
         _, rows = tables.table_rows(report, kind)
         assert rows

@@ -1,8 +1,9 @@
 """The benchmark scripts for work on the CPU kernel run end to end (at a tiny size).
 
-``benchmarks/ab_cpu.py`` (two builds side by side) and ``benchmarks/segments_cpu.py``
-(the backward of long sequences by segment length) are run by hand when the kernel
-changes; these runs keep them from rotting in between. Their timings mean nothing here.
+``benchmarks/ab_cpu.py`` (two builds side by side), ``benchmarks/segments_cpu.py``
+(the backward of long sequences by segment length) and ``benchmarks/bench_cpu_env.py``
+(allocator set-ups and peers) are run by hand when the kernel changes; these runs keep
+them from rotting in between. Their timings mean nothing here.
 """
 
 from __future__ import annotations
@@ -61,3 +62,23 @@ def test_ab_script(tmp_path: Path) -> None:
     (row,) = result["rows"]
     assert row["layer"] == "LIF" and row["size"] == [1, 20, 64]
     assert row["a_train_ms"] > 0 and row["b_train_ms"] > 0 and row["train_b_over_a"] > 0
+
+
+def test_default_environment_script(tmp_path: Path) -> None:
+    """bench_cpu_env.py: each allocator set-up in its own process, as the JSON says."""
+    args = ["--size", "2x10x64", "--rounds", "1", "--budget", "0.02"]
+    args += ["--variants", "fused", "fused-untuned", "fused-env", "unbind"]
+    result = _run("bench_cpu_env.py", args, tmp_path)
+    summary, runs = result["summary"], result["runs"]
+    assert list(summary) == ["fused", "fused-untuned", "fused-env", "unbind"]
+    tuned = runs["fused"][0]["tuning"]
+    assert tuned["applied"] and tuned["settings"] == {"mmap": 2**30, "trim": 2**30}
+    assert runs["fused-untuned"][0]["tuning"]["applied"] is False
+    # GLIBC_TUNABLES sets both thresholds there: sinabs leaves them alone
+    assert runs["fused-env"][0]["tuning"]["settings"] == {}
+    for s in summary.values():
+        assert s["fwd_ms"] > 0 and s["train_over_floor"] > 0
+    assert result["fused_speedup_over"]["unbind"]["train"] > 0
+    assert set(result["first_touch"]) == {
+        f"{kind}_{t}t_ms" for kind in ("fresh", "reused") for t in (1, 2)
+    }

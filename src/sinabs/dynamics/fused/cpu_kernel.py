@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+from ...allocator import tune_for_kernels
 from ..families import CONFIG_FIELDS, N_KERNEL_CONSTS, PARAM_ROWS, STATES
 from .config import KernelConfig, kernel_constants
 
@@ -79,6 +80,7 @@ def _library() -> ctypes.CDLL | str:
     lib.sinabs_scan_threading.argtypes = [ctypes.c_int]
     lib.sinabs_scan_threading.restype = ctypes.c_int
     exp.argtypes, exp.restype = [ctypes.c_int, _i64, _p, _p], ctypes.c_int
+    tune_for_kernels()  # once per process, opt-out: see sinabs.allocator
     return lib
 
 
