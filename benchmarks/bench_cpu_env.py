@@ -169,7 +169,7 @@ def _faults_per_call(fn: Callable[[], None], calls: int = 5) -> float:
 def _child(variant: str, size: tuple[int, int, int], threads: int, budget_s: float) -> dict:
     import torch
 
-    from sinabs.benchmark import bench_inputs
+    from sinabs.benchmarking.layers import bench_inputs
 
     torch.set_num_threads(threads)
     x, grad = bench_inputs("LIF", size)
