@@ -107,6 +107,7 @@ def run_interleaved(args: argparse.Namespace) -> list[dict[str, Any]]:
     import segments_cpu
     import torch
 
+    from sinabs.dynamics.families import STATES
     from sinabs.dynamics.fused import cpu_kernel
 
     torch.set_num_threads(args.threads)
@@ -120,7 +121,7 @@ def run_interleaved(args: argparse.Namespace) -> list[dict[str, Any]]:
         for name in args.layers:
             neutral = segments_cpu._neutral_args(name, size)
             x = neutral[0]
-            grads = (torch.rand_like(x), *[x.new_empty(0)] * 6)
+            grads = (torch.rand_like(x), *[x.new_empty(0)] * (2 * len(STATES)))
             times: dict[str, list[float]] = {f"{k}_{w}": [] for k in libs for w in ("fwd", "bwd")}
             for rep in range(args.interleaved + 1):  # the first round warms up
                 for key, lib in libs.items():

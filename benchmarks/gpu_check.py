@@ -98,6 +98,8 @@ def kernel_configs() -> dict[str, Any]:
 
 def kernel_inputs(torch: Any, cfg: Any, size: tuple[int, int, int], dtype: Any, device: str):
     """Random neutral-form inputs with per-neuron parameters."""
+    from sinabs.dynamics.families import ROWS
+
     batch, steps, n = size
     gen = torch.Generator(device=device).manual_seed(0)
 
@@ -111,6 +113,7 @@ def kernel_inputs(torch: Any, cfg: Any, size: tuple[int, int, int], dtype: Any, 
     v0 = rand((batch, n), -0.5, 1.0)
     i0 = rand((batch, n), -0.5, 0.5) if cfg.has_syn else x.new_empty(0)
     b0 = rand((batch, n), 0.0, 0.5) if cfg.family == 2 else x.new_empty(0)
+    u0 = x.new_empty(0)  # (Izhikevich's; none of the configurations here)
     # rows of PARAM_ROWS; reset_amount stays positive (a negative amount with
     # MultiSpike makes v grow without bound)
     ranges = [
@@ -122,8 +125,10 @@ def kernel_inputs(torch: Any, cfg: Any, size: tuple[int, int, int], dtype: Any, 
         (0.5, 2.0),
         (0.2, 0.6),
     ]
+    # the rows of the families not checked here at their exact identities
+    ranges += [(row.unused, row.unused) for row in ROWS[len(ranges) :]]
     params = torch.stack([rand((n,), lo, hi) for lo, hi in ranges])
-    return x, v0, i0, b0, params
+    return x, v0, i0, b0, u0, params
 
 
 def _close(torch: Any, got: Any, ref: Any) -> tuple[bool, float]:
@@ -150,26 +155,27 @@ def check_kernels(torch: Any, device: str, size: tuple[int, int, int]) -> list[d
                 args = (*kernel_inputs(torch, cfg, size, dtype, device), cfg)
                 got = tk.scan_forward(*args)
                 ref = torch_impl.scan_forward(*args)
-                names = ("out", "v", "i", "b", "rec_v", "rec_i", "rec_b")
+                names = ("out", "v", "i", "b", "u", "rec_v", "rec_i", "rec_b", "rec_u")
                 row["forward_mismatch"] = [
-                    n for n, g, r in zip(names, got[:7], ref[:7], strict=True)
+                    n for n, g, r in zip(names, got[:-1], ref[:-1], strict=True)
                     if g.shape != r.shape or not torch.equal(g, r)
                 ]  # fmt: skip
                 # out_sum: a float64 reduction on each side, in different orders
-                row["out_sum_rel_error"] = abs(got[7].item() - ref[7].item()) / max(
-                    abs(ref[7].item()), 1e-30
+                row["out_sum_rel_error"] = abs(got[-1].item() - ref[-1].item()) / max(
+                    abs(ref[-1].item()), 1e-30
                 )
                 row["spikes_per_neuron_step"] = ref[0].mean().item() if cfg.family else None
                 gen = torch.Generator(device=device).manual_seed(1)
                 upstream = [
                     torch.rand(r.shape, generator=gen, device=device, dtype=dtype) - 0.5
-                    for r in ref[:7]
+                    for r in ref[:-1]
                 ]
                 g_got = tk.scan_backward(*upstream, *args)
                 g_ref = torch_impl.scan_backward(*upstream, *args)
                 worst = 0.0
                 bad = []
-                for n, g, r in zip(("x", "v0", "i0", "b0", "params"), g_got, g_ref, strict=True):
+                grads = ("x", "v0", "i0", "b0", "u0", "params")
+                for n, g, r in zip(grads, g_got, g_ref, strict=True):
                     ok, err = _close(torch, g, r)
                     worst = max(worst, err)
                     if not ok:
@@ -332,6 +338,7 @@ def check_operator(torch: Any, device: str, fused: str) -> dict[str, Any]:
             prepared.v0.requires_grad_(True),
             prepared.i0.requires_grad_(True),
             prepared.b0,
+            prepared.u0,
             *[row.clone().requires_grad_(True) for row in prepared.rows],
             cfg.ints(),
             list(cfg.fconfig),
@@ -411,6 +418,7 @@ def time_row(
     torch: Any, device: str, fused: str, name: str, size: tuple[int, int, int], bandwidth: float
 ) -> dict[str, Any]:
     """Timings of one layer at one size: both backends through the layer, and the kernels."""
+    from sinabs.dynamics.families import STATES
     from sinabs.dynamics.fused import triton_kernel as tk
 
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
@@ -437,15 +445,15 @@ def time_row(
         row[f"{backend}_train_ms"] = _time(train, sync, budget, reps)
     # the bare kernels: neutral form, no layer or autograd overhead
     cfg = dataclasses.replace(kernel_configs()[KERNEL_OF_LAYER[name]], record=False)
-    xk, v0, i0, b0, params = kernel_inputs(torch, cfg, size, torch.float32, device)
-    e = xk.new_empty(0)  # absent upstream gradients
+    inputs = kernel_inputs(torch, cfg, size, torch.float32, device)
+    e = inputs[0].new_empty(0)  # absent upstream gradients
 
     def kfwd() -> None:
-        tk.scan_forward(xk, v0, i0, b0, params, cfg)
+        tk.scan_forward(*inputs, cfg)
 
     def ktrain() -> None:
-        tk.scan_forward(xk, v0, i0, b0, params, cfg)
-        tk.scan_backward(grad, e, e, e, e, e, e, xk, v0, i0, b0, params, cfg)
+        tk.scan_forward(*inputs, cfg)
+        tk.scan_backward(grad, *[e] * (2 * len(STATES)), *inputs, cfg)
 
     row["kernel_fwd_ms"] = _time(kfwd, sync, 0.5, 50)
     row["kernel_train_ms"] = _time(ktrain, sync, 0.5, 50)

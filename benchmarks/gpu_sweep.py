@@ -62,6 +62,7 @@ def main() -> None:
     import gpu_check as gc
     import torch
 
+    from sinabs.dynamics.families import STATES
     from sinabs.dynamics.fused import triton_kernel as tk
 
     device = "cpu" if SMOKE else "cuda"
@@ -82,7 +83,7 @@ def main() -> None:
             cfg = dataclasses.replace(config, record=False)
             inputs = (*gc.kernel_inputs(torch, cfg, size, torch.float32, device), cfg)
             x = inputs[0]
-            upstream = (torch.rand_like(x), *[x.new_empty(0)] * 6)
+            upstream = (torch.rand_like(x), *[x.new_empty(0)] * (2 * len(STATES)))
             row: dict[str, Any] = {"layer": name, "size": list(size)}
             first: Any = None
             for label, module, kw in variants:

@@ -68,6 +68,7 @@ def _neutral_args(name: str, size: tuple[int, int, int]) -> tuple[Any, ...]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
+    from sinabs.dynamics.families import STATES
     from sinabs.dynamics.fused import cpu_kernel
 
     torch.set_num_threads(args.threads)
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         neutral = _neutral_args(name, args.size)
         x = neutral[0]
         g_out, empty = torch.rand_like(x), x.new_empty(0)
-        grads = (g_out, *[empty] * 6)
+        grads = (g_out, *[empty] * (2 * len(STATES)))
         times: dict[str, list[float]] = {label: [] for label, _ in choices}
         reports: dict[str, Any] = {}
         for _ in range(args.rounds):

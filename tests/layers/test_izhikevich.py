@@ -79,13 +79,17 @@ def float64_default():
 NAMES = list(IZHIKEVICH_PRESETS)
 
 
-def test_presets_reproduce_the_papers_code(float64_default) -> None:
+BACKENDS = ["reference", "cpu"]  # the fused CPU kernel runs the family (families.py)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_presets_reproduce_the_papers_code(float64_default, backend: str) -> None:
     current = step_current()
     params = np.array([IZHIKEVICH_PRESETS[n] for n in NAMES]).T  # (4, presets)
     # one more iteration: the paper reports a spike of the last step in the next one
     firings, _ = paper(*params, np.append(current, 0.0))
     for k, name in enumerate(NAMES):
-        layer = Izhikevich.from_preset(name)
+        layer = Izhikevich.from_preset(name, backend=backend)
         x = torch.tensor(current, dtype=F64).reshape(1, STEPS, 1)
         spikes = layer(x)[0, :, 0]
         ours = torch.nonzero(spikes).flatten().tolist()
@@ -94,12 +98,13 @@ def test_presets_reproduce_the_papers_code(float64_default) -> None:
         assert len(ours) > 0, name
 
 
-def test_presets_batched_per_neuron_parameters_give_the_same(float64_default) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_presets_batched_per_neuron_parameters_give_the_same(float64_default, backend: str) -> None:
     # All seven presets as one layer with per-neuron parameters, the paper's own layout.
     current = step_current()
     params = np.array([IZHIKEVICH_PRESETS[n] for n in NAMES]).T
     firings, trace = paper(*params, np.append(current, 0.0))
-    layer = Izhikevich(*(torch.tensor(p) for p in params), record_states=True)
+    layer = Izhikevich(*(torch.tensor(p) for p in params), record_states=True, backend=backend)
     x = torch.tensor(current).reshape(1, STEPS, 1).expand(1, STEPS, len(NAMES)).contiguous()
     spikes = layer(x)[0]
     ours = sorted((int(t) + 2, int(n)) for t, n in torch.nonzero(spikes))
@@ -110,7 +115,8 @@ def test_presets_batched_per_neuron_parameters_give_the_same(float64_default) ->
     np.testing.assert_array_equal(v[quiet], trace[:STEPS][quiet])
 
 
-def test_firing_patterns_have_the_papers_character(float64_default) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_firing_patterns_have_the_papers_character(float64_default, backend: str) -> None:
     # Counts and first-spike times of the step current, and the character of each
     # pattern (Fig. 2 of the paper), from the paper's code.
     current = np.append(step_current(steps=500), 0.0)
@@ -127,7 +133,7 @@ def test_firing_patterns_have_the_papers_character(float64_default) -> None:
     # chattering: bursts, so short and long intervals alternate
     assert isi["CH"].min() <= 5 and isi["CH"].max() >= 15
     for name in NAMES:
-        layer = Izhikevich.from_preset(name)
+        layer = Izhikevich.from_preset(name, backend=backend)
         spikes = layer(torch.tensor(current[:-1]).reshape(1, -1, 1))[0, :, 0]
         ours = torch.nonzero(spikes).flatten()
         assert len(ours) == len(times[name]) - (times[name][-1] == len(current))
@@ -217,21 +223,23 @@ def test_surrogate_gradient_of_one_step() -> None:
 # laws, variants, bad input, persistence
 
 
-def test_time_splitting_equals_one_call() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_time_splitting_equals_one_call(backend: str) -> None:
     x = torch.rand(3, 60, 4, dtype=F64) * 15
-    one = Izhikevich.from_preset("CH", record_states=True).double()
-    two = Izhikevich.from_preset("CH", record_states=True).double()
+    one = Izhikevich.from_preset("CH", record_states=True, backend=backend).double()
+    two = Izhikevich.from_preset("CH", record_states=True, backend=backend).double()
     out = one(x)
     first, second = two(x[:, :25]), two(x[:, 25:])
     assert torch.equal(out, torch.cat([first, second], 1))
     assert torch.equal(one.v_mem, two.v_mem) and torch.equal(one.u, two.u)
 
 
-def test_batch_independence() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_batch_independence(backend: str) -> None:
     x = torch.rand(4, 50, 3) * 15
-    batched = Izhikevich.from_preset("FS")(x)
+    batched = Izhikevich.from_preset("FS", backend=backend)(x)
     for row in range(4):
-        alone = Izhikevich.from_preset("FS")(x[row : row + 1])
+        alone = Izhikevich.from_preset("FS", backend=backend)(x[row : row + 1])
         assert torch.equal(batched[row : row + 1], alone)
 
 
@@ -255,11 +263,113 @@ def test_recurrent_variant() -> None:
     assert big(x).sum() > plain(x).sum()
 
 
-def test_fused_backends_refuse_by_name_and_auto_runs_the_reference() -> None:
+def _spy_backend(monkeypatch) -> list[str]:
+    import sinabs.dynamics as dynamics
+
+    chosen: list[str] = []
+    real = dynamics.choose
+
+    def spy(*args, **kwargs):
+        backend = real(*args, **kwargs)
+        chosen.append(backend.name)
+        return backend
+
+    monkeypatch.setattr(dynamics, "choose", spy)
+    return chosen
+
+
+def test_auto_runs_the_fused_cpu_kernel(monkeypatch) -> None:
+    chosen = _spy_backend(monkeypatch)
     x = torch.rand(1, 5, 2) * 10
     assert Izhikevich.from_preset("RS", backend="auto")(x).shape == x.shape
-    with pytest.raises(BackendError, match="izhikevich"):
-        Izhikevich.from_preset("RS", backend="cpu")(x)
+    assert chosen == ["cpu"]
+
+
+def test_what_the_kernels_do_not_run_goes_to_the_reference(monkeypatch) -> None:
+    # another spike function (here a smooth one); recurrent layers, as for every family
+    x = torch.rand(1, 5, 2) * 10
+    layer = Izhikevich.from_preset("RS")
+    layer._spike_fn = SmoothSpike
+    chosen = _spy_backend(monkeypatch)
+    layer(x)
+    assert chosen == ["reference"]
+    named = Izhikevich.from_preset("RS", backend="cpu")
+    named._spike_fn = SmoothSpike
+    with pytest.raises(BackendError, match="SingleSpike"):
+        named(x)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+@pytest.mark.parametrize("per_neuron", [False, True])
+def test_fused_equals_reference(dtype: torch.dtype, per_neuron: bool) -> None:
+    # outputs, states and recordings bit for bit; gradients of the input, the initial
+    # states and a, b, c, d within 1e-5
+    g = torch.Generator().manual_seed(3)
+    shape = (3, 40, 2, 5)
+    x = (torch.rand(shape, generator=g, dtype=dtype) * 20).requires_grad_()
+
+    def layer(backend: str) -> Izhikevich:
+        p = (0.02, 0.2, -65.0, 8.0)
+        if per_neuron:
+            p = tuple(
+                v * (1 + 0.2 * torch.rand(5, generator=torch.Generator().manual_seed(4))) for v in p
+            )
+        return Izhikevich(*p, dt=0.5, record_states=True, backend=backend).to(dtype)
+
+    results = {}
+    for backend in ("reference", "cpu"):
+        lyr = layer(backend)
+        lyr.init_state_with_shape((3, 2, 5))
+        lyr.reset_states()
+        lyr.v_mem = (
+            lyr.v_mem
+            + torch.rand(lyr.v_mem.shape, generator=torch.Generator().manual_seed(5), dtype=dtype)
+            * 80
+        ).requires_grad_()
+        lyr.u = lyr.u.detach().clone().requires_grad_()
+        v0, u0 = lyr.v_mem, lyr.u
+        out = lyr(x)
+        values = [out, lyr.v_mem, lyr.u, lyr.recordings["v_mem"], lyr.recordings["u"]]
+        weights = [
+            torch.rand(t.shape, generator=torch.Generator().manual_seed(k), dtype=dtype)
+            for k, t in enumerate(values)
+        ]
+        loss = sum((w * t).sum() for w, t in zip(weights, values, strict=True))
+        inputs = (x, v0, u0, lyr.a, lyr.b, lyr.c, lyr.d)
+        results[backend] = ([t.detach() for t in values], torch.autograd.grad(loss, inputs))
+    (ref, ref_g), (got, got_g) = results["reference"], results["cpu"]
+    assert int(ref[0].sum()) > 0
+    for r, o in zip(ref, got, strict=True):
+        assert torch.equal(r, o)
+    for r, o in zip(ref_g, got_g, strict=True):
+        torch.testing.assert_close(o, r, rtol=1e-5, atol=1e-5 * float(r.abs().max()))
+
+
+def test_gradcheck_float64_through_the_fused_backend(monkeypatch) -> None:
+    # SingleSpike: the recorded and final states are differentiable wherever no
+    # crossing moves under the finite-difference step (the reset's selection passes no
+    # gradient; c and d receive theirs); the spikes' gradient is the surrogate's, not a
+    # derivative, so gradcheck takes the states.
+    layer = Izhikevich(0.02, 0.2, -65.0, 8.0, dt=0.5, record_states=True, backend="cpu")
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(1, 30, 2, generator=g, dtype=F64) * 12 + 4).requires_grad_()
+    v0 = torch.full((1, 2), -65.0, dtype=F64, requires_grad=True)
+    u0 = torch.full((1, 2), -13.0, dtype=F64, requires_grad=True)
+    names = ("a", "b", "c", "d")
+    params = [torch.tensor(v, dtype=F64, requires_grad=True) for v in (0.02, 0.2, -65.0, 8.0)]
+    fired: list[int] = []
+
+    def f(x, v0, u0, *params):
+        layer.v_mem, layer.u = v0, u0
+        out = torch.func.functional_call(layer, dict(zip(names, params, strict=True)), (x,))
+        fired.append(int(out.sum()))
+        return layer.recordings["v_mem"], layer.recordings["u"], layer.v_mem, layer.u
+
+    chosen = _spy_backend(monkeypatch)
+    inputs = (x, v0, u0, *params)
+    assert torch.autograd.gradcheck(f, inputs, eps=1e-7, atol=1e-5, rtol=1e-4)
+    assert set(chosen) == {"cpu"}
+    assert fired[0] > 0  # the resets are part of it
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,8 @@ class Family(enum.IntEnum):
     SPIKING = 1
     #: the spiking family with a threshold that adapts (ALIF)
     ADAPTIVE = 2
+    #: Izhikevich (2003): v and the recovery u, two half steps of v, hard reset
+    IZHIKEVICH = 3
 
 
 class Spike(enum.IntEnum):
@@ -124,6 +126,12 @@ ROWS: tuple[Row, ...] = (
     Row("alpha_adapt", 0.0, 0.5, "decay factor of the adaptation b (ALIF)"),
     Row("adapt_scale", 0.0, 0.0, "weight of b in the threshold (ALIF)"),
     Row("reset_amount", 0.0, 0.0, "MembraneSubtract's subtract_value or MembraneReset's value"),
+    # --- Izhikevich (models.IzhikevichParams); the threshold row holds v_peak
+    Row("izh_a", 0.0, 0.0, "Izhikevich: time scale a of the recovery u"),
+    Row("izh_b", 0.0, 0.0, "Izhikevich: sensitivity b of u to v"),
+    Row("izh_c", 0.0, 0.0, "Izhikevich: reset value c of v"),
+    Row("izh_d", 0.0, 0.0, "Izhikevich: increment d of u at a spike"),
+    Row("dt", 1.0, 1.0, "the time step of the models that integrate an ODE (Izhikevich)"),
 )
 #: the names of :data:`ROWS`, in order
 PARAM_ROWS: tuple[str, ...] = tuple(row.name for row in ROWS)
@@ -146,7 +154,12 @@ class State:
 
 #: the kernel states, in the order of the kernels' arguments; a configuration without
 #: one passes an empty tensor
-STATES: tuple[State, ...] = (State("v_mem", "v"), State("i_syn", "i"), State("b", "b"))
+STATES: tuple[State, ...] = (
+    State("v_mem", "v"),
+    State("i_syn", "i"),
+    State("b", "b"),
+    State("u", "u"),  # Izhikevich's recovery variable
+)
 
 
 @dataclass(frozen=True)
@@ -182,6 +195,13 @@ FAMILIES: dict[Family, FamilyDecl] = {
         (*_SPIKING_ROWS, "alpha_adapt", "adapt_scale"),
         spikes=True,
         derived_states=("spike_threshold",),
+    ),
+    # --- Izhikevich
+    Family.IZHIKEVICH: FamilyDecl(
+        Family.IZHIKEVICH,
+        ("v_mem", "u"),
+        ("threshold", "izh_a", "izh_b", "izh_c", "izh_d", "dt"),
+        spikes=True,
     ),
 }
 #: families by the name the layers use

@@ -2,8 +2,10 @@ r"""Reference dynamics of the point-neuron models: Izhikevich, AdEx, resonate-an
 
 Each model is a parameter bundle and a single-step function ``(x_t, state, params) ->
 (spikes_t, state)`` that the reference scan (``sinabs.dynamics.reference.scan``) runs
-over time, like the leaky, spiking and adaptive families. They run on the reference
-backend only; the fused backends report them as an unknown family.
+over time, like the leaky, spiking and adaptive families. Izhikevich is also a fused
+family (:data:`sinabs.dynamics.families.FAMILIES`: the kernels run
+:func:`izhikevich_step` in its order of operations); AdEx and resonate-and-fire run on
+the reference backend only, the fused backends report them as an unknown family.
 
 Common to the models with a hard reset (Izhikevich, AdEx, plain resonate-and-fire):
 each step integrates, then spikes where the spiking variable reaches its threshold,

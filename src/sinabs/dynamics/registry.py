@@ -54,8 +54,9 @@ __all__ = [
 
 #: The dynamics families by name (a neuron type is a configuration of one of them;
 #: their declarations: :data:`sinabs.dynamics.families.FAMILIES`), then the point-neuron
-#: models (:mod:`sinabs.dynamics.models`), which run on the reference only.
-FAMILIES: tuple[str, ...] = (*FAMILY_NAMES, *MODEL_STEPS)
+#: models (:mod:`sinabs.dynamics.models`) that have no declaration (yet): those run on
+#: the reference only. A model with a declaration is listed once.
+FAMILIES: tuple[str, ...] = tuple(dict.fromkeys((*FAMILY_NAMES, *MODEL_STEPS)))
 
 
 class _Reference(Backend):

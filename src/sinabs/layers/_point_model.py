@@ -2,8 +2,9 @@
 
 Not public API. A model layer stores its parameters as ``nn.Parameter`` (trainable
 unless stated), validates them once here, starts from the model's resting state rather
-than zeros, and runs its family on the reference backend through
-:meth:`StatefulLayer._run_dynamics`.
+than zeros, and runs its family through :meth:`StatefulLayer._run_dynamics` (on the
+reference backend, and on the fused ones for the models declared in
+:mod:`sinabs.dynamics.families`).
 """
 
 from __future__ import annotations

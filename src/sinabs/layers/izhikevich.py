@@ -82,7 +82,10 @@ class Izhikevich(PointModel):
             ``Gaussian(sigma=5.0)`` (an absolute width in mV).
         shape: state shape (batch included) to initialise now.
         record_states: keep ``(B, T, ...)`` recordings of ``v_mem`` and ``u``.
-        backend: ``"auto"`` or ``"reference"`` (the fused backends do not run it).
+        backend: ``"auto"``, ``"reference"``, ``"cpu"`` or ``"triton"``: the fused
+            kernels run it with ``SingleSpike`` and the built-in surrogate gradients
+            (bit for bit the reference's states and spikes); the recurrent variant and
+            other spike functions run on the reference.
 
     Parameters given as numbers are stored in torch's default dtype and are trainable
     (``a``, ``b``, ``c``, ``d``); for float64 simulations with the paper's exact

@@ -35,6 +35,7 @@ from sinabs.activation import (
     SingleSpike,
 )
 from sinabs.dynamics.fused.config import KernelConfig, prepare
+from sinabs.dynamics.models import IzhikevichParams
 from sinabs.dynamics.params import AdaptiveParams, LeakyParams, SpikingParams
 from sinabs.dynamics.reference import reference_scan
 
@@ -47,8 +48,14 @@ SURROGATES = {
     "gaussian": Gaussian(mu=0.1, sigma=0.4, grad_scale=1.2),
     "multigaussian": MultiGaussian(mu=0.05, sigma=0.5, h=0.15, s=4.0, grad_scale=1.1),
 }
-OUTPUTS = ("out", "v", "i", "b", "rec_v", "rec_i", "rec_b", "out_sum")
-GRADIENTS = ("g_x", "g_v0", "g_i0", "g_b0", "g_params")
+#: Izhikevich's surrogates: widths on its scale (v_peak = 30 mV)
+IZH_SURROGATES = {
+    "gaussian5": Gaussian(sigma=5.0),  # the layer's default
+    "exp": SingleExponential(grad_width=0.2, grad_scale=1.3),
+    "multigaussian": MultiGaussian(mu=0.5, sigma=4.0, h=0.15, s=2.0, grad_scale=1.1),
+}
+OUTPUTS = ("out", "v", "i", "b", "u", "rec_v", "rec_i", "rec_b", "rec_u", "out_sum")
+GRADIENTS = ("g_x", "g_v0", "g_i0", "g_b0", "g_u0", "g_params")
 
 #: a kernel's forward and backward in neutral form (torch_impl's signatures)
 Kernel = Callable[..., tuple[torch.Tensor, ...]]
@@ -61,9 +68,9 @@ class Case:
     The test modules subclass it to set their own default ``neurons``.
     """
 
-    family: str  # leaky | spiking | adaptive
+    family: str  # leaky | spiking | adaptive | izhikevich
     spike: str = "single"  # single | multi | max (MaxSpike(2))
-    reset: str = "subtract"  # subtract (the threshold) | amount | to_value
+    reset: str = "subtract"  # subtract (the threshold) | amount | to_value | own (Izhikevich)
     surrogate: str = "exp"
     syn: bool = False
     norm: bool = False
@@ -135,7 +142,25 @@ def option_cases(case: type[Case]) -> list[Case]:
             {"syn": True, "leak": False, "min_v": True, "spike": "multi", "reset": "amount"},
         ]
         cases += [case(family, **opts) for opts in options]  # type: ignore[arg-type]
-    return cases
+    return cases + izhikevich_cases(case)
+
+
+def izhikevich_cases(case: type[Case]) -> list[Case]:
+    """Izhikevich (SingleSpike, its own reset): its surrogates, per-neuron parameters,
+    recordings, only the output's gradient, more neurons than a slot, longer runs."""
+    izh = [case("izhikevich", reset="own", surrogate=s) for s in IZH_SURROGATES]
+    options = [
+        {"per_neuron": True},
+        {"record": True},
+        {"record": True, "upstream": "out"},
+        {"per_neuron": True, "record": True, "neurons": (70,)},
+        {"steps": 40, "neurons": (3, 5)},
+    ]
+    izh += [
+        case("izhikevich", reset="own", surrogate="gaussian5", **opts)  # type: ignore[arg-type]
+        for opts in options
+    ]
+    return izh
 
 
 def float32_variants(cases: Sequence[Case]) -> list[Case]:
@@ -184,6 +209,8 @@ def build(case: Case, device: str = "cpu") -> tuple[torch.Tensor, dict, LeakyPar
         leaves.append(t)
         return t
 
+    if case.family == "izhikevich":
+        return _build_izhikevich(case, leaf, leaves)
     x = leaf(-1.0, 2.0, (BATCH, case.steps, *case.neurons))
     state = {"v_mem": leaf(-0.5, 1.0, (BATCH, *case.neurons))}
     if case.syn:
@@ -215,23 +242,48 @@ def build(case: Case, device: str = "cpu") -> tuple[torch.Tensor, dict, LeakyPar
     return x, state, AdaptiveParams(**common, **spiking, **adaptive), leaves
 
 
+def _build_izhikevich(
+    case: Case, leaf: Callable[..., torch.Tensor], leaves: list
+) -> tuple[torch.Tensor, dict, Any, list]:
+    """Currents and states that make some neurons spike within a few steps, the
+    parameters around the paper's (v_peak, a constant of the layer, is no leaf)."""
+    x = leaf(0.0, 20.0, (BATCH, case.steps, *case.neurons))
+    state = {
+        "v_mem": leaf(-70.0, 25.0, (BATCH, *case.neurons)),
+        "u": leaf(-16.0, -8.0, (BATCH, *case.neurons)),
+    }
+    params = IzhikevichParams(
+        a=leaf(0.01, 0.1),
+        b=leaf(0.15, 0.3),
+        c=leaf(-70.0, -50.0),
+        d=leaf(0.5, 8.0),
+        dt=0.5 if case.steps > 8 else 1.0,
+        spike_threshold=torch.tensor(30.0, dtype=case.torch_dtype, device=x.device),
+        spike_fn=SingleSpike,
+        surrogate_grad_fn=IZH_SURROGATES[case.surrogate],
+    )
+    return x, state, params, leaves
+
+
 def neutral(case: Case, device: str = "cpu") -> tuple[torch.Tensor | KernelConfig, ...]:
-    """The neutral-form arguments (detached) of ``case``: x, v0, i0, b0, params, cfg."""
+    """The neutral-form arguments (detached) of ``case``: x, v0, i0, b0, u0, params, cfg."""
     x, state, params, _ = build(case, device)
     prepared = prepare(case.family, x.detach(), {k: v.detach() for k, v in state.items()}, params)
     assert not isinstance(prepared, str), prepared
     cfg = dataclasses.replace(prepared.config, record=case.record)
     rows = torch.stack(prepared.rows).detach()
-    return prepared.x, prepared.v0, prepared.i0, prepared.b0, rows, cfg
+    return prepared.x, prepared.v0, prepared.i0, prepared.b0, prepared.u0, rows, cfg
 
 
 def upstream(case: Case, outputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-    """Random gradients of the first seven outputs (out_sum's gradient is folded into
-    g_out by the op, ops.py); only g_out when ``case.upstream == "out"``."""
+    """Random gradients of the outputs but out_sum (its gradient is folded into g_out by
+    the op, ops.py); only g_out when ``case.upstream == "out"``."""
     gen = torch.Generator().manual_seed(zlib.crc32(case.id.encode()) + 1)
-    outputs = outputs[:7]
+    outputs = outputs[: len(OUTPUTS) - 1]
     up = [torch.rand(r.shape, generator=gen, dtype=torch.float64).to(r) * 2 - 1 for r in outputs]
-    return [up[0]] + [outputs[0].new_empty(0)] * 6 if case.upstream == "out" else up
+    if case.upstream == "out":
+        return [up[0]] + [outputs[0].new_empty(0)] * (len(up) - 1)
+    return up
 
 
 # ---------------------------------------------------------------- comparisons
@@ -273,19 +325,19 @@ class KernelScan(torch.autograd.Function):
     """A kernel's forward and backward (neutral form) as an autograd function."""
 
     @staticmethod
-    def forward(ctx: Any, x, v0, i0, b0, params, cfg, forward, backward):  # type: ignore[override]
-        ctx.save_for_backward(x, v0, i0, b0, params)
+    def forward(ctx: Any, x, v0, i0, b0, u0, params, cfg, forward, backward):  # type: ignore[override]
+        ctx.save_for_backward(x, v0, i0, b0, u0, params)
         ctx.cfg, ctx.backward = cfg, backward
-        return forward(x, v0, i0, b0, params, cfg)
+        return forward(x, v0, i0, b0, u0, params, cfg)
 
     @staticmethod
     def backward(ctx: Any, *grads):  # type: ignore[override]
-        x, v0, i0, b0, params = ctx.saved_tensors
+        x, v0, i0, b0, u0, params = ctx.saved_tensors
         *grads, g_sum = grads
         if g_sum is not None:  # out_sum = out.sum(), as ops.py folds it
             grads[0] = g_sum.expand(x.shape) if grads[0] is None else grads[0] + g_sum
         grads = [x.new_empty(0) if g is None else g.contiguous() for g in grads]
-        g = ctx.backward(*grads, x, v0, i0, b0, params, ctx.cfg)
+        g = ctx.backward(*grads, x, v0, i0, b0, u0, params, ctx.cfg)
         return (*g, None, None, None)
 
 
@@ -324,7 +376,15 @@ def check_against_reference(
     cfg = dataclasses.replace(prepared.config, record=case.record)
     rows = torch.stack(prepared.rows)  # differentiable: autograd maps row grads to leaves
     got = KernelScan.apply(
-        prepared.x, prepared.v0, prepared.i0, prepared.b0, rows, cfg, forward, backward
+        prepared.x,
+        prepared.v0,
+        prepared.i0,
+        prepared.b0,
+        prepared.u0,
+        rows,
+        cfg,
+        forward,
+        backward,
     )
     seq = (BATCH, case.steps, *case.neurons)
     st = (BATCH, *case.neurons)
@@ -333,12 +393,16 @@ def check_against_reference(
         pairs.append(("i", got[2].reshape(st), ref_state["i_syn"]))
     if case.family == "adaptive":
         pairs.append(("b", got[3].reshape(st), ref_state["b"]))
+    if case.family == "izhikevich":
+        pairs.append(("u", got[4].reshape(st), ref_state["u"]))
     if case.record:
-        pairs.append(("rec_v", got[4].reshape(seq), ref_rec["v_mem"]))
+        pairs.append(("rec_v", got[5].reshape(seq), ref_rec["v_mem"]))
         if case.syn:
-            pairs.append(("rec_i", got[5].reshape(seq), ref_rec["i_syn"]))
+            pairs.append(("rec_i", got[6].reshape(seq), ref_rec["i_syn"]))
         if case.family == "adaptive":
-            pairs.append(("rec_b", got[6].reshape(seq), ref_rec["b"]))
+            pairs.append(("rec_b", got[7].reshape(seq), ref_rec["b"]))
+        if case.family == "izhikevich":
+            pairs.append(("rec_u", got[8].reshape(seq), ref_rec["u"]))
     errors = [e for n, g, r in pairs for e in equal(n, g, r)]
     if case.upstream == "out":
         pairs = pairs[:1]

@@ -221,12 +221,12 @@ def test_one_neuron_with_other_parameters_leaves_the_shared_path(row: int) -> No
     # scalar parameters (all neurons alike) run a specialization that reads lane 0's
     # values (scan.c, shared_params); one differing neuron anywhere must rule it out
     case = Case("adaptive", syn=True, record=True, neurons=(130,), dtype="f32")
-    x, v0, i0, b0, params, cfg = neutral(case)
+    x, v0, i0, b0, u0, params, cfg = neutral(case)
     assert (params == params[:, :1]).all()  # the shared case itself runs in test_kernel_matches
     for n in (0, 63, 66, 129):  # first slot, its last lane, the overlapping last slot
         changed = params.clone()
         changed[row, n] = changed[row, n] * 0.75 + 0.05
-        args = (x, v0, i0, b0, changed, cfg)
+        args = (x, v0, i0, b0, u0, changed, cfg)
         got, ref = cpu_kernel.scan_forward(*args), torch_impl.scan_forward(*args)
         errors = [
             e for name, g, r in zip(OUTPUTS, got, ref, strict=True) for e in equal(name, g, r)
@@ -363,9 +363,10 @@ def test_outputs_are_fresh_tensors() -> None:
     args = neutral(case)
     out = cpu_kernel.scan_forward(*args)
     grads = cpu_kernel.scan_backward(*upstream(case, out), *args)
-    inputs = [t for t in args[:5] if t.numel()]
+    inputs = [t for t in args[:-1] if isinstance(t, torch.Tensor) and t.numel()]
     results = [t for t in out + grads if t.numel()]
-    assert len(results) == len(OUTPUTS + GRADIENTS)
+    # all but Izhikevich's u, rec_u and g_u0
+    assert len(results) == len(OUTPUTS + GRADIENTS) - 3
     pointers = [t.data_ptr() for t in results]
     assert len(set(pointers)) == len(pointers)
     assert not {t.data_ptr() for t in inputs} & set(pointers)
@@ -373,19 +374,21 @@ def test_outputs_are_fresh_tensors() -> None:
 
 def test_refuses_bad_inputs() -> None:
     args = neutral(Case("spiking", syn=True))
-    x, v0, i0, b0, params, cfg = args
+    x, v0, i0, b0, u0, params, cfg = args
     with pytest.raises(ValueError, match="dtype"):
-        cpu_kernel.scan_forward(x.half(), v0, i0, b0, params, cfg)
+        cpu_kernel.scan_forward(x.half(), v0, i0, b0, u0, params, cfg)
     with pytest.raises(ValueError, match=r"expected torch\.float64"):
-        cpu_kernel.scan_forward(x, v0.float(), i0, b0, params, cfg)
+        cpu_kernel.scan_forward(x, v0.float(), i0, b0, u0, params, cfg)
     with pytest.raises(ValueError, match="contiguous"):
         cpu_kernel.scan_forward(x.transpose(0, 1).contiguous().transpose(0, 1), *args[1:])
     with pytest.raises(ValueError, match="i0 has shape"):
-        cpu_kernel.scan_forward(x, v0, x.new_empty(0), b0, params, cfg)
+        cpu_kernel.scan_forward(x, v0, x.new_empty(0), b0, u0, params, cfg)
     with pytest.raises(ValueError, match="must be empty"):
-        cpu_kernel.scan_forward(x, v0, i0, v0, params, cfg)
+        cpu_kernel.scan_forward(x, v0, i0, v0, u0, params, cfg)
+    with pytest.raises(ValueError, match="must be empty"):
+        cpu_kernel.scan_forward(x, v0, i0, b0, v0, params, cfg)
     with pytest.raises(ValueError, match="g_out has shape"):
-        cpu_kernel.scan_backward(v0, *[x.new_empty(0)] * 6, *args)
+        cpu_kernel.scan_backward(v0, *[x.new_empty(0)] * 8, *args)
 
 
 def test_library_links_no_python_or_torch() -> None:

@@ -11,6 +11,7 @@ from torch._inductor.runtime.cache_dir_utils import cache_dir, default_cache_dir
 
 import sinabs.activation as sa
 import sinabs.layers as sl
+from sinabs.dynamics.families import STATES
 from sinabs.dynamics.fused import config, ops
 
 
@@ -54,9 +55,10 @@ def test_opcheck(family: str, record: bool) -> None:
     prepared, cfg = _prepared(family, record)
     args = (
         prepared.x.requires_grad_(True),
-        prepared.v0.requires_grad_(True),
-        prepared.i0.requires_grad_(True),
-        prepared.b0.requires_grad_(family == "adaptive"),
+        *[
+            state.requires_grad_(decl.name in ("v_mem", "i_syn") or cfg.has_state(decl.name))
+            for state, decl in zip(prepared.states, STATES, strict=True)
+        ],
         *[row.clone().requires_grad_(True) for row in prepared.rows],
         cfg.ints(),
         list(cfg.fconfig),

@@ -45,6 +45,7 @@ from kernel_checks import (
     unique,
 )
 
+from sinabs.dynamics.families import ROW
 from sinabs.dynamics.fused import triton_kernel as tk
 from sinabs.dynamics.fused.config import KernelConfig
 
@@ -299,7 +300,8 @@ def test_imports_and_explains_without_triton(monkeypatch: pytest.MonkeyPatch) ->
     x = torch.zeros(1, 2, 3)
     cfg = KernelConfig(0, False, True, False, False, 0, 0, False, 0, False, (-1.0,) + (0.0,) * 5)
     with pytest.raises(RuntimeError, match=r"sinabs\[gpu\]"):
-        module.scan_forward(x, x[:, 0], x.new_empty(0), x.new_empty(0), x.new_zeros(7, 3), cfg)
+        empty = x.new_empty(0)
+        module.scan_forward(x, x[:, 0], empty, empty, empty, x.new_zeros(len(ROW), 3), cfg)
 
 
 @pytest.mark.skipif(not HAS_TRITON, reason="triton is not installed")

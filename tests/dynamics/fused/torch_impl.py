@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import torch
 
-from sinabs.dynamics.families import Reset, Spike
+from sinabs.dynamics.families import Family, Reset, Spike
 from sinabs.dynamics.fused.config import ROW, KernelConfig, surrogate_object
 
 Tensors = tuple[torch.Tensor, ...]
@@ -94,14 +94,18 @@ def scan_forward(
     v0: torch.Tensor,
     i0: torch.Tensor,
     b0: torch.Tensor,
+    u0: torch.Tensor,
     params: torch.Tensor,
     cfg: KernelConfig,
 ) -> Tensors:
-    """Forward in neutral form; returns ``(out, v, i, b, rec_v, rec_i, rec_b, out_sum)``.
+    """Forward in neutral form; returns ``(out, v, i, b, u, rec_v, rec_i, rec_b, rec_u,
+    out_sum)``.
 
     ``out_sum`` is the sum of ``out`` (0-dim, accumulated in float64), from which the
     layers take their ``firing_rate``.
     """
+    if cfg.family == Family.IZHIKEVICH:
+        return _izh_forward(x, v0, u0, params, cfg)
     step = _Step(params, cfg)
     v, i, b = v0, i0, b0
     outs, rec_v, rec_i, rec_b = [], [], [], []
@@ -125,9 +129,11 @@ def scan_forward(
         v.clone(),
         i.clone() if cfg.has_syn else x.new_empty(0),
         b.clone() if cfg.adaptive else x.new_empty(0),
+        x.new_empty(0),
         stacked(rec_v, True),
         stacked(rec_i, cfg.has_syn),
         stacked(rec_b, cfg.adaptive),
+        x.new_empty(0),
         out.sum(dtype=torch.float64).to(x.dtype),
     )
 
@@ -142,17 +148,22 @@ def scan_backward(
     g_v: torch.Tensor,
     g_i: torch.Tensor,
     g_b: torch.Tensor,
+    g_u: torch.Tensor,
     g_rec_v: torch.Tensor,
     g_rec_i: torch.Tensor,
     g_rec_b: torch.Tensor,
+    g_rec_u: torch.Tensor,
     x: torch.Tensor,
     v0: torch.Tensor,
     i0: torch.Tensor,
     b0: torch.Tensor,
+    u0: torch.Tensor,
     params: torch.Tensor,
     cfg: KernelConfig,
 ) -> Tensors:
-    """Gradients ``(g_x, g_v0, g_i0, g_b0, g_params (P, N))`` of the forward above."""
+    """Gradients ``(g_x, g_v0, g_i0, g_b0, g_u0, g_params (P, N))`` of the forward above."""
+    if cfg.family == Family.IZHIKEVICH:
+        return _izh_backward(g_out, g_v, g_u, g_rec_v, g_rec_u, x, v0, u0, params, cfg)
     step = _Step(params, cfg)
     surrogate = surrogate_object(cfg) if cfg.spikes else None
     # Recompute the states before every step.
@@ -245,5 +256,98 @@ def scan_backward(
         gv.clone() if gv is g_v else gv,
         gi.clone() if gi is g_i else (gi if gi is not None else x.new_empty(0)),
         gb.clone() if gb is g_b else (gb if gb is not None else x.new_empty(0)),
+        x.new_empty(0),
         g_params,
     )
+
+
+# --- Izhikevich: the step in the reference's order (models.izhikevich_step); its
+# backward by autograd, an independent check of the kernels' hand-written chain rule
+
+
+class _IzhSpike(torch.autograd.Function):
+    """The spike with the configuration's surrogate as its gradient."""
+
+    @staticmethod
+    def forward(ctx, v, th, cfg):  # type: ignore[no-untyped-def, override]
+        ctx.save_for_backward(v, th)
+        ctx.cfg = cfg
+        return ((v - th) >= 0).to(v.dtype) + (v - v)
+
+    @staticmethod
+    def backward(ctx, g):  # type: ignore[no-untyped-def, override]
+        v, th = ctx.saved_tensors
+        return g * surrogate_object(ctx.cfg)(v, th), None, None
+
+
+def _izh_run(
+    x: torch.Tensor, v: torch.Tensor, u: torch.Tensor, p: torch.Tensor, cfg: KernelConfig
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    outs, rec_v, rec_u = [], [], []
+    th = p[ROW["threshold"]]
+    for x_t in x.unbind(1):
+        half = 0.5 * p[ROW["dt"]]
+        w = v + half * (0.04 * (v * v) + 5 * v + 140 - u + x_t)
+        w = w + half * (0.04 * (w * w) + 5 * w + 140 - u + x_t)
+        u1 = u + p[ROW["dt"]] * p[ROW["izh_a"]] * (p[ROW["izh_b"]] * w - u)
+        fired = (w >= th).detach()
+        outs.append(_IzhSpike.apply(w, th, cfg))
+        v = torch.where(fired, p[ROW["izh_c"]], w)
+        u = torch.where(fired, u1 + p[ROW["izh_d"]], u1)
+        rec_v.append(v)
+        rec_u.append(u)
+    return torch.stack(outs, 1), v, u, torch.stack(rec_v, 1), torch.stack(rec_u, 1)
+
+
+@torch.no_grad()
+def _izh_forward(
+    x: torch.Tensor, v0: torch.Tensor, u0: torch.Tensor, p: torch.Tensor, cfg: KernelConfig
+) -> Tensors:
+    if x.shape[1] == 0:
+        out, v, u = torch.empty_like(x), v0.clone(), u0.clone()
+        rec_v, rec_u = torch.empty_like(x), torch.empty_like(x)
+    else:
+        out, v, u, rec_v, rec_u = _izh_run(x, v0, u0, p, cfg)
+    empty = x.new_empty(0)
+    return (
+        out, v.clone(), empty, empty, u.clone(),
+        rec_v if cfg.record else empty, empty, empty, rec_u if cfg.record else empty,
+        out.sum(dtype=torch.float64).to(x.dtype),
+    )  # fmt: skip
+
+
+def _izh_backward(
+    g_out: torch.Tensor,
+    g_v: torch.Tensor,
+    g_u: torch.Tensor,
+    g_rec_v: torch.Tensor,
+    g_rec_u: torch.Tensor,
+    x: torch.Tensor,
+    v0: torch.Tensor,
+    u0: torch.Tensor,
+    params: torch.Tensor,
+    cfg: KernelConfig,
+) -> Tensors:
+    with torch.enable_grad():
+        leaves = [t.detach().requires_grad_() for t in (x, v0, u0, params)]
+        xl, vl, ul, pl = leaves
+        if x.shape[1] == 0:
+            out, v, u, rec_v, rec_u = xl * 0, vl * 1, ul * 1, xl * 0, xl * 0
+        else:
+            out, v, u, rec_v, rec_u = _izh_run(xl, vl, ul, pl, cfg)
+        pairs = [(out, g_out), (v, g_v), (u, g_u)]
+        if cfg.record:
+            pairs += [(rec_v, g_rec_v), (rec_u, g_rec_u)]
+        outs = [o for o, g in pairs if g.numel()]
+        grads = [g for _, g in pairs if g.numel()]
+        got = torch.autograd.grad(outs, leaves, grads, allow_unused=True)
+    g_x, g_v0, g_u0, g_p = (
+        torch.zeros_like(t) if g is None else g for g, t in zip(got, leaves, strict=True)
+    )
+    # the kernels give the parameters no gradient but a, b, c, d (dt and v_peak are
+    # constants of the layer)
+    keep = [ROW[k] for k in ("izh_a", "izh_b", "izh_c", "izh_d")]
+    mask = params.new_zeros(len(ROW), 1)
+    mask[keep] = 1
+    empty = x.new_empty(0)
+    return g_x, g_v0, empty, empty, g_u0, g_p * mask

@@ -29,20 +29,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "layout.h" /* written by the build from families.py: N_ROWS, ROW_* */
+
 int sinabs_scan_isa(void);
 int sinabs_scan_threading(int mode);
 int sinabs_scan_forward(int dtype, int isa, int threads, int64_t B, int64_t T, int64_t N,
                         const int32_t *config, const double *consts, const void *x,
-                        const void *v0, const void *i0, const void *b0, const void *params,
-                        void *out, void *v, void *i, void *b, void *rec_v, void *rec_i,
-                        void *rec_b, void *out_sum);
+                        const void *v0, const void *i0, const void *b0, const void *u0,
+                        const void *params, void *out, void *v, void *i, void *b, void *u,
+                        void *rec_v, void *rec_i, void *rec_b, void *rec_u, void *out_sum);
 int sinabs_scan_backward_ex(int dtype, int isa, int threads, int64_t B, int64_t T, int64_t N,
                             const int32_t *config, const double *consts, const void *g_out,
-                            const void *g_v, const void *g_i, const void *g_b,
+                            const void *g_v, const void *g_i, const void *g_b, const void *g_u,
                             const void *g_rec_v, const void *g_rec_i, const void *g_rec_b,
-                            const void *x, const void *v0, const void *i0, const void *b0,
+                            const void *g_rec_u, const void *x, const void *v0,
+                            const void *i0, const void *b0, const void *u0,
                             const void *params, void *g_x, void *g_v0, void *g_i0, void *g_b0,
-                            void *g_params, int64_t segment_steps, int64_t *report);
+                            void *g_u0, void *g_params, int64_t segment_steps,
+                            int64_t *report);
 
 #define THREADS 4
 #define SEGMENT 48
@@ -149,11 +153,15 @@ static int run_once(const Config *c, const Shape *s, int isa, int threads,
     void *v0 = random_values(dt, st, -0.5, 1.0, &seed);
     void *i0 = syn ? random_values(dt, st, -0.5, 1.0, &seed) : NULL;
     void *b0 = adaptive ? random_values(dt, st, 0.0, 0.5, &seed) : NULL;
-    void *params = random_values(dt, 7 * N, 0.0, 1.0, &seed);
-    /* rows: alpha_mem, alpha_syn, threshold, min_v_mem, alpha_adapt, adapt_scale, reset */
-    static const double lo[7] = {0.6, 0.5, 0.5, -0.5, 0.6, 0.5, -0.2};
-    static const double hi[7] = {0.95, 0.9, 1.0, -0.1, 0.95, 2.0, 0.2};
-    for (int row = 0; row < 7; row++) {
+    void *params = random_values(dt, N_ROWS * N, 0.0, 1.0, &seed);
+    /* rows: alpha_mem, alpha_syn, threshold, min_v_mem, alpha_adapt, adapt_scale, reset;
+     * the rows of the families not run here (Izhikevich's) hold 0 and dt 1 */
+    double lo[N_ROWS] = {0}, hi[N_ROWS] = {0};
+    static const double lo7[7] = {0.6, 0.5, 0.5, -0.5, 0.6, 0.5, -0.2};
+    static const double hi7[7] = {0.95, 0.9, 1.0, -0.1, 0.95, 2.0, 0.2};
+    for (int row = 0; row < 7; row++) lo[row] = lo7[row], hi[row] = hi7[row];
+    lo[ROW_DT] = hi[ROW_DT] = 1.0;
+    for (int row = 0; row < N_ROWS; row++) {
         for (int64_t n = 0; n < N; n++) {
             double v = c->per_neuron ? lo[row] + (hi[row] - lo[row]) * frand(&seed)
                                      : 0.5 * (lo[row] + hi[row]);
@@ -173,12 +181,12 @@ static int run_once(const Config *c, const Shape *s, int isa, int threads,
     r->n[O_OUT] = seq, r->n[O_V] = st, r->n[O_I] = syn ? st : 0, r->n[O_B] = adaptive ? st : 0;
     r->n[O_RV] = n_seq, r->n[O_RI] = syn ? n_seq : 0, r->n[O_RB] = adaptive ? n_seq : 0;
     r->n[O_SUM] = 1, r->n[G_X] = seq, r->n[G_V0] = st, r->n[G_I0] = syn ? st : 0;
-    r->n[G_B0] = adaptive ? st : 0, r->n[G_P] = 7 * N;
+    r->n[G_B0] = adaptive ? st : 0, r->n[G_P] = N_ROWS * N;
     for (int k = 0; k < N_RESULTS; k++) r->p[k] = zeros(dt, r->n[k]);
 #define OUT(k) (r->n[k] ? r->p[k] : NULL)
     int err = sinabs_scan_forward(dt, isa, threads, B, T, N, c->config, consts, x, v0, i0, b0,
-                                  params, OUT(O_OUT), OUT(O_V), OUT(O_I), OUT(O_B), OUT(O_RV),
-                                  OUT(O_RI), OUT(O_RB), OUT(O_SUM));
+                                  NULL, params, OUT(O_OUT), OUT(O_V), OUT(O_I), OUT(O_B), NULL,
+                                  OUT(O_RV), OUT(O_RI), OUT(O_RB), NULL, OUT(O_SUM));
     void *g_out = random_values(dt, seq, -1.0, 1.0, &seed);
     void *g_v = random_values(dt, st, -1.0, 1.0, &seed);
     void *g_i = syn ? random_values(dt, st, -1.0, 1.0, &seed) : NULL;
@@ -189,9 +197,9 @@ static int run_once(const Config *c, const Shape *s, int isa, int threads,
     if (!err) {
         int64_t report[4];
         err = sinabs_scan_backward_ex(dt, isa, threads, B, T, N, c->config, consts, g_out,
-                                      g_v, g_i, g_b, g_rv, g_ri, g_rb, x, v0, i0, b0, params,
-                                      OUT(G_X), OUT(G_V0), OUT(G_I0), OUT(G_B0), OUT(G_P),
-                                      segment_steps, report);
+                                      g_v, g_i, g_b, NULL, g_rv, g_ri, g_rb, NULL, x, v0, i0,
+                                      b0, NULL, params, OUT(G_X), OUT(G_V0), OUT(G_I0),
+                                      OUT(G_B0), NULL, OUT(G_P), segment_steps, report);
         int64_t segments = segment_steps ? (T + segment_steps - 1) / segment_steps : 1;
         if (!err && report[2] != segments) err = -1;
     }

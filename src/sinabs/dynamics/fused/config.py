@@ -59,6 +59,7 @@ from ..families import (
     Spike,
     Surrogate,
 )
+from ..models import IzhikevichParams
 from ..params import AdaptiveParams, LeakyParams, SpikingParams
 
 __all__ = [
@@ -241,6 +242,10 @@ class Prepared:
     def b0(self) -> torch.Tensor:
         return self.states[STATE_INDEX["b"]]
 
+    @property
+    def u0(self) -> torch.Tensor:
+        return self.states[STATE_INDEX["u"]]
+
 
 #: index of each kernel state in :data:`~sinabs.dynamics.families.STATES`
 STATE_INDEX: dict[str, int] = {state.name: k for k, state in enumerate(STATES)}
@@ -318,6 +323,8 @@ def check(family: str, x: torch.Tensor, p: LeakyParams) -> Checked:
     sg: list[float] = []
     # every row at its exact identity, then the family's own
     rows: dict[str, object] = {row.name: row.unused for row in ROWS}
+    if code == Family.IZHIKEVICH:
+        return _check_izhikevich(x, p, rows)  # type: ignore[arg-type]
     rows["alpha_mem"] = p.alpha_mem if p.alpha_mem is not None else rows["alpha_mem"]
     rows["alpha_syn"] = p.alpha_syn if p.alpha_syn is not None else rows["alpha_syn"]
     rows["min_v_mem"] = p.min_v_mem if p.min_v_mem is not None else rows["min_v_mem"]
@@ -363,6 +370,34 @@ def check(family: str, x: torch.Tensor, p: LeakyParams) -> Checked:
     # the cached constructor (a frozen dataclass costs microseconds on every call);
     # dynamo traces the function itself (it warns about caches it looks through)
     fconfig = tuple([max_spikes, *sg] + [0.0] * (N_FCONFIG - 1 - len(sg)))
+    make = _make if torch.compiler.is_compiling() else _from_tuples
+    return rows, make(flags, fconfig)
+
+
+# --- Izhikevich
+
+
+def _check_izhikevich(x: torch.Tensor, p: IzhikevichParams, rows: dict[str, object]) -> Checked:
+    """:func:`check` for :class:`~sinabs.dynamics.models.IzhikevichParams`: the rows
+    ``izh_a`` to ``izh_d``, ``dt`` and ``threshold`` (v_peak); SingleSpike only (its
+    hard reset is the family's own, no ``reset_fn``)."""
+    kind = _spike_kind(p.spike_fn)
+    if kind is None or kind[0] != Spike.SINGLE:
+        return f"Izhikevich with spike_fn {p.spike_fn!r} (the kernels run SingleSpike)"
+    sur = _surrogate(p.surrogate_grad_fn)
+    if sur is None:
+        return f"custom surrogate_grad_fn {p.surrogate_grad_fn!r}"
+    surrogate, sg = sur
+    rows.update(threshold=p.spike_threshold, izh_a=p.a, izh_b=p.b, izh_c=p.c, izh_d=p.d, dt=p.dt)
+    for name in PARAM_ROWS:
+        reason = _row_reason(rows[name], x.shape[2:], name, x.device)
+        if reason is not None:
+            return reason
+    values = dict.fromkeys(CONFIG_FIELDS, 0)
+    values.update(family=int(Family.IZHIKEVICH), spike=int(Spike.SINGLE))
+    values["surrogate"] = int(surrogate)
+    flags = tuple(int(values[name]) for name in CONFIG_FIELDS)
+    fconfig = tuple([-1.0, *sg] + [0.0] * (N_FCONFIG - 1 - len(sg)))
     make = _make if torch.compiler.is_compiling() else _from_tuples
     return rows, make(flags, fconfig)
 

@@ -168,6 +168,7 @@ def _check_inputs(
     v0: torch.Tensor,
     i0: torch.Tensor,
     b0: torch.Tensor,
+    u0: torch.Tensor,
     params: torch.Tensor,
     cfg: KernelConfig,
 ) -> tuple[int, int, int]:
@@ -181,6 +182,7 @@ def _check_inputs(
     _check("v0", v0, state, x.dtype)
     _check("i0", i0, state if cfg.has_syn else None, x.dtype)
     _check("b0", b0, state if cfg.adaptive else None, x.dtype)
+    _check("u0", u0, state if cfg.has_state("u") else None, x.dtype)
     _check("params", params, (len(PARAM_ROWS), n), x.dtype)
     return batch, steps, n
 
@@ -212,18 +214,20 @@ def scan_forward(
     v0: torch.Tensor,
     i0: torch.Tensor,
     b0: torch.Tensor,
+    u0: torch.Tensor,
     params: torch.Tensor,
     cfg: KernelConfig,
     *,
     isa_name: str | None = None,
 ) -> Tensors:
-    """Forward in neutral form; returns ``(out, v, i, b, rec_v, rec_i, rec_b, out_sum)``.
+    """Forward in neutral form; returns ``(out, v, i, b, u, rec_v, rec_i, rec_b, rec_u,
+    out_sum)``.
 
     ``out_sum`` (0-dim) is the sum of ``out``: 16 running sums per block of neurons over
     chunks of 16 steps, then float64 in a fixed order. ``isa_name`` forces a lower
     instruction set than the best one (for tests).
     """
-    batch, steps, n = _check_inputs(x, v0, i0, b0, params, cfg)
+    batch, steps, n = _check_inputs(x, v0, i0, b0, u0, params, cfg)
 
     def state(present: bool) -> torch.Tensor:
         return x.new_empty((batch, n) if present else (0,))
@@ -231,20 +235,22 @@ def scan_forward(
     def seq(present: bool) -> torch.Tensor:
         return x.new_empty(x.shape if present and cfg.record else (0,))
 
-    syn, adaptive = cfg.has_syn, cfg.adaptive
+    syn, adaptive, has_u = cfg.has_syn, cfg.adaptive, cfg.has_state("u")
     out, v, i, b = torch.empty_like(x), state(True), state(syn), state(adaptive)
     rec_v, rec_i, rec_b = seq(True), seq(syn), seq(adaptive)
+    u, rec_u = state(has_u), seq(has_u)
     out_sum = x.new_empty(())
     ints, consts = _ints(cfg), _consts(cfg)  # held for the call (the cache may evict them)
     code = _lib().sinabs_scan_forward(
         _DTYPES[x.dtype], _isa_level(isa_name), torch.get_num_threads(), batch, steps, n,
         ctypes.addressof(ints), ctypes.addressof(consts),
-        _ptr(x), _ptr(v0), _ptr(i0), _ptr(b0), _ptr(params),
-        _ptr(out), _ptr(v), _ptr(i), _ptr(b), _ptr(rec_v), _ptr(rec_i), _ptr(rec_b),
+        _ptr(x), _ptr(v0), _ptr(i0), _ptr(b0), _ptr(u0), _ptr(params),
+        _ptr(out), _ptr(v), _ptr(i), _ptr(b), _ptr(u),
+        _ptr(rec_v), _ptr(rec_i), _ptr(rec_b), _ptr(rec_u),
         out_sum.data_ptr(),
     )  # fmt: skip
     _raise(code, "forward")
-    return out, v, i, b, rec_v, rec_i, rec_b, out_sum
+    return out, v, i, b, u, rec_v, rec_i, rec_b, rec_u, out_sum
 
 
 @dataclass(frozen=True)
@@ -266,21 +272,26 @@ def scan_backward(
     g_v: torch.Tensor,
     g_i: torch.Tensor,
     g_b: torch.Tensor,
+    g_u: torch.Tensor,
     g_rec_v: torch.Tensor,
     g_rec_i: torch.Tensor,
     g_rec_b: torch.Tensor,
+    g_rec_u: torch.Tensor,
     x: torch.Tensor,
     v0: torch.Tensor,
     i0: torch.Tensor,
     b0: torch.Tensor,
+    u0: torch.Tensor,
     params: torch.Tensor,
     cfg: KernelConfig,
     *,
     isa_name: str | None = None,
 ) -> Tensors:
-    """Gradients ``(g_x, g_v0, g_i0, g_b0, g_params (P, N))``; empty ``g_*`` count as zero."""
+    """Gradients ``(g_x, g_v0, g_i0, g_b0, g_u0, g_params (P, N))``; empty ``g_*`` count
+    as zero."""
     grads, _ = scan_backward_report(
-        g_out, g_v, g_i, g_b, g_rec_v, g_rec_i, g_rec_b, x, v0, i0, b0, params, cfg,
+        g_out, g_v, g_i, g_b, g_u, g_rec_v, g_rec_i, g_rec_b, g_rec_u, x, v0, i0, b0, u0,
+        params, cfg,
         isa_name=isa_name,
     )  # fmt: skip
     return grads
@@ -291,13 +302,16 @@ def scan_backward_report(
     g_v: torch.Tensor,
     g_i: torch.Tensor,
     g_b: torch.Tensor,
+    g_u: torch.Tensor,
     g_rec_v: torch.Tensor,
     g_rec_i: torch.Tensor,
     g_rec_b: torch.Tensor,
+    g_rec_u: torch.Tensor,
     x: torch.Tensor,
     v0: torch.Tensor,
     i0: torch.Tensor,
     b0: torch.Tensor,
+    u0: torch.Tensor,
     params: torch.Tensor,
     cfg: KernelConfig,
     *,
@@ -316,20 +330,23 @@ def scan_backward_report(
     """
     if isinstance(segment_steps, bool) or not isinstance(segment_steps, int) or segment_steps < 0:
         raise ValueError(f"segment_steps must be an int >= 0, got {segment_steps!r}")
-    batch, steps, n = _check_inputs(x, v0, i0, b0, params, cfg)
+    batch, steps, n = _check_inputs(x, v0, i0, b0, u0, params, cfg)
     dtype, state, seq = x.dtype, (batch, n), (batch, steps, n)
-    syn, adaptive = cfg.has_syn, cfg.adaptive
+    syn, adaptive, has_u = cfg.has_syn, cfg.adaptive, cfg.has_state("u")
     _optional("g_out", g_out, seq, dtype)
     _optional("g_v", g_v, state, dtype)
     _optional("g_i", g_i, state, dtype)
     _optional("g_b", g_b, state, dtype)
+    _optional("g_u", g_u, state, dtype)
     rec = cfg.record
-    for name, g in (("g_rec_v", g_rec_v), ("g_rec_i", g_rec_i), ("g_rec_b", g_rec_b)):
+    recs = (("g_rec_v", g_rec_v), ("g_rec_i", g_rec_i), ("g_rec_b", g_rec_b), ("g_rec_u", g_rec_u))
+    for name, g in recs:
         _optional(name, g, seq, dtype)
     g_x = torch.empty_like(x)
     g_v0 = x.new_empty(state)
     g_i0 = x.new_empty(state if syn else (0,))
     g_b0 = x.new_empty(state if adaptive else (0,))
+    g_u0 = x.new_empty(state if has_u else (0,))
     g_params = x.new_empty((len(PARAM_ROWS), n))
     ints, consts = _ints(cfg), _consts(cfg)  # held for the call (the cache may evict them)
     report = (ctypes.c_int64 * _REPORT_LEN)()
@@ -337,11 +354,12 @@ def scan_backward_report(
         _DTYPES[dtype], _isa_level(isa_name), torch.get_num_threads(), batch, steps, n,
         ctypes.addressof(ints), ctypes.addressof(consts),
         _ptr(g_out), _ptr(g_v), _ptr(g_i) if syn else None, _ptr(g_b) if adaptive else None,
+        _ptr(g_u) if has_u else None,
         _ptr(g_rec_v) if rec else None, _ptr(g_rec_i) if rec and syn else None,
-        _ptr(g_rec_b) if rec and adaptive else None,
-        _ptr(x), _ptr(v0), _ptr(i0), _ptr(b0), _ptr(params),
-        _ptr(g_x), _ptr(g_v0), _ptr(g_i0), _ptr(g_b0), _ptr(g_params),
+        _ptr(g_rec_b) if rec and adaptive else None, _ptr(g_rec_u) if rec and has_u else None,
+        _ptr(x), _ptr(v0), _ptr(i0), _ptr(b0), _ptr(u0), _ptr(params),
+        _ptr(g_x), _ptr(g_v0), _ptr(g_i0), _ptr(g_b0), _ptr(g_u0), _ptr(g_params),
         segment_steps, ctypes.addressof(report),
     )  # fmt: skip
     _raise(code, "backward")
-    return (g_x, g_v0, g_i0, g_b0, g_params), BackwardReport(*report)
+    return (g_x, g_v0, g_i0, g_b0, g_u0, g_params), BackwardReport(*report)

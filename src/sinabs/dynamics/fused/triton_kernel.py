@@ -86,6 +86,12 @@ if triton is not None:
     _SINGLE_EXPONENTIAL = tl.constexpr(int(Surrogate.SINGLE_EXPONENTIAL))
     _PERIODIC_EXPONENTIAL = tl.constexpr(int(Surrogate.PERIODIC_EXPONENTIAL))
     _GAUSSIAN = tl.constexpr(int(Surrogate.GAUSSIAN))
+    # --- Izhikevich
+    _IZH_A = tl.constexpr(ROW["izh_a"])
+    _IZH_B = tl.constexpr(ROW["izh_b"])
+    _IZH_C = tl.constexpr(ROW["izh_c"])
+    _IZH_D = tl.constexpr(ROW["izh_d"])
+    _DT = tl.constexpr(ROW["dt"])
 #: largest neuron block of one program
 MAX_BLOCK = 1024
 #: smallest neuron block (one warp)
@@ -446,6 +452,208 @@ if triton is not None:
         tl.store(gp + _RESET_AMOUNT * N, gp_amount, mask=mask)
 
 
+# ---------------------------------------------------------------- Izhikevich
+# Kernels of their own (the family shares no state or row with the others): the
+# reference's step (models.izhikevich_step) in its order of operations, and its chain
+# rule; recomputation and scratch as in the kernels above (v before each step in g_x,
+# u in a scratch tensor).
+
+if triton is not None:
+
+    @triton.jit
+    def _izh_rhs(v, u, x):
+        return 0.04 * (v * v) + 5 * v + 140 - u + x
+
+    @triton.jit
+    def _izh_step(x, v, u, th, b, c, d, half, ka):
+        v1 = v + half * _izh_rhs(v, u, x)
+        v2 = v1 + half * _izh_rhs(v1, u, x)
+        u1 = u + ka * (b * v2 - u)
+        s = ((v2 - th) >= 0).to(v2.dtype) + (v2 - v2)
+        fired = v2 >= th
+        return v1, v2, u1, s, fired, tl.where(fired, c, v2), tl.where(fired, u1 + d, u1)
+
+    @triton.jit
+    def _izh_params(p_ptr, N, offs, mask):
+        th = tl.load(p_ptr + _THRESHOLD * N + offs, mask=mask, other=1.0)
+        a = tl.load(p_ptr + _IZH_A * N + offs, mask=mask, other=0.0)
+        b = tl.load(p_ptr + _IZH_B * N + offs, mask=mask, other=0.0)
+        c = tl.load(p_ptr + _IZH_C * N + offs, mask=mask, other=0.0)
+        d = tl.load(p_ptr + _IZH_D * N + offs, mask=mask, other=0.0)
+        dt = tl.load(p_ptr + _DT * N + offs, mask=mask, other=1.0)
+        return th, b, c, d, 0.5 * dt, dt * a, dt
+
+    @triton.jit
+    def _izh_forward_kernel(
+        x_ptr, v0_ptr, u0_ptr, p_ptr, out_ptr, v_ptr, u_ptr, rec_v_ptr, rec_u_ptr, sum_ptr,
+        T, N, N_BLOCKS, RECORD: tl.constexpr, BLOCK: tl.constexpr, STAGES: tl.constexpr,
+    ):  # fmt: skip
+        pid = tl.program_id(0)
+        row = pid // N_BLOCKS
+        offs = (pid % N_BLOCKS) * BLOCK + tl.arange(0, BLOCK)
+        mask = offs < N
+        row64 = row.to(tl.int64)
+        state = row64 * N + offs
+        th, b, c, d, half, ka, _ = _izh_params(p_ptr, N, offs, mask)
+        v = tl.load(v0_ptr + state, mask=mask, other=0.0)
+        u = tl.load(u0_ptr + state, mask=mask, other=0.0)
+        n64 = row64 * 0 + N
+        base = row64 * T * N
+        total = tl.zeros([BLOCK], dtype=tl.float64)
+        for t in tl.range(0, T, num_stages=STAGES):
+            at = base + t * n64 + offs
+            x = tl.load(x_ptr + at, mask=mask, other=0.0)
+            _, _, _, s, _, v, u = _izh_step(x, v, u, th, b, c, d, half, ka)
+            tl.store(out_ptr + at, s, mask=mask)
+            total += s.to(tl.float64)
+            if RECORD:
+                tl.store(rec_v_ptr + at, v, mask=mask)
+                tl.store(rec_u_ptr + at, u, mask=mask)
+        tl.store(v_ptr + state, v, mask=mask)
+        tl.store(u_ptr + state, u, mask=mask)
+        tl.store(sum_ptr + state, total, mask=mask)
+
+    @triton.jit
+    def _izh_backward_kernel(
+        g_out_ptr, g_v_ptr, g_u_ptr, g_rv_ptr, g_ru_ptr, x_ptr, v0_ptr, u0_ptr, p_ptr,
+        g_x_ptr, g_v0_ptr, g_u0_ptr, g_p_ptr, u_scratch_ptr, T, N, N_BLOCKS,
+        HAS_GV: tl.constexpr, HAS_GU: tl.constexpr, HAS_GRV: tl.constexpr,
+        HAS_GRU: tl.constexpr, SURROGATE: tl.constexpr, C0: tl.constexpr,
+        C1: tl.constexpr, C2: tl.constexpr, C3: tl.constexpr, C4: tl.constexpr,
+        K0: tl.constexpr, K1: tl.constexpr, K2: tl.constexpr, K3: tl.constexpr,
+        BLOCK: tl.constexpr, STAGES: tl.constexpr,
+    ):  # fmt: skip
+        pid = tl.program_id(0)
+        row = pid // N_BLOCKS
+        offs = (pid % N_BLOCKS) * BLOCK + tl.arange(0, BLOCK)
+        mask = offs < N
+        row64 = row.to(tl.int64)
+        state = row64 * N + offs
+        th, b, c, d, half, ka, dt = _izh_params(p_ptr, N, offs, mask)
+        v = tl.load(v0_ptr + state, mask=mask, other=0.0)
+        u = tl.load(u0_ptr + state, mask=mask, other=0.0)
+        n64 = row64 * 0 + N
+        base = row64 * T * N
+        for t in tl.range(0, T, num_stages=STAGES):
+            at = base + t * n64 + offs
+            x = tl.load(x_ptr + at, mask=mask, other=0.0)
+            tl.store(g_x_ptr + at, v, mask=mask)
+            tl.store(u_scratch_ptr + at, u, mask=mask)
+            _, _, _, _, _, v, u = _izh_step(x, v, u, th, b, c, d, half, ka)
+        tl.debug_barrier()
+
+        zero = tl.zeros([BLOCK], dtype=x_ptr.dtype.element_ty)
+        gv = zero
+        gu = zero
+        if HAS_GV:
+            gv = tl.load(g_v_ptr + state, mask=mask, other=0.0)
+        if HAS_GU:
+            gu = tl.load(g_u_ptr + state, mask=mask, other=0.0)
+        gp_a = zero
+        gp_b = zero
+        gp_c = zero
+        gp_d = zero
+        last = (row64 * T + T - 1) * N
+        for k in tl.range(0, T, num_stages=STAGES):
+            at = last - k * n64 + offs
+            v0 = tl.load(g_x_ptr + at, mask=mask, other=0.0)
+            u0 = tl.load(u_scratch_ptr + at, mask=mask, other=0.0)
+            x = tl.load(x_ptr + at, mask=mask, other=0.0)
+            v1, v2, _, _, fired, _, _ = _izh_step(x, v0, u0, th, b, c, d, half, ka)
+            g_vn = gv
+            if HAS_GRV:
+                g_vn = gv + tl.load(g_rv_ptr + at, mask=mask, other=0.0)
+            g_u1 = gu
+            if HAS_GRU:
+                g_u1 = gu + tl.load(g_ru_ptr + at, mask=mask, other=0.0)
+            gp_c += tl.where(fired, g_vn, 0.0)
+            gp_d += tl.where(fired, g_u1, 0.0)
+            g_s = tl.load(g_out_ptr + at, mask=mask, other=0.0)
+            sg = _surrogate(v2, th, SURROGATE, C0, C1, C2, C3, C4, K0, K1, K2, K3)
+            g_v2 = tl.where(fired, 0.0, g_vn) + g_s * sg
+            # u1 = u + ka (b v2 - u)
+            gp_a += dt * (b * v2 - u0) * g_u1
+            gp_b += ka * v2 * g_u1
+            g_v2 = g_v2 + ka * b * g_u1
+            g_u = g_u1 - ka * g_u1
+            # the two half steps of v
+            g_r1 = half * g_v2
+            g_v1 = g_v2 + g_r1 * (0.04 * (v1 + v1) + 5)
+            g_r0 = half * g_v1
+            gv = g_v1 + g_r0 * (0.04 * (v0 + v0) + 5)
+            gu = g_u - g_r1 - g_r0
+            tl.store(g_x_ptr + at, g_r1 + g_r0, mask=mask)
+        tl.store(g_v0_ptr + state, gv, mask=mask)
+        tl.store(g_u0_ptr + state, gu, mask=mask)
+        gp = g_p_ptr + row64 * _N_ROWS * N + offs
+        tl.store(gp + _IZH_A * N, gp_a, mask=mask)
+        tl.store(gp + _IZH_B * N, gp_b, mask=mask)
+        tl.store(gp + _IZH_C * N, gp_c, mask=mask)
+        tl.store(gp + _IZH_D * N, gp_d, mask=mask)
+
+
+def _izh_forward(
+    x: torch.Tensor, v0: torch.Tensor, u0: torch.Tensor, params: torch.Tensor,
+    cfg: KernelConfig, block: int | None, stages: int,
+) -> Tensors:  # fmt: skip
+    batch, steps, n = x.shape
+    empty = x.new_empty(0)
+    out, v, u = torch.empty_like(x), torch.empty_like(v0), torch.empty_like(u0)
+    rec_v = torch.empty_like(x) if cfg.record else empty
+    rec_u = torch.empty_like(x) if cfg.record else empty
+    if steps == 0 or batch * n == 0:
+        v.copy_(v0), u.copy_(u0)
+        return out, v, empty, empty, u, rec_v, empty, empty, rec_u, x.new_zeros(())
+    auto_block, warps = launch_shape(batch, n, x.device)
+    block = block or auto_block
+    n_blocks = triton.cdiv(n, block)
+    lane_sums = torch.empty(v0.shape, dtype=torch.float64, device=x.device)
+    with _on_device(x):
+        _izh_forward_kernel[(batch * n_blocks,)](
+            x, v0, u0, params, out, v, u, rec_v if cfg.record else x,
+            rec_u if cfg.record else x, lane_sums, steps, n, n_blocks,
+            RECORD=cfg.record, BLOCK=block,
+            STAGES=pipeline_stages(stages, block, x.dtype.itemsize, 1),
+            num_warps=warps, **LAUNCH_OPTIONS,
+        )  # fmt: skip
+    return out, v, empty, empty, u, rec_v, empty, empty, rec_u, lane_sums.sum().to(x.dtype)
+
+
+def _izh_backward(
+    g_out: torch.Tensor, g_v: torch.Tensor, g_u: torch.Tensor, g_rec_v: torch.Tensor,
+    g_rec_u: torch.Tensor, x: torch.Tensor, v0: torch.Tensor, u0: torch.Tensor,
+    params: torch.Tensor, cfg: KernelConfig, block: int | None, stages: int,
+) -> Tensors:  # fmt: skip
+    batch, steps, n = x.shape
+    empty = x.new_empty(0)
+    g_x, g_v0, g_u0 = torch.empty_like(x), torch.empty_like(v0), torch.empty_like(u0)
+    if steps == 0 or batch * n == 0:
+        g_v0.copy_(g_v) if g_v.numel() else g_v0.zero_()
+        g_u0.copy_(g_u) if g_u.numel() else g_u0.zero_()
+        return g_x, g_v0, empty, empty, g_u0, params.new_zeros(params.shape)
+    g_partial = x.new_zeros((batch, N_PARAMS, n))  # rows Izhikevich does not write: 0
+    u_scratch = torch.empty_like(x)
+    auto_block, warps = launch_shape(batch, n, x.device)
+    block = block or auto_block
+    n_blocks = triton.cdiv(n, block)
+    has_grv = cfg.record and g_rec_v.numel() > 0
+    has_gru = cfg.record and g_rec_u.numel() > 0
+
+    def ptr(t: torch.Tensor) -> torch.Tensor:
+        return t if t.numel() else x
+
+    with _on_device(x):
+        _izh_backward_kernel[(batch * n_blocks,)](
+            g_out, ptr(g_v), ptr(g_u), ptr(g_rec_v), ptr(g_rec_u), x, v0, u0, params,
+            g_x, g_v0, g_u0, g_partial, u_scratch, steps, n, n_blocks,
+            HAS_GV=g_v.numel() > 0, HAS_GU=g_u.numel() > 0, HAS_GRV=has_grv,
+            HAS_GRU=has_gru, **_surrogate_constexprs(cfg), BLOCK=block,
+            STAGES=pipeline_stages(stages, block, x.dtype.itemsize, 3 + has_grv + has_gru),
+            num_warps=warps, **LAUNCH_OPTIONS,
+        )  # fmt: skip
+    return g_x, g_v0, empty, empty, g_u0, g_partial.sum(0)
+
+
 def launch_shape(batch: int, n: int, device: torch.device) -> tuple[int, int]:
     """``(BLOCK, num_warps)`` for ``batch`` rows of ``n`` neurons.
 
@@ -567,20 +775,24 @@ def scan_forward(
     v0: torch.Tensor,
     i0: torch.Tensor,
     b0: torch.Tensor,
+    u0: torch.Tensor,
     params: torch.Tensor,
     cfg: KernelConfig,
     *,
     block: int | None = None,
     stages: int = PIPELINE_STAGES,
 ) -> Tensors:
-    """Forward in neutral form; returns ``(out, v, i, b, rec_v, rec_i, rec_b, out_sum)``.
+    """Forward in neutral form; returns ``(out, v, i, b, u, rec_v, rec_i, rec_b, rec_u,
+    out_sum)``.
 
     The contract of the oracle's ``scan_forward``; all tensors contiguous, on one
     device. ``block`` overrides the neurons per program (a power of two), ``stages``
     the pipelining of the time loop (:data:`PIPELINE_STAGES`; 1: none).
     """
     _check(x, params)
-    x, v0, i0, b0, params = (t.contiguous() for t in (x, v0, i0, b0, params))
+    x, v0, i0, b0, u0, params = (t.contiguous() for t in (x, v0, i0, b0, u0, params))
+    if cfg.family == Family.IZHIKEVICH:
+        return _izh_forward(x, v0, u0, params, cfg, block, stages)
     batch, steps, n = x.shape
     adaptive = cfg.adaptive
     out = torch.empty_like(x)
@@ -592,10 +804,12 @@ def scan_forward(
         return torch.empty_like(x) if cfg.record and present else x.new_empty(0)
 
     rec_v, rec_i, rec_b = seq(True), seq(cfg.has_syn), seq(adaptive)
+    e = x.new_empty(0)  # u: Izhikevich's only
     if steps == 0:  # the kernels assume T >= 1
-        return out, v.copy_(v0), i.copy_(i0), b.copy_(b0), rec_v, rec_i, rec_b, x.new_zeros(())
+        v, i, b = v.copy_(v0), i.copy_(i0), b.copy_(b0)
+        return out, v, i, b, e, rec_v, rec_i, rec_b, e, x.new_zeros(())
     if batch * n == 0:
-        return out, v, i, b, rec_v, rec_i, rec_b, x.new_zeros(())
+        return out, v, i, b, e, rec_v, rec_i, rec_b, e, x.new_zeros(())
     auto_block, warps = launch_shape(batch, n, x.device)
     block = block or auto_block
     n_blocks = triton.cdiv(n, block)
@@ -615,7 +829,7 @@ def scan_forward(
             **LAUNCH_OPTIONS,
         )  # fmt: skip
     # the sum of the outputs (the layers' firing_rate)
-    return out, v, i, b, rec_v, rec_i, rec_b, lane_sums.sum().to(x.dtype)
+    return out, v, i, b, e, rec_v, rec_i, rec_b, e, lane_sums.sum().to(x.dtype)
 
 
 def scan_backward(
@@ -623,29 +837,35 @@ def scan_backward(
     g_v: torch.Tensor,
     g_i: torch.Tensor,
     g_b: torch.Tensor,
+    g_u: torch.Tensor,
     g_rec_v: torch.Tensor,
     g_rec_i: torch.Tensor,
     g_rec_b: torch.Tensor,
+    g_rec_u: torch.Tensor,
     x: torch.Tensor,
     v0: torch.Tensor,
     i0: torch.Tensor,
     b0: torch.Tensor,
+    u0: torch.Tensor,
     params: torch.Tensor,
     cfg: KernelConfig,
     *,
     block: int | None = None,
     stages: int = PIPELINE_STAGES,
 ) -> Tensors:
-    """Gradients ``(g_x, g_v0, g_i0, g_b0, g_params (P, N))`` of :func:`scan_forward`.
+    """Gradients ``(g_x, g_v0, g_i0, g_b0, g_u0, g_params (P, N))`` of :func:`scan_forward`.
 
     The contract of the oracle's ``scan_backward``; empty gradient tensors mean
     zero. ``block`` and ``stages`` as in :func:`scan_forward`.
     """
     _check(x, params)
-    g_out, g_v, g_i, g_b, g_rec_v, g_rec_i, g_rec_b, x, v0, i0, b0, params = (
-        t.contiguous()
-        for t in (g_out, g_v, g_i, g_b, g_rec_v, g_rec_i, g_rec_b, x, v0, i0, b0, params)
+    g_out, g_v, g_i, g_b, g_u, g_rec_v, g_rec_i, g_rec_b, g_rec_u = (
+        t.contiguous() for t in (g_out, g_v, g_i, g_b, g_u, g_rec_v, g_rec_i, g_rec_b, g_rec_u)
     )
+    x, v0, i0, b0, u0, params = (t.contiguous() for t in (x, v0, i0, b0, u0, params))
+    if cfg.family == Family.IZHIKEVICH:
+        return _izh_backward(g_out, g_v, g_u, g_rec_v, g_rec_u, x, v0, u0, params, cfg,
+                             block, stages)  # fmt: skip
     batch, steps, n = x.shape
     adaptive = cfg.adaptive
     g_x = torch.empty_like(x)
@@ -662,9 +882,11 @@ def scan_backward(
             passed(g_v, g_v0),
             passed(g_i, g_i0),
             passed(g_b, g_b0),
+            x.new_empty(0),
             params.new_zeros(params.shape),
         )
-    g_partial = x.new_empty((batch, N_PARAMS, n))
+    # (zeros: the rows of other families, Izhikevich's, are not written)
+    g_partial = x.new_zeros((batch, N_PARAMS, n))
     i_scratch = torch.empty_like(x) if cfg.has_syn else x.new_empty(0)
     b_scratch = torch.empty_like(x) if adaptive else x.new_empty(0)
     auto_block, warps = launch_shape(batch, n, x.device)
@@ -684,4 +906,4 @@ def scan_backward(
             **backward_constexprs(cfg, x.dtype, block, upstream, stages),
             num_warps=warps, **LAUNCH_OPTIONS,
         )  # fmt: skip
-    return g_x, g_v0, g_i0, g_b0, g_partial.sum(0)
+    return g_x, g_v0, g_i0, g_b0, x.new_empty(0), g_partial.sum(0)

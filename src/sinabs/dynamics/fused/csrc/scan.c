@@ -250,6 +250,17 @@ static int read_config(Job *J, const int32_t *config, const double *consts) {
     c->cap = c->spike == SPIKE_MAX ? consts[0] : (double)INFINITY;
     for (int k = 0; k < N_SG; k++) c->sg[k] = consts[1 + k];
     if (c->family < 0 || c->family >= N_FAMILIES) return ERR_ARGUMENT;
+    if (c->family == FAMILY_IZHIKEVICH) {
+        /* (v, u), SingleSpike, its own hard reset: the general code of case 10. u takes
+         * the kernel's second state row (a synapse's i in the other families): syn = 1
+         * sizes the scratch for it, and the entry points pass u's pointers as i's. */
+        if (c->spike != SPIKE_SINGLE || c->syn || c->has_min) return ERR_ARGUMENT;
+        if (c->surrogate < SG_HEAVISIDE || c->surrogate >= N_SURROGATES) return ERR_ARGUMENT;
+        c->syn = 1;
+        J->kind = 3 * 10;
+        J->active = (1 << ROW_IZH_A) | (1 << ROW_IZH_B) | (1 << ROW_IZH_C) | (1 << ROW_IZH_D);
+        return OK;
+    }
     const int spikes = c->family != FAMILY_LEAKY, adaptive = c->family == FAMILY_ADAPTIVE;
     if (spikes && (c->spike < SPIKE_SINGLE || c->spike > SPIKE_MAX)) return ERR_ARGUMENT;
     if (c->reset < RESET_NONE || c->reset >= N_RESETS) return ERR_ARGUMENT;
@@ -342,8 +353,9 @@ static int prepare(Job *J, Kernels *k, void **tables, int dtype, int isa, int th
 EXPORT int sinabs_scan_forward(int dtype, int isa, int threads, int64_t B, int64_t T,
                                int64_t N, const int32_t *config, const double *consts,
                                const void *x, const void *v0, const void *i0, const void *b0,
-                               const void *params, void *out, void *v, void *i, void *b,
-                               void *rec_v, void *rec_i, void *rec_b, void *out_sum) {
+                               const void *u0, const void *params, void *out, void *v,
+                               void *i, void *b, void *u, void *rec_v, void *rec_i,
+                               void *rec_b, void *rec_u, void *out_sum) {
     Job J;
     Kernels k;
     void *tables;
@@ -353,6 +365,7 @@ EXPORT int sinabs_scan_forward(int dtype, int isa, int threads, int64_t B, int64
         J.x = x, J.v0 = v0, J.i0 = i0, J.b0 = b0;
         J.out = out, J.v = v, J.i = i, J.b = b;
         J.rec_v = rec_v, J.rec_i = rec_i, J.rec_b = rec_b;
+        if (J.cfg.family == FAMILY_IZHIKEVICH) J.i0 = u0, J.i = u, J.rec_i = rec_u;
         int64_t items = B * J.nchunks, slots = B * J.nslots;
         J.slot_sums = (double *)malloc((size_t)slots * sizeof(double));
         err = J.slot_sums ? OK : ERR_MEMORY;
@@ -429,11 +442,13 @@ static void plan_segments(Job *J, int64_t block, size_t elem, int64_t forced) {
 EXPORT int sinabs_scan_backward_ex(int dtype, int isa, int threads, int64_t B, int64_t T,
                                    int64_t N, const int32_t *config, const double *consts,
                                    const void *g_out, const void *g_v, const void *g_i,
-                                   const void *g_b, const void *g_rec_v, const void *g_rec_i,
-                                   const void *g_rec_b, const void *x, const void *v0,
-                                   const void *i0, const void *b0, const void *params,
-                                   void *g_x, void *g_v0, void *g_i0, void *g_b0,
-                                   void *g_params, int64_t segment_steps, int64_t *report) {
+                                   const void *g_b, const void *g_u, const void *g_rec_v,
+                                   const void *g_rec_i, const void *g_rec_b,
+                                   const void *g_rec_u, const void *x, const void *v0,
+                                   const void *i0, const void *b0, const void *u0,
+                                   const void *params, void *g_x, void *g_v0, void *g_i0,
+                                   void *g_b0, void *g_u0, void *g_params,
+                                   int64_t segment_steps, int64_t *report) {
     Job J;
     Kernels k;
     void *tables;
@@ -450,6 +465,9 @@ EXPORT int sinabs_scan_backward_ex(int dtype, int isa, int threads, int64_t B, i
     J.g_rec_i = J.cfg.record ? g_rec_i : NULL;
     J.g_rec_b = J.cfg.record ? g_rec_b : NULL;
     J.g_x = g_x, J.g_v0 = g_v0, J.g_i0 = g_i0, J.g_b0 = g_b0, J.g_params = g_params;
+    if (J.cfg.family == FAMILY_IZHIKEVICH) { /* u in the second state row (read_config) */
+        J.i0 = u0, J.g_i = g_u, J.g_rec_i = J.cfg.record ? g_rec_u : NULL, J.g_i0 = g_u0;
+    }
     plan_segments(&J, k.block, k.elem, segment_steps);
     int64_t threads_used = useful_threads(threads, 8 * B * T * N);
     size_t scratch = k.bwd_scratch(&J, J.gmax) * k.elem;
@@ -478,13 +496,15 @@ EXPORT int sinabs_scan_backward_ex(int dtype, int isa, int threads, int64_t B, i
 EXPORT int sinabs_scan_backward(int dtype, int isa, int threads, int64_t B, int64_t T,
                                 int64_t N, const int32_t *config, const double *consts,
                                 const void *g_out, const void *g_v, const void *g_i,
-                                const void *g_b, const void *g_rec_v, const void *g_rec_i,
-                                const void *g_rec_b, const void *x, const void *v0,
-                                const void *i0, const void *b0, const void *params, void *g_x,
-                                void *g_v0, void *g_i0, void *g_b0, void *g_params) {
+                                const void *g_b, const void *g_u, const void *g_rec_v,
+                                const void *g_rec_i, const void *g_rec_b, const void *g_rec_u,
+                                const void *x, const void *v0, const void *i0, const void *b0,
+                                const void *u0, const void *params, void *g_x, void *g_v0,
+                                void *g_i0, void *g_b0, void *g_u0, void *g_params) {
     return sinabs_scan_backward_ex(dtype, isa, threads, B, T, N, config, consts, g_out, g_v,
-                                   g_i, g_b, g_rec_v, g_rec_i, g_rec_b, x, v0, i0, b0, params,
-                                   g_x, g_v0, g_i0, g_b0, g_params, 0, NULL);
+                                   g_i, g_b, g_u, g_rec_v, g_rec_i, g_rec_b, g_rec_u, x, v0,
+                                   i0, b0, u0, params, g_x, g_v0, g_i0, g_b0, g_u0, g_params, 0,
+                                   NULL);
 }
 
 /** y = the surrogates' float exp of x (n values) on instruction set isa (-1: the best):

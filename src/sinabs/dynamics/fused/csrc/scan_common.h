@@ -57,7 +57,12 @@
 enum { OK = 0, ERR_ARGUMENT = 1, ERR_MEMORY = 2, ERR_ISA = 3 };
 
 /* rows of the per-call parameter table (scan_kernel.h, setup) */
-enum { Q_AM, Q_K, Q_KN, Q_AS, Q_TH, Q_M, Q_AAD, Q_OMA, Q_BETA, Q_R, Q_SGA, Q_SGB, N_Q };
+enum {
+    Q_AM, Q_K, Q_KN, Q_AS, Q_TH, Q_M, Q_AAD, Q_OMA, Q_BETA, Q_R, Q_SGA, Q_SGB,
+    /* Izhikevich: a, b, c, d, dt / 2, dt * a */
+    Q_IA, Q_IB, Q_IC, Q_ID, Q_HALF, Q_KA,
+    N_Q
+};
 /* flag rows (and a row of zeros) */
 enum { F_MIN, F_SUB, F_TO, F_NONE, F_AMOUNT, F_GTH, F_ZERO, N_F };
 
@@ -69,6 +74,9 @@ static const int UNUSED ACC_OF_ROW[N_ROWS] = {
     [ROW_ALPHA_MEM] = A_AM,   [ROW_ALPHA_SYN] = A_AS,     [ROW_THRESHOLD] = A_R,
     [ROW_MIN_V_MEM] = A_MIN,  [ROW_ALPHA_ADAPT] = A_AAD,  [ROW_ADAPT_SCALE] = A_BETA,
     [ROW_RESET_AMOUNT] = A_R,
+    /* Izhikevich uses none of the rows above: its sums take their accumulators */
+    [ROW_IZH_A] = A_AM,       [ROW_IZH_B] = A_AS,         [ROW_IZH_C] = A_R,
+    [ROW_IZH_D] = A_MIN,      [ROW_DT] = A_AM,
 };
 
 /* lanes per slot: 256 bytes of a row, four cache lines */

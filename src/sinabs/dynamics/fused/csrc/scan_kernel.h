@@ -74,6 +74,13 @@ KERNEL_API void NAME(setup)(const Job *J, const void *params, void *q_out,
             qs[Q_R * BLOCK + l] = row[ROW_RESET_AMOUNT];
             qs[Q_SGA * BLOCK + l] = fa;
             qs[Q_SGB * BLOCK + l] = fb;
+            /* Izhikevich: dt / 2 as the reference's 0.5 * dt, and dt * a in its order */
+            qs[Q_IA * BLOCK + l] = row[ROW_IZH_A];
+            qs[Q_IB * BLOCK + l] = row[ROW_IZH_B];
+            qs[Q_IC * BLOCK + l] = row[ROW_IZH_C];
+            qs[Q_ID * BLOCK + l] = row[ROW_IZH_D];
+            qs[Q_HALF * BLOCK + l] = (S)0.5 * row[ROW_DT];
+            qs[Q_KA * BLOCK + l] = row[ROW_DT] * row[ROW_IZH_A];
         }
     }
     const int sub = c->reset == RESET_SUBTRACT;
@@ -95,6 +102,7 @@ KERNEL_API void NAME(setup)(const Job *J, const void *params, void *q_out,
 
 typedef struct {
     const S *am, *k, *kn, *as, *th0, *m, *aad, *oma, *beta, *R, *sga, *sgb; /* q rows */
+    const S *ia, *ib, *ic, *id, *half, *ka; /* Izhikevich's */
 } NAME(Par);
 
 static inline ALWAYS_INLINE NAME(Par) NAME(par)(const Job *J, int64_t slot) {
@@ -102,7 +110,9 @@ static inline ALWAYS_INLINE NAME(Par) NAME(par)(const Job *J, int64_t slot) {
     NAME(Par) p = {q + Q_AM * BLOCK,  q + Q_K * BLOCK,    q + Q_KN * BLOCK,
                    q + Q_AS * BLOCK,  q + Q_TH * BLOCK,   q + Q_M * BLOCK,
                    q + Q_AAD * BLOCK, q + Q_OMA * BLOCK,  q + Q_BETA * BLOCK,
-                   q + Q_R * BLOCK,   q + Q_SGA * BLOCK,  q + Q_SGB * BLOCK};
+                   q + Q_R * BLOCK,   q + Q_SGA * BLOCK,  q + Q_SGB * BLOCK,
+                   q + Q_IA * BLOCK,  q + Q_IB * BLOCK,   q + Q_IC * BLOCK,
+                   q + Q_ID * BLOCK,  q + Q_HALF * BLOCK, q + Q_KA * BLOCK};
     return p;
 }
 
@@ -173,6 +183,14 @@ static inline ALWAYS_INLINE void NAME(prefetch_write)(const S *row) {
     for (int k = 0; k < BLOCK * (int)sizeof(S); k += 64) __builtin_prefetch((const char *)row + k, 1, 3);
 }
 
+/* ------------------------------------------------------------------ Izhikevich
+ * The reference's step (models.izhikevich_step) in its order of operations: the
+ * right-hand side 0.04*v*v + 5*v + 140 - u + I left to right, two half steps of v,
+ * then u with the new v. */
+static inline ALWAYS_INLINE S NAME(izh_rhs)(S v, S u, S x) {
+    return (S)0.04 * (v * v) + (S)5 * v + (S)140 - u + x;
+}
+
 /* ------------------------------------------------------------------ forward */
 
 /* One step of one slot: states v, i, bb in place. */
@@ -187,6 +205,21 @@ static inline ALWAYS_INLINE void NAME(fwd_lanes)(const S *restrict xt, S *restri
     const S *restrict f_none = FLAG(F_NONE), *restrict f_amount = FLAG(F_AMOUNT);
     IVDEP
     for (int l = 0; l < BLOCK; l++) {
+        if (FAM == FAMILY_IZHIKEVICH) { /* u in the second state row, i */
+            S u = i[l], x = xt[l], th = PAR(th0);
+            S v1 = v[l] + PAR(half) * NAME(izh_rhs)(v[l], u, x);
+            S v2 = v1 + PAR(half) * NAME(izh_rhs)(v1, u, x);
+            S u1 = u + PAR(ka) * (PAR(ib) * v2 - u);
+            S s = NAME(spike)(v2, th, 0, cap);
+            S vn = v2 >= th ? PAR(ic) : v2;
+            S un = v2 >= th ? u1 + PAR(id) : u1;
+            ot[l] = s;
+            v[l] = vn;
+            rvt[l] = vn;
+            i[l] = un;
+            rit[l] = un;
+            continue;
+        }
         S c = xt[l];
         if (SYN) {
             c = PAR(as) * (i[l] + c);
@@ -776,6 +809,16 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
                 S *restrict sgt = st + BLOCK, *restrict th_row = tmp;
                 IVDEP
                 for (int l = 0; l < BLOCK; l++) {
+                    if (FAM == FAMILY_IZHIKEVICH) { /* fwd_lanes' step; sg row: v2 */
+                        S u = i[l], x = xt[l], th = PAR(th0);
+                        S v1 = v[l] + PAR(half) * NAME(izh_rhs)(v[l], u, x);
+                        S v2 = v1 + PAR(half) * NAME(izh_rhs)(v1, u, x);
+                        S u1 = u + PAR(ka) * (PAR(ib) * v2 - u);
+                        sgt[l] = v2;
+                        vn[l] = v2 >= th ? PAR(ic) : v2;
+                        in[l] = v2 >= th ? u1 + PAR(id) : u1;
+                        continue;
+                    }
                     S c = xt[l];
                     if (SYN) {
                         c = PAR(as) * (i[l] + c);
@@ -800,7 +843,7 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
                 }
                 if (FAM == FAMILY_ADAPTIVE) {
                     NAME(sg_row)(kind, sgc, sgt, th_row, NULL, NULL);
-                } else if (FAM == FAMILY_SPIKING) {
+                } else if (FAM == FAMILY_SPIKING || FAM == FAMILY_IZHIKEVICH) {
                     NAME(sg_row)(kind, sgc, sgt, p.th0, p.sga, p.sgb);
                 }
             }
@@ -847,6 +890,31 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
                 S *restrict a_aad = acc + A_AAD * BLOCK, *restrict a_beta = acc + A_BETA * BLOCK;
                 IVDEP
                 for (int l = 0; l < BLOCK; l++) {
+                    if (FAM == FAMILY_IZHIKEVICH) {
+                        /* the chain rule of fwd_lanes' step; the sums of the gradients of
+                         * a, b, c, d take the accumulators of am, as, r, min */
+                        S x = xr[l], v0 = svt[l], u = sit[l], th = PAR(th0);
+                        S v1 = v0 + PAR(half) * NAME(izh_rhs)(v0, u, x);
+                        S v2 = v1 + PAR(half) * NAME(izh_rhs)(v1, u, x);
+                        S g_vn = gv[l] + grvr[l], g_u1 = gi[l] + grir[l];
+                        S fired = v2 >= th ? (S)1 : (S)0;
+                        a_r[l] += fired * g_vn;
+                        a_min[l] += fired * g_u1;
+                        S g_v2 = (fired != 0 ? (S)0 : g_vn) + gor[l] * sgt[l];
+                        /* u1 = u + ka (b v2 - u) */
+                        a_am[l] += PAR(half) * (S)2 * (PAR(ib) * v2 - u) * g_u1;
+                        a_as[l] += PAR(ka) * v2 * g_u1;
+                        g_v2 = g_v2 + PAR(ka) * PAR(ib) * g_u1;
+                        S g_u = g_u1 - PAR(ka) * g_u1;
+                        /* the two half steps */
+                        S g_r1 = PAR(half) * g_v2;
+                        S g_v1 = g_v2 + g_r1 * ((S)0.04 * (v1 + v1) + (S)5);
+                        S g_r0 = PAR(half) * g_v1;
+                        gv[l] = g_v1 + g_r0 * ((S)0.04 * (v0 + v0) + (S)5);
+                        gi[l] = g_u - g_r1 - g_r0;
+                        gxr[l] = g_r1 + g_r0;
+                        continue;
+                    }
                     S xv = xr[l];
                     S vp = svt[l];
                     S ip = SYN ? sit[l] : (S)0;
@@ -949,8 +1017,9 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
 
 /* The (family, synapse, multiple spikes) cases, by kind / 3: C(case, FAM, SYN, MULTI).
  * FAM is a family's code as a digit (the specializations' names are pasted from it). */
-_Static_assert(FAMILY_LEAKY == 0 && FAMILY_SPIKING == 1 && FAMILY_ADAPTIVE == 2,
-               "EACH_CASE spells the family codes of families.py");
+_Static_assert(FAMILY_LEAKY == 0 && FAMILY_SPIKING == 1 && FAMILY_ADAPTIVE == 2 &&
+                   FAMILY_IZHIKEVICH == 3,
+               "EACH_CASE and EACH_GENERAL_CASE spell the family codes of families.py");
 #define EACH_CASE(C)                                                                     \
     C(0, 0, 0, 0) C(1, 0, 1, 0) C(2, 1, 0, 0) C(3, 1, 0, 1) C(4, 1, 1, 0) C(5, 1, 1, 1)  \
     C(6, 2, 0, 0) C(7, 2, 0, 1) C(8, 2, 1, 0) C(9, 2, 1, 1)
@@ -975,6 +1044,11 @@ _Static_assert(FAMILY_LEAKY == 0 && FAMILY_SPIKING == 1 && FAMILY_ADAPTIVE == 2,
 #define DEF_BWD(F, SY, M, FA) DEF_SPEC(bwd, F, SY, M, FA)
 #define DEF_CASE(K, F, SY, M) EACH_FAST(DEF_FWD, F, SY, M) EACH_FAST(DEF_BWD, F, SY, M)
 EACH_CASE(DEF_CASE)
+/* The cases that have the general code only (FAST 0; read_config sets kind = 3 * case):
+ * Izhikevich (its u in the second state row, hence SYN 1). */
+#define EACH_GENERAL_CASE(C) C(10, 3, 1, 0)
+#define DEF_GENERAL(K, F, SY, M) DEF_FWD(F, SY, M, 0) DEF_BWD(F, SY, M, 0)
+EACH_GENERAL_CASE(DEF_GENERAL)
 
 #if S_IS_FLOAT
 #define CALL_FAST(DIR, F, SY, M)                                                         \
@@ -992,22 +1066,30 @@ EACH_CASE(DEF_CASE)
     case K: CALL_FAST(fwd, F, SY, M) break;
 #define BWD_CASE(K, F, SY, M) \
     case K: CALL_FAST(bwd, F, SY, M) break;
+#define FWD_GENERAL(K, F, SY, M) \
+    case K: NAME(fwd_##F##SY##M##0)(J, (S *)scratch, b, s0, s1); break;
+#define BWD_GENERAL(K, F, SY, M) \
+    case K: NAME(bwd_##F##SY##M##0)(J, (S *)scratch, b, s0, s1); break;
 
 /* kind / 3 is one of the cases (read_config, scan.c) */
 KERNEL_API void NAME(fwd_item)(const Job *J, int64_t item, void *scratch) {
     int64_t b, s0, s1;
     item_slots(J, item, &b, &s0, &s1);
-    switch (J->kind / 3) { EACH_CASE(FWD_CASE) }
+    switch (J->kind / 3) { EACH_CASE(FWD_CASE) EACH_GENERAL_CASE(FWD_GENERAL) }
 }
 
 KERNEL_API void NAME(bwd_item)(const Job *J, int64_t item, void *scratch) {
     int64_t b, s0, s1;
     item_slots(J, item, &b, &s0, &s1);
-    switch (J->kind / 3) { EACH_CASE(BWD_CASE) }
+    switch (J->kind / 3) { EACH_CASE(BWD_CASE) EACH_GENERAL_CASE(BWD_GENERAL) }
 }
 
 #undef FWD_CASE
 #undef BWD_CASE
+#undef FWD_GENERAL
+#undef BWD_GENERAL
+#undef DEF_GENERAL
+#undef EACH_GENERAL_CASE
 #undef CALL_FAST
 #undef DEF_CASE
 #undef DEF_FWD
