@@ -49,7 +49,8 @@ class Family(enum.IntEnum):
     SPIKING = 1
     #: the spiking family with a threshold that adapts (ALIF)
     ADAPTIVE = 2
-    #: Izhikevich (2003): v and the recovery u, two half steps of v, hard reset
+    # (no colon in the #: comments: napoleon reads the text before one as a type)
+    #: Izhikevich's 2003 model; v and the recovery u, two half steps of v, hard reset
     IZHIKEVICH = 3
 
 
