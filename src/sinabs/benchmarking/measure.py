@@ -70,7 +70,16 @@ def activity(workload: Workload) -> list[float]:
 
         return record
 
-    handles = [m.register_forward_hook(hook(i)) for i, m in enumerate(workload.neurons)]
+    _forward_with_hooks(workload, [(m, hook(i)) for i, m in enumerate(workload.neurons)])
+    return [nonzero / total if total else float("nan") for nonzero, total in counts]
+
+
+def _forward_with_hooks(
+    workload: Workload, hooks: list[tuple[nn.Module, Callable[..., None]]]
+) -> None:
+    """One forward pass without gradient, from and back to reset states, with each
+    ``(module, hook)`` registered as a forward hook for its duration."""
+    handles = [module.register_forward_hook(hook) for module, hook in hooks]
     try:
         workload.reset()
         with torch.no_grad():
@@ -79,7 +88,6 @@ def activity(workload: Workload) -> list[float]:
     finally:
         for handle in handles:
             handle.remove()
-    return [nonzero / total if total else float("nan") for nonzero, total in counts]
 
 
 def copy_bandwidth() -> float:
@@ -115,15 +123,7 @@ def _sinabs_backends(workload: Workload) -> list[str]:
         seen.append(chosen.name)
 
     layers = [m for m in workload.neurons if isinstance(m, StatefulLayer)]
-    handles = [m.register_forward_hook(record) for m in layers]
-    try:
-        workload.reset()
-        with torch.no_grad():
-            workload.model(workload.x)
-        workload.reset()
-    finally:
-        for handle in handles:
-            handle.remove()
+    _forward_with_hooks(workload, [(m, record) for m in layers])
     return seen
 
 
