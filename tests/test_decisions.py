@@ -770,11 +770,26 @@ def test_recordings_stay_in_graph_and_convert_to_numpy(name: str) -> None:
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16], ids=str)
 @pytest.mark.parametrize("name", ["IAF-syn", "LIF-syn", "ExpLeak", "ALIF-syn", "LIFRecurrent-syn"])
-def test_new_states_take_the_input_dtype(name: str, dtype: torch.dtype) -> None:
+def test_new_states_take_the_input_dtype_at_least_float32(name: str, dtype: torch.dtype) -> None:
+    # float64 states for a float64 input; float32 for float16 and bfloat16 (mixed
+    # precision: the next row), whose output keeps the input's dtype
     layer = LAYERS[name]()
     out = layer(rand_input(2, seed=29).to(dtype))
     assert out.dtype == dtype
+    state_dtype = torch.promote_types(dtype, torch.float32)
     for state_name, value in layer.named_states():
-        assert value.dtype == dtype, state_name
+        assert value.dtype == state_dtype, state_name
     for rec_name, rec in layer.recordings.items():
-        assert rec.dtype == dtype, rec_name
+        assert rec.dtype == state_dtype, rec_name
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("name", ["IAF-syn", "LIF-syn", "ExpLeak", "ALIF-syn", "LIFRecurrent-syn"])
+def test_half_precision_inputs_compute_in_float32(name: str, dtype: torch.dtype) -> None:
+    # sinabs integrates the membrane in the input's dtype; here the result is the
+    # float32 layer's for the input converted to float32, cast back
+    x = rand_input(2, seed=30).to(dtype)
+    layer, oracle = LAYERS[name](), LAYERS[name]()
+    assert torch.equal(layer(x), oracle(x.float()).to(dtype))
+    for state_name, value in layer.named_states():
+        assert torch.equal(value, getattr(oracle, state_name)), state_name

@@ -172,3 +172,44 @@ def test_inductor_layer_equals_eager(backend: str) -> None:
             assert torch.allclose(got["states"][key], value, rtol=1e-6, atol=1e-7), key
         for a, b in zip(got["grads"], expected["grads"], strict=True):
             assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("backend", "recurrent"),
+    [("reference", False), ("cpu", False), ("reference", True)],
+    ids=["LIF-reference", "LIF-cpu", "LIFRecurrent-bf16-connection-reference"],
+)
+def test_compiled_half_precision_equals_eager(backend: str, recurrent: bool) -> None:
+    """Mixed precision under ``torch.compile(fullgraph=True)``: a bfloat16 input (under
+    autocast) computes in float32 as in eager; a recurrent connection converted to
+    bfloat16 is fed the spikes in bfloat16."""
+    torch._dynamo.reset()
+
+    def build() -> nn.Module:
+        if recurrent:
+            layer = sl.LIFRecurrent(10.0, rec_connect=linear(), tau_syn=4.0, record_states=True)
+            layer.rec_connect.to(torch.bfloat16)
+            return layer
+        return sl.LIF(10.0, tau_syn=4.0, record_states=True, backend=backend)
+
+    eager, compiled_layer = build(), build()
+    counter = CompileCounterWithBackend("aot_eager")
+    compiled = torch.compile(compiled_layer, backend=counter, fullgraph=True)
+    g = torch.Generator().manual_seed(2)
+    for k in range(2):  # a first call and one with carried float32 states
+        x = (torch.rand(2, T, N, generator=g) * 12 - 1).to(torch.bfloat16)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            expected = step(eager, eager, x)
+            got = step(compiled_layer, compiled, x)
+        assert got["out"].dtype == torch.bfloat16
+        assert torch.equal(got["out"], expected["out"]), k
+        assert expected["out"].abs().sum() > 0, k
+        for group in ("states", "recordings"):
+            for key, value in expected[group].items():
+                assert value.dtype == torch.float32, (k, group, key)
+                assert torch.equal(got[group][key], value), (k, group, key)
+        for a, b in zip(got["grads"], expected["grads"], strict=True):
+            assert a.dtype == b.dtype, k
+            rtol = 2.0**-7 if a.dtype == torch.bfloat16 else 1e-5  # bfloat16: one rounding
+            assert torch.allclose(a.float(), b.float(), rtol=rtol, atol=1e-6), k
+    assert 1 <= counter.frame_count <= MAX_COMPILES

@@ -18,7 +18,6 @@ from torch import nn
 
 import sinabs.activation as sa
 import sinabs.layers as sl
-from sinabs.dynamics import BackendError
 from sinabs.layers.alif import ALIFSqueeze
 
 T = 5
@@ -222,29 +221,59 @@ def test_memory_layout_does_not_change_the_result(name: str, backend: str, layou
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64], ids=str)
 @pytest.mark.parametrize(("name", "backend"), CASES)
 def test_floating_dtypes(name: str, backend: str, dtype: torch.dtype) -> None:
-    """float64 runs on every backend with the reference's bits; float16 and bfloat16 run
-    on the reference (and ``auto``): a fused backend asked for them by name says so."""
+    """float64 runs on every backend with the reference's bits, states in float64.
+    float16 and bfloat16 run on every backend too (mixed precision): computed in float32
+    from the input upcast, states float32, the output in the input's dtype, equal to the
+    float32 reference fed the same rounded input."""
     x = sequence(6).to(dtype)
     layer = build(name, backend)
-    if "Recurrent" in name:  # its rec_connect computes in float32 until converted
+    if "Recurrent" in name and dtype == torch.float64:  # rec_connect computes in float32
         with pytest.raises(TypeError, match="rec_connect"):
             call(layer, x)
         assert not layer.is_state_initialised()
         layer.to(dtype)
-    if backend != "reference" and dtype != torch.float64:
-        with pytest.raises(BackendError, match=str(dtype).replace("torch.", "")):
-            call(layer, x)
-        assert not layer.is_state_initialised()
-        layer.backend = "auto"
     out = call(layer, x)
     assert out.dtype == dtype
-    assert all(s.dtype == dtype for _, s in layer.named_states())
+    state_dtype = torch.float64 if dtype == torch.float64 else torch.float32
+    assert all(s.dtype == state_dtype for _, s in layer.named_states())
     oracle = build(name, "reference")
-    if "Recurrent" in name:
-        oracle.to(dtype)
-    expected = call(oracle, x)
+    if dtype == torch.float64:
+        if "Recurrent" in name:
+            oracle.to(dtype)
+        expected = call(oracle, x)
+    else:
+        expected = call(oracle, x.float()).to(dtype)
     assert torch.equal(out, expected)
     assert bool(torch.isfinite(out).all())
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize(("name", "backend"), CASES)
+def test_half_precision_layers_compute_in_float32(
+    name: str, backend: str, dtype: torch.dtype
+) -> None:
+    """A layer converted to half precision (``.to(dtype)``: parameters, states and a
+    recurrent connection in half) still computes in float32: its states come back
+    float32, and it gives the float32 layer with the same rounded parameters and states.
+    (A recurrent connection computes in its own dtype: weights in eighths keep its sums
+    exact in half precision, so that it gives the float32 connection's values.)"""
+    layer, oracle = build(name, backend), build(name, "reference")
+    if "Recurrent" in name:
+        with torch.no_grad():
+            for module in (layer, oracle):
+                for weight in module.rec_connect.parameters():
+                    weight.copy_((weight * 8).round() / 8)
+    call(layer, sequence(1).to(dtype))
+    call(oracle, sequence(1).to(dtype).float())
+    layer.to(dtype)
+    oracle.to(dtype).float()  # the same rounded parameters and states, in float32
+    assert all(s.dtype == dtype for _, s in layer.named_states())
+    x = sequence(7).to(dtype)
+    out = call(layer, x)
+    assert out.dtype == dtype
+    assert all(s.dtype == torch.float32 for _, s in layer.named_states())
+    assert torch.equal(out, call(oracle, x.float()).to(dtype))
+    assert_same_states(states(layer), states(oracle))
 
 
 # ---- shapes that change ------------------------------------------------------------------

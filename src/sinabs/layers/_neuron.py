@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ..activation import MembraneSubtract, SingleExponential
+from ..dynamics.precision import HALF_DTYPES
 from .stateful_layer import decay_factor, time_constant
 
 
@@ -107,11 +108,17 @@ class TimeConstants:
             setattr(self, f"{'alpha' if train_alphas else 'tau'}_{name}", parameter)
 
     def _decay(self, name: str) -> torch.Tensor | None:
-        """The decay factor :math:`\\alpha` of ``name`` (in the graph), or None."""
+        """The decay factor :math:`\\alpha` of ``name`` (in the graph), or None.
+
+        A time constant stored in half precision (a layer converted with ``.half()``)
+        gives its decay factor in float32, the precision the layer computes in.
+        """
         if self.train_alphas:
             return getattr(self, f"alpha_{name}", None)
         tau = getattr(self, f"tau_{name}", None)
-        return None if tau is None else decay(tau)
+        if tau is None:
+            return None
+        return decay(tau.float() if tau.dtype in HALF_DTYPES else tau)
 
     def _tau(self, name: str) -> torch.Tensor | None:
         """The time constant of ``name`` (computed from the decay factor when it is

@@ -124,11 +124,8 @@ class PointModel(StatefulLayer):
     def shape(self) -> torch.Size | None:
         return self._first_state().shape if self.is_state_initialised() else None
 
-    def _compute_dtype(self, x: torch.Tensor) -> torch.dtype:
-        first = self._first_state()
-        if self.is_state_initialised() and first.shape[1:] == x.shape[2:]:
-            return torch.promote_types(x.dtype, first.dtype)
-        return x.dtype
+    def _dtype_state(self) -> torch.Tensor:
+        return self._first_state()
 
     @property
     def does_spike(self) -> bool:

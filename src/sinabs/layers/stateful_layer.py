@@ -28,6 +28,7 @@ from torch import nn
 from .. import dynamics
 from ..activation.spike_generation import SpikeSpec, resolve_spike_fn
 from ..dynamics.params import LeakyParams
+from ..dynamics.precision import HALF_DTYPES, compute_dtype, output_dtype
 from ..recording import as_recording
 
 
@@ -204,17 +205,36 @@ def _format_value(value: Any) -> str:
 # ---------------------------------------------------------------------------------------
 
 
-def _check_rec_connect_dtype(rec_connect: nn.Module, dtype: torch.dtype) -> None:
-    """The recurrent connection must compute in the call's dtype (its module would
-    otherwise fail inside the time loop)."""
+def _recurrent_connection(
+    rec_connect: Any, input_dtype: torch.dtype, dtype: torch.dtype
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``rec_connect`` as the time loop calls it, checked against the call's dtypes.
+
+    A module must compute in the compute dtype ``dtype`` (it would otherwise fail inside
+    the time loop). For a half-precision input it may compute in the input's dtype
+    instead (a model converted with ``.half()`` or ``.bfloat16()``): it then receives the
+    spikes in that dtype (spike counts are exact there) and its output is added to the
+    float32 input of the next step. Under ``torch.autocast`` a float32 module is what it
+    is: autocast runs its linear layers in half precision by itself.
+    """
     if not isinstance(rec_connect, nn.Module):
-        return
-    for name, tensor in (*rec_connect.named_parameters(), *rec_connect.named_buffers()):
-        if tensor.is_floating_point() and tensor.dtype != dtype:
-            raise TypeError(
-                f"input_data is {dtype} but rec_connect's {name} is {tensor.dtype}; "
-                f"convert the layer with .to({dtype})"
-            )
+        return rec_connect  # type: ignore[no-any-return]
+    tensors = [
+        (name, tensor)
+        for name, tensor in (*rec_connect.named_parameters(), *rec_connect.named_buffers())
+        if tensor.is_floating_point()
+    ]
+    if all(tensor.dtype == dtype for _, tensor in tensors):
+        return rec_connect  # type: ignore[no-any-return]
+    if input_dtype in HALF_DTYPES and all(tensor.dtype == input_dtype for _, tensor in tensors):
+        return lambda spikes: rec_connect(spikes.to(input_dtype))
+    allowed = f"{dtype} or {input_dtype}" if input_dtype in HALF_DTYPES else str(dtype)
+    name, tensor = next((n, t) for n, t in tensors if t.dtype != dtype)
+    raise TypeError(
+        f"input_data is {input_dtype} and the layer computes in {dtype}, so rec_connect "
+        f"must compute in {allowed} (all its tensors), but rec_connect's {name} is "
+        f"{tensor.dtype}; convert the layer with .to({input_dtype})"
+    )
 
 
 class StatefulLayer(nn.Module):
@@ -223,7 +243,9 @@ class StatefulLayer(nn.Module):
     States are attributes (``layer.v_mem``) saved in ``state_dict`` and moved by
     ``.to()``, but not module buffers (see the module docstring). They are empty
     ``(0,)`` until the first forward call initialises them to zeros of shape
-    ``(batch, *neurons)`` and the input's dtype.
+    ``(batch, *neurons)`` and the input's dtype, at least float32: a float16 or
+    bfloat16 input computes in float32 and its output returns in its own dtype
+    (mixed precision, :mod:`sinabs.dynamics.precision`).
 
     State policy on a new input shape ``(B, T, *neurons)``:
 
@@ -491,38 +513,51 @@ class StatefulLayer(nn.Module):
         self._check_devices(x)
         if x.shape[0] == 0 or x.shape[1] == 0:
             return self._empty_call(x)
+        # mixed precision (sinabs.dynamics.precision): a half-precision input computes
+        # in float32, on every backend alike, and its output returns in its own dtype
         dtype = self._compute_dtype(x)
         bundle = params(dtype)
+        connect: Callable[[torch.Tensor], torch.Tensor] | None = rec_connect
         if rec_connect is not None:
-            _check_rec_connect_dtype(rec_connect, dtype)
-        call = dynamics.Call(family, x, bundle, rec_connect=rec_connect, record=self.record_states)
+            connect = _recurrent_connection(rec_connect, x.dtype, dtype)
+        wide = x if x.dtype == dtype else x.to(dtype)  # exact: dtype is at least as wide
+        call = dynamics.Call(family, wide, bundle, rec_connect=connect, record=self.record_states)
         chosen = dynamics.choose(call, self.backend)
-        state = self._prepare_states(x)
+        state = {
+            name: value if value.dtype == dtype else value.to(dtype)
+            for name, value in self._prepare_states(wide).items()
+        }
         out, state, recordings, out_sum = dynamics.execute(chosen, call, state)
         for name in self.state_names:
             self._set_state(name, state[name])
         self.recordings = {name: as_recording(rec) for name, rec in recordings.items()}
         self.firing_rate = out_sum / out.numel()
-        return out
+        return out.to(output_dtype(x.dtype, dtype))
 
     def _compute_dtype(self, x: torch.Tensor) -> torch.dtype:
-        """The dtype of this call: the input's, promoted with the states' when they are
-        kept (same neuron shape), which is what :meth:`_prepare_states` will leave."""
-        v_mem = self.__dict__[_STATES]["v_mem"]
-        if self.is_state_initialised() and v_mem.shape[1:] == x.shape[2:]:
-            return torch.promote_types(x.dtype, v_mem.dtype)
-        return x.dtype
+        """The dtype of this call (:func:`sinabs.dynamics.precision.compute_dtype`): the
+        input's, at least float32, promoted with the states' when they are kept (same
+        neuron shape), which is what :meth:`_prepare_states` will leave."""
+        first = self._dtype_state()
+        if self.is_state_initialised() and first.shape[1:] == x.shape[2:]:
+            return compute_dtype(x.dtype, first.dtype)
+        return compute_dtype(x.dtype)
+
+    def _dtype_state(self) -> torch.Tensor:
+        """The state whose dtype and shape stand for all of them (``v_mem``)."""
+        return self.__dict__[_STATES]["v_mem"]  # type: ignore[no-any-return]
 
     def _empty_call(self, x: torch.Tensor) -> torch.Tensor:
         """An empty batch or ``T = 0``: an empty output; the states stay as they are."""
         states = dict(self._states())
-        out = x.to(self._compute_dtype(x)) * 0  # empty, and in the graph like any output
+        dtype = self._compute_dtype(x)
+        computed = x.to(dtype) * 0  # empty, and in the graph like any output
         if self.record_states:
-            self.recordings = {name: as_recording(out.clone()) for name in states}
+            self.recordings = {name: as_recording(computed.clone()) for name in states}
         else:
             self.recordings = {}
-        self.firing_rate = out.sum() / out.numel()  # nan, as torch.mean of nothing
-        return out
+        self.firing_rate = computed.sum() / computed.numel()  # nan, as torch.mean of nothing
+        return computed.to(output_dtype(x.dtype, dtype))
 
     # ---- configuration, repr, copying, pickling -------------------------------------
 

@@ -314,6 +314,7 @@ def check(family: str, x: torch.Tensor, p: LeakyParams) -> Checked:
     keeps the result for the chosen backend's ``prepare``).
     """
     if x.dtype not in (torch.float32, torch.float64):
+        # (layers never get here with float16/bfloat16: they compute those in float32)
         return f"dtype {x.dtype} (fused kernels run float32 and float64)"
     code = FAMILY_NAMES.get(family)
     if code is None:

@@ -7,9 +7,9 @@ from typing import Any
 import torch
 
 from ...activation.reset_mechanism import State
-from ...dynamics import reference
 from ...dynamics.params import AdaptiveParams
 from ...dynamics.reference import RecConnect
+from . import _mixed
 
 
 def _params(
@@ -60,7 +60,7 @@ def alif_forward_single(
         alpha_mem, alpha_adapt, alpha_syn, adapt_scale, spike_fn, reset_fn,
         surrogate_grad_fn, min_v_mem, b0, norm_input,
     )  # fmt: skip
-    spikes, new_state = reference.adaptive_step(input_data, dict(state), params)
+    spikes, new_state = _mixed.step("adaptive", input_data, state, params)
     new_state.update(params.derive(new_state))  # the layer's spike_threshold
     return spikes, new_state
 
@@ -85,9 +85,7 @@ def alif_forward(
         alpha_mem, alpha_adapt, alpha_syn, adapt_scale, spike_fn, reset_fn,
         surrogate_grad_fn, min_v_mem, b0, norm_input,
     )  # fmt: skip
-    return reference.reference_scan(
-        "adaptive", input_data, dict(state), params, record=record_states
-    )
+    return _mixed.scan("adaptive", input_data, state, params, record=record_states)
 
 
 def alif_recurrent(
@@ -111,6 +109,6 @@ def alif_recurrent(
         alpha_mem, alpha_adapt, alpha_syn, adapt_scale, spike_fn, reset_fn,
         surrogate_grad_fn, min_v_mem, b0, norm_input,
     )  # fmt: skip
-    return reference.reference_scan(
-        "adaptive", input_data, dict(state), params, record=record_states, rec_connect=rec_connect
+    return _mixed.scan(
+        "adaptive", input_data, state, params, record=record_states, rec_connect=rec_connect
     )

@@ -12,9 +12,9 @@ from typing import Any
 import torch
 
 from ...activation.reset_mechanism import State
-from ...dynamics import reference
 from ...dynamics.params import LeakyParams, SpikingParams
 from ...dynamics.reference import RecConnect
+from . import _mixed
 
 
 def _as_tensor(value: Any) -> torch.Tensor | None:
@@ -69,7 +69,7 @@ def lif_forward_single(
         alpha_mem, alpha_syn, spike_threshold, spike_fn, reset_fn, surrogate_grad_fn,
         min_v_mem, norm_input,
     )  # fmt: skip
-    return reference.STEPS[family](input_data, dict(state), params)
+    return _mixed.step(family, input_data, state, params)
 
 
 def lif_forward(
@@ -94,7 +94,7 @@ def lif_forward(
         alpha_mem, alpha_syn, spike_threshold, spike_fn, reset_fn, surrogate_grad_fn,
         min_v_mem, norm_input,
     )  # fmt: skip
-    return reference.reference_scan(family, input_data, dict(state), params, record=record_states)
+    return _mixed.scan(family, input_data, state, params, record=record_states)
 
 
 def lif_recurrent(
@@ -116,6 +116,6 @@ def lif_recurrent(
         alpha_mem, alpha_syn, spike_threshold, spike_fn, reset_fn, surrogate_grad_fn,
         min_v_mem, norm_input,
     )  # fmt: skip
-    return reference.reference_scan(
-        family, input_data, dict(state), params, record=record_states, rec_connect=rec_connect
+    return _mixed.scan(
+        family, input_data, state, params, record=record_states, rec_connect=rec_connect
     )
