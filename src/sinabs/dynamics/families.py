@@ -220,9 +220,9 @@ FAMILIES: dict[Family, FamilyDecl] = {
 FAMILY_NAMES: dict[str, Family] = {f.name.lower(): f for f in Family}
 
 #: the static configuration of a fused call, the ints the kernels take, in order
-#: (``train_threshold``: the threshold row also receives its gradient through the
-#: spike function, -surrogate per spike gradient; last, so that the older fields keep
-#: their indices)
+#: (with ``train_threshold`` the threshold row also receives its gradient through the
+#: spike function, -surrogate per spike gradient; it comes last, so that the older
+#: fields keep their indices)
 CONFIG_FIELDS: tuple[str, ...] = (
     "family",
     "has_syn",
