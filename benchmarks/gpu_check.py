@@ -65,6 +65,7 @@ def kernel_configs() -> dict[str, Any]:
 
     def cfg(family: int, spike: int, reset: int, surrogate: int, **kw: Any) -> KernelConfig:
         opts = {"syn": False, "leak": True, "norm": False, "min": False, "amount": False}
+        opts["train"] = False  # train_threshold
         opts |= kw
         fconfig = {
             0: (0.4,),
@@ -72,11 +73,16 @@ def kernel_configs() -> dict[str, Any]:
             2: (0.4, 0.9),
             3: (0.1, 0.4, 1.2),
             4: (0.05, 0.5, 0.15, 4.0, 1.1),
+            5: (2.5,),  # ATan(alpha)
+            6: (5.0,),  # FastSigmoid(slope)
+            7: (4.0,),  # Sigmoid(slope)
+            8: (0.7,),  # Triangle(width)
+            9: (),  # StraightThrough
         }[surrogate]
         return KernelConfig(
             family, opts["syn"], opts["leak"], opts["norm"] and opts["leak"], opts["min"],
             spike, reset, opts["amount"], surrogate, True,
-            (3.0 if spike == 3 else -1.0, *fconfig) + (0.0,) * (5 - len(fconfig)),
+            (3.0 if spike == 3 else -1.0, *fconfig) + (0.0,) * (5 - len(fconfig)), opts["train"],
         )  # fmt: skip
 
     return {
@@ -93,6 +99,12 @@ def kernel_configs() -> dict[str, Any]:
         "ALIF-single-subtract-exp-norm": cfg(2, 1, 1, 1, norm=True),
         "ALIF-multi-reset-heaviside-syn-min": cfg(2, 2, 2, 0, syn=True, min=True),
         "ALIF-max-amount-gaussian-noleak": cfg(2, 3, 1, 3, leak=False, amount=True),
+        # snnTorch's surrogates, train_threshold
+        "LIF-single-subtract-atan-train": cfg(1, 1, 1, 5, train=True),
+        "LIF-multi-amount-sigmoid-syn-train": cfg(1, 2, 1, 7, syn=True, amount=True, train=True),
+        "IAF-max-reset-triangle": cfg(1, 3, 2, 8, leak=False),
+        "ALIF-single-subtract-fastsigmoid-norm-train": cfg(2, 1, 1, 6, norm=True, train=True),
+        "ALIF-multi-reset-straight-min-train": cfg(2, 2, 2, 9, min=True, train=True),
     }
 
 

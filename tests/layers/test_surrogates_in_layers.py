@@ -4,8 +4,8 @@
 What a layer back-propagates with each: the surrogate itself for one step from rest;
 float64 gradcheck over many steps (with the smooth-value spike function of
 tests/layers/test_train_threshold.py, which keeps the real backward); the laws for
-gradients (time splitting, batch independence); backend selection; copies. The
-formulas themselves: tests/activation/test_snntorch_surrogates.py.
+gradients (time splitting, batch independence); backend selection (the CPU kernel,
+as the reference); copies. The formulas themselves: tests/activation/test_snntorch_surrogates.py.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from torch import nn
 
 import sinabs.activation as sa
 import sinabs.layers as sl
-from sinabs.dynamics import BackendError
 from sinabs.layers.alif import ALIFRecurrent, ALIFSqueeze
 from sinabs.layers.iaf import IAFRecurrent
 
@@ -153,7 +152,7 @@ def test_time_splitting_and_batch_independence(surrogate):
 
 
 @pytest.mark.parametrize("surrogate", SURROGATES)
-def test_auto_runs_the_reference_and_cpu_names_the_surrogate(surrogate, monkeypatch):
+def test_auto_runs_the_cpu_kernel_with_the_surrogate(surrogate, monkeypatch):
     from sinabs.dynamics import registry
 
     fn = SURROGATES[surrogate]
@@ -166,12 +165,20 @@ def test_auto_runs_the_reference_and_cpu_names_the_surrogate(surrogate, monkeypa
         return backend
 
     monkeypatch.setattr("sinabs.dynamics.choose", spy)
-    x = torch.rand(2, 5, N)
-    sl.LIF(10.0, surrogate_grad_fn=fn)(x)
-    assert chosen == ["reference"]
-    layer = sl.LIF(10.0, surrogate_grad_fn=fn, backend="cpu")
-    with pytest.raises(BackendError, match=rf"surrogate_grad_fn {type(fn).__name__}\("):
-        layer(x)
+    x = torch.rand(2, 5, N, generator=torch.Generator().manual_seed(0)) * 2
+    results = []
+    for backend in ("auto", "reference"):
+        layer = sl.LIF(4.0, tau_syn=3.0, surrogate_grad_fn=fn, record_states=True, backend=backend)
+        xl = x.clone().requires_grad_()
+        out = layer(xl)
+        (out.sum() + layer.v_mem.sum()).backward()
+        results.append((out, layer.v_mem, layer.recordings["i_syn"], xl.grad, layer.tau_mem.grad))
+    assert chosen == ["cpu", "reference"]
+    (got, v, i, g_x, g_tau), (ref, ref_v, ref_i, ref_g_x, ref_g_tau) = results
+    assert int(ref.sum()) > 0
+    assert torch.equal(got, ref) and torch.equal(v, ref_v) and torch.equal(i, ref_i)
+    for o, r in ((g_x, ref_g_x), (g_tau, ref_g_tau)):
+        torch.testing.assert_close(o, r, rtol=1e-5, atol=1e-5 * float(r.abs().max()))
 
 
 @pytest.mark.parametrize("surrogate", SURROGATES)
@@ -189,3 +196,30 @@ def test_layer_copies_keep_the_surrogate(surrogate):
         layer(xa).sum().backward()
         clone(xb).sum().backward()
         assert torch.equal(xa.grad, xb.grad)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64], ids=["f32", "f64"])
+@pytest.mark.parametrize("surrogate", SURROGATES)
+def test_cpu_kernel_evaluates_the_surrogate_in_its_order(surrogate, dtype):
+    # one step from rest (v = x): the input's gradient of Σ s is g(x, θ) and the
+    # trained threshold's -g(x, θ), on a fine grid across the threshold. The C kernel
+    # follows the class's order of operations: the same bits, but for Sigmoid, whose
+    # exp is the kernel's own (within an ulp of torch's)
+    fn = SURROGATES[surrogate]
+    x = torch.linspace(-1.5, 3.5, 1001, dtype=dtype).reshape(1, 1, -1)
+    theta = torch.full((1001,), 1.1, dtype=dtype)
+    grads = []
+    for backend in ("reference", "cpu"):
+        layer = sl.IAF(
+            spike_threshold=theta, surrogate_grad_fn=fn, train_threshold=True, backend=backend
+        ).to(dtype)
+        xl = x.clone().requires_grad_()
+        layer(xl).sum().backward()
+        grads.append((xl.grad, layer.spike_threshold.grad))
+    (ref_x, ref_th), (got_x, got_th) = grads
+    assert torch.equal(ref_th, -ref_x.flatten())
+    if surrogate == "Sigmoid":
+        torch.testing.assert_close(got_x, ref_x, rtol=4 * torch.finfo(dtype).eps, atol=0.0)
+        torch.testing.assert_close(got_th, ref_th, rtol=4 * torch.finfo(dtype).eps, atol=0.0)
+    else:
+        assert torch.equal(got_x, ref_x) and torch.equal(got_th, ref_th)

@@ -79,6 +79,12 @@ class Surrogate(enum.IntEnum):
     PERIODIC_EXPONENTIAL = 2
     GAUSSIAN = 3
     MULTI_GAUSSIAN = 4
+    # snnTorch's (sinabs.activation.surrogate_gradient_fn, second half)
+    ATAN = 5
+    FAST_SIGMOID = 6
+    SIGMOID = 7
+    TRIANGLE = 8
+    STRAIGHT_THROUGH = 9
 
 
 #: the fields of each surrogate's class that configure it, in the order the kernels
@@ -89,6 +95,11 @@ SURROGATE_FIELDS: dict[Surrogate, tuple[str, ...]] = {
     Surrogate.PERIODIC_EXPONENTIAL: ("grad_width", "grad_scale"),
     Surrogate.GAUSSIAN: ("mu", "sigma", "grad_scale"),
     Surrogate.MULTI_GAUSSIAN: ("mu", "sigma", "h", "s", "grad_scale"),
+    Surrogate.ATAN: ("alpha",),
+    Surrogate.FAST_SIGMOID: ("slope",),
+    Surrogate.SIGMOID: ("slope",),
+    Surrogate.TRIANGLE: ("width",),
+    Surrogate.STRAIGHT_THROUGH: (),
 }
 #: The number of floats in the static configuration (the spike cap, then the
 #: surrogate's fields).
@@ -209,6 +220,9 @@ FAMILIES: dict[Family, FamilyDecl] = {
 FAMILY_NAMES: dict[str, Family] = {f.name.lower(): f for f in Family}
 
 #: the static configuration of a fused call, the ints the kernels take, in order
+#: (with ``train_threshold`` the threshold row also receives its gradient through the
+#: spike function, -surrogate per spike gradient; it comes last, so that the older
+#: fields keep their indices)
 CONFIG_FIELDS: tuple[str, ...] = (
     "family",
     "has_syn",
@@ -220,6 +234,7 @@ CONFIG_FIELDS: tuple[str, ...] = (
     "reset_by_amount",
     "surrogate",
     "record",
+    "train_threshold",
 )
 
 

@@ -59,9 +59,8 @@ class LIF(TimeConstants, StatefulLayer):
             whose gradient flows through the spike function,
             :math:`\partial s_t / \partial \theta = -g(v_t, \theta)` with ``g`` the
             surrogate, and through the subtractive reset (:math:`-s_t`). Scalar or per
-            neuron, as given. The fused backends run such a layer only where no
-            gradient reaches θ (``torch.no_grad()``, a frozen threshold); ``"auto"``
-            runs the reference otherwise.
+            neuron, as given. The fused backends give θ both gradients (``"auto"``
+            runs them as without it).
 
     Shape:
         input ``(B, T, *neurons)``, output (spikes) the same; states ``(B, *neurons)``.

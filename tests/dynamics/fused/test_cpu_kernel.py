@@ -28,6 +28,7 @@ from kernel_checks import (
     GRADIENTS,
     OUTPUTS,
     assert_every_option_is_covered,
+    build,
     check_against_reference,
     equal,
     float32_variants,
@@ -41,6 +42,7 @@ from kernel_checks import Case as BaseCase
 from kernel_checks import check_against_torch_impl as check_torch_impl
 
 import sinabs.layers as sl
+from sinabs.dynamics.families import ROW
 from sinabs.dynamics.fused import cpu_kernel
 
 pytestmark = pytest.mark.skipif(
@@ -94,7 +96,13 @@ def _cases() -> list[BaseCase]:
         Case("adaptive", spike="multi", norm=True, upstream="out", neurons=(64,)),
         Case("adaptive", steps=1, neurons=(64,)),
         Case("spiking", steps=0, neurons=(64,)),
-    ]
+        # train_threshold: a fast forward (shared parameters on full slots), the
+        # backward in the general code; 40 steps: three flushes of the sums
+        Case("spiking", train=True, steps=40, neurons=(130,)),
+        Case("adaptive", surrogate="atan", train=True, steps=40, neurons=(130,)),
+        Case("adaptive", "multi", surrogate="sigmoid", train=True, per_neuron=True, steps=40,
+             neurons=(77,)),
+    ]  # fmt: skip
     cases += [dataclasses.replace(c, dtype="f32") for c in full]
     return unique(cases)
 
@@ -126,6 +134,26 @@ def test_case_ids_are_unique() -> None:
 
 def test_every_option_is_covered() -> None:
     assert_every_option_is_covered(CASES)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f64"])
+def test_a_wrong_threshold_gradient_fails_the_check(dtype: str) -> None:
+    # guards the float32 fallback of check_against_reference (as accurate as the
+    # reference, from the float64 gradient): a threshold gradient off by 1e-4 fails
+    case = Case("adaptive", "multi", surrogate="atan", train=True, dtype=dtype)
+    threshold = ROW["threshold"]
+
+    def skewed(*args: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        *grads, g_params = cpu_kernel.scan_backward(*args)
+        g_params = g_params.clone()
+        g_params[threshold] *= 1 + 1e-4
+        return (*grads, g_params)
+
+    _, _, params, leaves = build(case)
+    leaf = next(k for k, t in enumerate(leaves) if t is params.spike_threshold)
+    assert check_against_reference(case, cpu_kernel.scan_forward, cpu_kernel.scan_backward) == []
+    errors = check_against_reference(case, cpu_kernel.scan_forward, skewed)
+    assert len(errors) == 1 and f"leaf {leaf} ()" in errors[0], errors
 
 
 # ---------------------------------------------------------------- instruction sets
@@ -160,6 +188,11 @@ ISA_CASES = [
     Case("spiking", syn=True, norm=True, steps=40, neurons=(130,), dtype="f32"),
     Case("adaptive", syn=True, per_neuron=True, steps=40, neurons=(77,), dtype="f32"),
     Case("leaky", syn=True, norm=True, steps=40, neurons=(77,), dtype="f32"),
+    # snnTorch's surrogates and train_threshold
+    Case("spiking", surrogate="sigmoid", train=True, per_neuron=True, neurons=(77,), dtype="f32"),
+    Case("adaptive", "multi", "amount", "atan", train=True, steps=40, neurons=(130,), dtype="f32"),
+    Case("spiking", surrogate="triangle", syn=True, train=True, neurons=(77,)),
+    Case("adaptive", surrogate="fastsigmoid", record=True, neurons=(77,), dtype="f32"),
 ]
 
 
@@ -289,6 +322,8 @@ THREAD_CASES = [
          neurons=(2, 1800), dtype="f64"),
     # bwd_slot (scan_kernel.h) on AVX-512
     Case("adaptive", syn=True, upstream="out", steps=200, neurons=(4133,), dtype="f32"),
+    # train_threshold: the threshold's sums over the batch
+    Case("spiking", surrogate="atan", train=True, steps=64, neurons=(4133,), dtype="f32"),
 ]  # fmt: skip
 
 

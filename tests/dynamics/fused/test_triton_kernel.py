@@ -45,7 +45,7 @@ from kernel_checks import (
     unique,
 )
 
-from sinabs.dynamics.families import ROW
+from sinabs.dynamics.families import ROW, Surrogate
 from sinabs.dynamics.fused import triton_kernel as tk
 from sinabs.dynamics.fused.config import KernelConfig
 
@@ -200,10 +200,11 @@ def _compiled(
 
 def _cfg(family: int, spike: int, reset: int, surrogate: int, **flags: bool) -> KernelConfig:
     opts = {"has_syn": True, "has_leak": True, "norm_input": True, "has_min": True}
-    opts |= {"by_amount": False, "record": True} | flags
+    opts |= {"by_amount": False, "record": True, "train_threshold": False} | flags
     return KernelConfig(
         family, opts["has_syn"], opts["has_leak"], opts["norm_input"], opts["has_min"], spike,
         reset, opts["by_amount"], surrogate, opts["record"], (2.0, 0.5, 0.4, 0.15, 4.0, 1.1),
+        opts["train_threshold"],
     )  # fmt: skip
 
 
@@ -222,7 +223,16 @@ BACKWARD_CONFIGS = {
     ),
     "adaptive-single-to_value-periodic": (_cfg(2, 1, 2, 2, norm_input=False), True),
     "adaptive-single-subtract-heaviside": (_cfg(2, 1, 1, 0, has_syn=False, record=False), True),
+    # snnTorch's surrogates (codes 5 to 9), and train_threshold
+    "spiking-single-subtract-atan-train": (_cfg(1, 1, 1, 5, train_threshold=True), True),
+    "spiking-multi-amount-fastsigmoid": (_cfg(1, 2, 1, 6, by_amount=True), True),
+    "adaptive-single-subtract-sigmoid-train": (_cfg(2, 1, 1, 7, train_threshold=True), False),
+    "adaptive-max-to_value-triangle-train": (_cfg(2, 3, 2, 8, train_threshold=True), True),
+    "spiking-single-subtract-straight": (_cfg(1, 1, 1, 9, has_min=False), True),
 }  # fmt: skip
+#: the surrogates without exp() (whose float64 library code uses fma)
+NO_EXP = {Surrogate.HEAVISIDE, Surrogate.ATAN, Surrogate.FAST_SIGMOID, Surrogate.TRIANGLE,
+          Surrogate.STRAIGHT_THROUGH}  # fmt: skip
 DTYPES = {"f32": torch.float32, "f64": torch.float64}
 
 
@@ -246,7 +256,7 @@ def test_backward_compiles(cfg: KernelConfig, upstream: bool, dtype: torch.dtype
     constexprs = tk.backward_constexprs(cfg, dtype, 512, (upstream,) * 6)
     ptx = _ptx(tk._backward_kernel, constexprs, dtype)
     assert ptx.count("cp.async.commit_group") >= 2  # both time loops are pipelined
-    if cfg.surrogate == 0 or cfg.family == 0:  # no exp(), whose f64 library code uses fma
+    if cfg.surrogate in NO_EXP or cfg.family == 0:  # no exp(), whose f64 library code uses fma
         assert "fma." not in ptx  # the recomputed forward must match the forward
 
 

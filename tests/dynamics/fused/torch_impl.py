@@ -24,7 +24,9 @@ parameters ``(N,)``, see :mod:`.config`):
 The backward walks time in reverse. It first recomputes the forward from the saved
 input and initial state (only the per-step states ``v``, ``i``, ``b`` before each
 step are kept while it runs), then applies the chain rule of the lines above, with
-``d s / d v1 = surrogate(v1, th)`` and no gradient into ``th`` through the spike.
+``d s / d v1 = surrogate(v1, th)`` and no gradient into ``th`` through the spike, but
+with ``train_threshold``: then the threshold row (ALIF's base ``b0``) also receives
+``d s / d threshold = -surrogate(v1, th)`` (the reference's ``threshold_path``).
 """
 
 from __future__ import annotations
@@ -227,7 +229,10 @@ def scan_backward(
             elif g_th is not None:
                 gp["threshold"] += g_th
             assert surrogate is not None
-            g_v1 = g_v1 + g_s * surrogate(r["v1"], th)
+            g_sv = g_s * surrogate(r["v1"], th)
+            if cfg.train_threshold:
+                gp["threshold"] -= g_sv
+            g_v1 = g_v1 + g_sv
         if cfg.has_leak:
             gv = step.a_mem * g_v1
             gp["alpha_mem"] += v_prev * g_v1

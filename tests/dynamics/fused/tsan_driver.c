@@ -67,23 +67,25 @@ int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(vo
 }
 
 /* config ints (config.py, KernelConfig.ints): family, syn, leak, norm, has_min, spike,
- * reset, by_amount, surrogate, record */
+ * reset, by_amount, surrogate, record, train_threshold */
 typedef struct {
     const char *name;
-    int32_t config[10];
+    int32_t config[11];
     int per_neuron; /* parameters that differ between neurons */
 } Config;
 
 static const Config CONFIGS[] = {
     /* LIF defaults: the shared-parameter fast path (bwd_slot on AVX-512 float32) */
-    {"lif", {1, 0, 1, 0, 0, 1, 1, 0, 1, 0}, 0},
+    {"lif", {1, 0, 1, 0, 0, 1, 1, 0, 1, 0, 0}, 0},
     /* ALIF with a synapse and per-neuron parameters */
-    {"alif-syn-per-neuron", {2, 1, 1, 0, 0, 1, 1, 0, 1, 0}, 1},
+    {"alif-syn-per-neuron", {2, 1, 1, 0, 0, 1, 1, 0, 1, 0, 0}, 1},
     /* the general code: min_v_mem, reset to a value, multiple spikes, Gaussian
      * surrogate, recordings with gradients (bwd_chunk everywhere) */
-    {"lif-general", {1, 1, 1, 1, 1, 2, 2, 0, 3, 1}, 1},
+    {"lif-general", {1, 1, 1, 1, 1, 2, 2, 0, 3, 1, 0}, 1},
+    /* ALIF with train_threshold: its backward in the general code */
+    {"alif-train-threshold", {2, 1, 1, 0, 0, 1, 1, 0, 1, 0, 1}, 1},
     /* ExpLeak with a synapse */
-    {"expleak-syn", {0, 1, 1, 0, 0, 0, 0, 0, 1, 0}, 0},
+    {"expleak-syn", {0, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0}, 0},
 };
 
 typedef struct {

@@ -37,17 +37,6 @@ def _checked(call: Call) -> Checked:
     return call.memo(_CHECK, lambda: check(call.family, call.x, call.params))
 
 
-def _threshold_is_trained(params: object) -> bool:
-    """A threshold that receives a gradient through the spike function in this call."""
-    threshold = getattr(params, "spike_threshold", None)
-    return (
-        bool(getattr(params, "train_threshold", False))
-        and isinstance(threshold, torch.Tensor)
-        and threshold.requires_grad
-        and torch.is_grad_enabled()
-    )
-
-
 @dataclass(frozen=True)
 class FusedCall:
     """A call prepared for a fused backend: the neutral form and the layer's call."""
@@ -82,11 +71,6 @@ class FusedBackend(Backend):
             return "recurrent layers (rec_connect is an arbitrary module) run on the reference"
         if _functorch_active():
             return "torch.func transforms (grad, vjp, vmap, ...) run on the reference backend"
-        if _threshold_is_trained(call.params):
-            return (
-                "train_threshold=True (the fused kernels give the threshold no gradient "
-                "through the spike function; they run it only where no gradient reaches it)"
-            )
         checked = _checked(call)
         return checked if isinstance(checked, str) else None
 

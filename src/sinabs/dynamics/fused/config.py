@@ -31,6 +31,8 @@ from typing import Any
 import torch
 
 from ...activation import (
+    ATan,
+    FastSigmoid,
     Gaussian,
     Heaviside,
     MaxSpike,
@@ -39,8 +41,11 @@ from ...activation import (
     MultiGaussian,
     MultiSpike,
     PeriodicExponential,
+    Sigmoid,
     SingleExponential,
     SingleSpike,
+    StraightThrough,
+    Triangle,
 )
 from ...activation.spike_generation import SpikeKind, SpikeSpec
 from ..families import (
@@ -85,6 +90,11 @@ SURROGATE_CLASSES: dict[Surrogate, type] = {
     Surrogate.PERIODIC_EXPONENTIAL: PeriodicExponential,
     Surrogate.GAUSSIAN: Gaussian,
     Surrogate.MULTI_GAUSSIAN: MultiGaussian,
+    Surrogate.ATAN: ATan,
+    Surrogate.FAST_SIGMOID: FastSigmoid,
+    Surrogate.SIGMOID: Sigmoid,
+    Surrogate.TRIANGLE: Triangle,
+    Surrogate.STRAIGHT_THROUGH: StraightThrough,
 }
 _SURROGATE_CODES: dict[type, Surrogate] = {cls: code for code, cls in SURROGATE_CLASSES.items()}
 
@@ -97,7 +107,8 @@ class KernelConfig:
     ints the kernels take, :meth:`ints`), and ``fconfig``: the floats, the spike cap
     (MaxSpike's, -1 without one) and then the surrogate's fields
     (:data:`~sinabs.dynamics.families.SURROGATE_FIELDS`), zero-padded to
-    :data:`~sinabs.dynamics.families.N_FCONFIG`.
+    :data:`~sinabs.dynamics.families.N_FCONFIG`. ``train_threshold`` (the last of
+    the ints) comes after ``fconfig`` so that it can default to False.
     """
 
     family: Family
@@ -111,6 +122,7 @@ class KernelConfig:
     surrogate: Surrogate
     record: bool
     fconfig: tuple[float, ...]
+    train_threshold: bool = False
 
     @property
     def adaptive(self) -> bool:
@@ -151,7 +163,9 @@ class KernelConfig:
 _FAMILY_STATES = {code: frozenset(decl.states) for code, decl in FAMILIES.items()}
 _SPIKES = {code: decl.spikes for code, decl in FAMILIES.items()}
 _CODES = {"family": Family, "spike": Spike, "reset": Reset, "surrogate": Surrogate}
-assert tuple(f.name for f in dataclasses.fields(KernelConfig))[:-1] == CONFIG_FIELDS
+assert tuple(f.name for f in dataclasses.fields(KernelConfig) if f.name != "fconfig") == (
+    CONFIG_FIELDS
+)
 
 
 def _make(config: tuple[int, ...], fconfig: tuple[float, ...]) -> KernelConfig:
@@ -187,10 +201,11 @@ def _norm(sigma: float) -> float:
 
 @functools.lru_cache(maxsize=256)
 def surrogate_derived(cfg: KernelConfig) -> tuple[float, float, float, float]:
-    """Constants the kernels' Gaussian surrogates take from the host, computed as
-    :mod:`sinabs.activation.surrogate_gradient_fn` does: ``(2 sigma^2, norm(sigma),
-    2 (s sigma)^2, norm(s sigma))`` (MultiGaussian's side lobes last; 0 and 1 where a
-    surrogate has none)."""
+    """Constants the kernels' surrogates take from the host, computed in Python floats
+    as :mod:`sinabs.activation.surrogate_gradient_fn` does: for the Gaussians ``(2
+    sigma^2, norm(sigma), 2 (s sigma)^2, norm(s sigma))`` (MultiGaussian's side lobes
+    last), for ATan ``(alpha / 2, pi * alpha / 2, 0, 1)``; 0 and 1 where a surrogate
+    has none."""
     f = cfg.fconfig[1:]
     k = [0.0, 1.0, 0.0, 1.0]
     if cfg.surrogate in (Surrogate.GAUSSIAN, Surrogate.MULTI_GAUSSIAN):
@@ -199,6 +214,9 @@ def surrogate_derived(cfg: KernelConfig) -> tuple[float, float, float, float]:
     if cfg.surrogate == Surrogate.MULTI_GAUSSIAN:
         side = f[3] * f[1]
         k[2], k[3] = 2 * side**2, _norm(side)
+    if cfg.surrogate == Surrogate.ATAN:  # ATan.__call__: half, then math.pi * half
+        half = f[0] / 2
+        k[0], k[1] = half, math.pi * half
     return k[0], k[1], k[2], k[3]
 
 
@@ -208,13 +226,17 @@ def kernel_constants(cfg: KernelConfig) -> tuple[float, ...]:
     :data:`~sinabs.dynamics.families.N_KERNEL_CONSTS` surrogate constants as
     ``surrogate.h`` reads them."""
     f = cfg.fconfig[1:]
-    two_var, norm, two_var_side, norm_side = surrogate_derived(cfg)
+    derived = surrogate_derived(cfg)
+    two_var, norm, two_var_side, norm_side = derived
     if cfg.surrogate == Surrogate.GAUSSIAN:  # mu, sigma, grad_scale
         sg = [f[0], two_var, norm, f[2]]
     elif cfg.surrogate == Surrogate.MULTI_GAUSSIAN:  # mu, sigma, h, s, grad_scale
         mu, sigma, h, _, scale = f[:5]
         sg = [mu, two_var, norm, sigma, two_var_side, norm_side, h, 1 + h, scale]
-    else:  # Heaviside: window; the exponentials: grad_width, grad_scale
+    elif cfg.surrogate == Surrogate.ATAN:  # alpha / 2, pi * alpha / 2
+        sg = list(derived[:2])
+    else:  # Heaviside: window; the exponentials: grad_width, grad_scale; the sigmoids:
+        # slope; Triangle: width; StraightThrough: none
         sg = list(f[: len(SURROGATE_FIELDS[cfg.surrogate])])
     cap = cfg.fconfig[0] if cfg.spike == Spike.MAX else math.inf
     return (cap, *sg, *[0.0] * (N_KERNEL_CONSTS - len(sg)))
@@ -321,6 +343,7 @@ def check(family: str, x: torch.Tensor, p: LeakyParams) -> Checked:
         return f"unknown family {family!r}"
     decl = FAMILIES[code]
     spike, max_spikes, reset, by_amount, surrogate = Spike.NONE, -1.0, Reset.NONE, False, 0
+    train = False
     sg: list[float] = []
     # every row at its exact identity, then the family's own
     rows: dict[str, object] = {row.name: row.unused for row in ROWS}
@@ -348,6 +371,14 @@ def check(family: str, x: torch.Tensor, p: LeakyParams) -> Checked:
             return f"custom surrogate_grad_fn {p.surrogate_grad_fn!r}"
         surrogate, sg = sur
         rows["threshold"] = p.spike_threshold
+        # the reference's condition for the threshold's path through the spike
+        # function (reference.threshold_path)
+        threshold = p.spike_threshold
+        train = (
+            bool(p.train_threshold)
+            and isinstance(threshold, torch.Tensor)
+            and threshold.requires_grad
+        )
     if "b" in decl.states:
         assert isinstance(p, AdaptiveParams)
         rows["alpha_adapt"], rows["adapt_scale"] = p.alpha_adapt, p.adapt_scale
@@ -367,6 +398,7 @@ def check(family: str, x: torch.Tensor, p: LeakyParams) -> Checked:
         by_amount,
         int(surrogate),
         False,  # record: set per call (KernelConfig.with_record)
+        train,
     )
     # the cached constructor (a frozen dataclass costs microseconds on every call);
     # dynamo traces the function itself (it warns about caches it looks through)

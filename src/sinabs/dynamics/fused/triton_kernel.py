@@ -86,6 +86,11 @@ if triton is not None:
     _SINGLE_EXPONENTIAL = tl.constexpr(int(Surrogate.SINGLE_EXPONENTIAL))
     _PERIODIC_EXPONENTIAL = tl.constexpr(int(Surrogate.PERIODIC_EXPONENTIAL))
     _GAUSSIAN = tl.constexpr(int(Surrogate.GAUSSIAN))
+    _MULTI_GAUSSIAN = tl.constexpr(int(Surrogate.MULTI_GAUSSIAN))
+    _ATAN = tl.constexpr(int(Surrogate.ATAN))
+    _FAST_SIGMOID = tl.constexpr(int(Surrogate.FAST_SIGMOID))
+    _SIGMOID = tl.constexpr(int(Surrogate.SIGMOID))
+    _TRIANGLE = tl.constexpr(int(Surrogate.TRIANGLE))
     # --- Izhikevich
     _IZH_A = tl.constexpr(ROW["izh_a"])
     _IZH_B = tl.constexpr(ROW["izh_b"])
@@ -193,7 +198,9 @@ if triton is not None:
         C3: tl.constexpr, C4: tl.constexpr, K0: tl.constexpr, K1: tl.constexpr,
         K2: tl.constexpr, K3: tl.constexpr,
     ):  # fmt: skip
-        """d spikes / d v; C* are the fconfig fields, K* constants derived on the host."""
+        """d spikes / d v; C* are the fconfig fields, K* constants derived on the host
+        (``config.surrogate_derived``); each in the order of operations of its class's
+        ``__call__`` (``scalar / tensor`` is torch's reciprocal times the scalar)."""
         if KIND == _HEAVISIDE:  # Heaviside(window=C0)
             g = (v >= (th - C0)).to(v.dtype) / th
         elif KIND == _SINGLE_EXPONENTIAL:  # SingleExponential(grad_width=C0, grad_scale=C1)
@@ -208,7 +215,7 @@ if triton is not None:
             g = C1 * tl.exp(-tl.abs(above + below) / C0)
         elif KIND == _GAUSSIAN:  # Gaussian(mu=C0, sigma=C1, grad_scale=C2); K0 = 2σ², K1 = norm
             g = _gaussian(v - th, C0, K0, K1) * C2
-        else:  # MultiGaussian(mu=C0, sigma=C1, h=C2, s=C3, grad_scale=C4)
+        elif KIND == _MULTI_GAUSSIAN:  # MultiGaussian(mu=C0, sigma=C1, h=C2, s=C3, grad_scale=C4)
             # K0 = 2σ², K1 = its norm, K2 = 2(sσ)², K3 = the side lobes' norm
             x = v - th
             g = (
@@ -216,6 +223,20 @@ if triton is not None:
                 - C2 * _gaussian(x, C1, K2, K3)
                 - C2 * _gaussian(x, -C1, K2, K3)
             ) * C4
+        elif KIND == _ATAN:  # ATan(alpha=C0); K0 = alpha / 2, K1 = pi * alpha / 2
+            y = K1 * (v - th)
+            g = (1.0 / (1.0 + y * y)) * K0
+        elif KIND == _FAST_SIGMOID:  # FastSigmoid(slope=C0)
+            z = 1.0 + C0 * tl.abs(v - th)
+            g = 1.0 / (z * z)
+        elif KIND == _SIGMOID:  # Sigmoid(slope=C0): slope σ(kx) σ(-kx), σ(a) = 1 / (1 + e^-a)
+            kx = C0 * (v - th)
+            g = C0 * (1.0 / (1.0 + tl.exp(-kx))) * (1.0 / (1.0 + tl.exp(kx)))
+        elif KIND == _TRIANGLE:  # Triangle(width=C0)
+            r = 1.0 - tl.abs(v - th) / C0
+            g = tl.maximum(r, 0.0, propagate_nan=tl.PropagateNan.ALL) / C0
+        else:  # StraightThrough
+            g = tl.zeros_like(v) + 1.0
         return g
 
     @triton.jit
@@ -290,7 +311,7 @@ if triton is not None:
         FAMILY: tl.constexpr, HAS_SYN: tl.constexpr, HAS_LEAK: tl.constexpr,
         NORM_INPUT: tl.constexpr, HAS_MIN: tl.constexpr, SPIKE: tl.constexpr,
         RESET: tl.constexpr, BY_AMOUNT: tl.constexpr, CAP: tl.constexpr,
-        TH_GRAD: tl.constexpr, HAS_GV: tl.constexpr, HAS_GI: tl.constexpr,
+        TH_GRAD: tl.constexpr, TRAIN: tl.constexpr, HAS_GV: tl.constexpr, HAS_GI: tl.constexpr,
         HAS_GB: tl.constexpr, HAS_GRV: tl.constexpr, HAS_GRI: tl.constexpr,
         HAS_GRB: tl.constexpr, SURROGATE: tl.constexpr, C0: tl.constexpr,
         C1: tl.constexpr, C2: tl.constexpr, C3: tl.constexpr, C4: tl.constexpr,
@@ -413,7 +434,10 @@ if triton is not None:
                 elif TH_GRAD:
                     gp_th += g_th
                 sg = _surrogate(v1, th, SURROGATE, C0, C1, C2, C3, C4, K0, K1, K2, K3)
-                g_v1 = g_v1 + g_s * sg
+                g_sv = g_s * sg  # the spike function's gradient of v1
+                if TRAIN:  # train_threshold: d s / d threshold = -surrogate
+                    gp_th -= g_sv
+                g_v1 = g_v1 + g_sv
             if HAS_LEAK:
                 gv = a_mem * g_v1
                 gp_mem += v_prev * g_v1
@@ -732,6 +756,7 @@ def backward_constexprs(
     del constexprs["RECORD"]
     constexprs |= {
         "TH_GRAD": cfg.reset == Reset.SUBTRACT and not cfg.reset_by_amount,
+        "TRAIN": cfg.train_threshold,
         "HAS_GV": has["GV"],
         "HAS_GI": cfg.has_syn and has["GI"],
         "HAS_GB": adaptive and has["GB"],

@@ -247,6 +247,7 @@ static int read_config(Job *J, const int32_t *config, const double *consts) {
     c->by_amount = config[CFG_RESET_BY_AMOUNT] != 0;
     c->surrogate = config[CFG_SURROGATE];
     c->record = config[CFG_RECORD] != 0;
+    c->train = config[CFG_TRAIN_THRESHOLD] != 0;
     c->cap = c->spike == SPIKE_MAX ? consts[0] : (double)INFINITY;
     for (int k = 0; k < N_SG; k++) c->sg[k] = consts[1 + k];
     if (c->family < 0 || c->family >= N_FAMILIES) return ERR_ARGUMENT;
@@ -254,7 +255,7 @@ static int read_config(Job *J, const int32_t *config, const double *consts) {
         /* (v, u), SingleSpike, its own hard reset: the general code of case 10. u takes
          * the kernel's second state row (a synapse's i in the other families): syn = 1
          * sizes the scratch for it, and the entry points pass u's pointers as i's. */
-        if (c->spike != SPIKE_SINGLE || c->syn || c->has_min) return ERR_ARGUMENT;
+        if (c->spike != SPIKE_SINGLE || c->syn || c->has_min || c->train) return ERR_ARGUMENT;
         if (c->surrogate < SG_HEAVISIDE || c->surrogate >= N_SURROGATES) return ERR_ARGUMENT;
         c->syn = 1;
         J->kind = 3 * 10;
@@ -265,6 +266,7 @@ static int read_config(Job *J, const int32_t *config, const double *consts) {
     if (spikes && (c->spike < SPIKE_SINGLE || c->spike > SPIKE_MAX)) return ERR_ARGUMENT;
     if (c->reset < RESET_NONE || c->reset >= N_RESETS) return ERR_ARGUMENT;
     if (c->surrogate < SG_HEAVISIDE || c->surrogate >= N_SURROGATES) return ERR_ARGUMENT;
+    if (c->train && !spikes) return ERR_ARGUMENT;
     int multi = c->spike == SPIKE_MULTI || c->spike == SPIKE_MAX;
     /* the case of EACH_CASE (scan_kernel.h): leaky 0-1, spiking 2-5, adaptive 6-9 */
     int base = spikes ? 2 + 4 * (c->family - FAMILY_SPIKING) + 2 * c->syn + multi : c->syn;
@@ -273,7 +275,8 @@ static int read_config(Job *J, const int32_t *config, const double *consts) {
     int gth = spikes && c->reset == RESET_SUBTRACT && !c->by_amount;
     int gr = spikes && (c->reset == RESET_TO_VALUE ||
                         (c->reset == RESET_SUBTRACT && c->by_amount));
-    J->active = (c->leak << ROW_ALPHA_MEM) | (c->syn << ROW_ALPHA_SYN) | (gth << ROW_THRESHOLD) |
+    J->active = (c->leak << ROW_ALPHA_MEM) | (c->syn << ROW_ALPHA_SYN) |
+                ((gth || c->train) << ROW_THRESHOLD) |
                 (c->has_min << ROW_MIN_V_MEM) | (adaptive << ROW_ALPHA_ADAPT) |
                 ((adaptive && gth) << ROW_ADAPT_SCALE) | (gr << ROW_RESET_AMOUNT);
     return OK;
@@ -333,6 +336,9 @@ static int prepare(Job *J, Kernels *k, void **tables, int dtype, int isa, int th
     void *flags = (char *)*tables + q_len * k->elem;
     k->setup(J, params, *tables, flags);
     J->q = *tables, J->flags = flags;
+    /* the threshold's gradient through the spike function (train_threshold) is in the
+     * general code only: its backward runs that (the forward, unchanged, stays fast) */
+    if (backward && J->cfg.train) J->kind -= J->kind % 3;
     if (J->kind % 3 == 1 && !J->f64 && N > 0 && shared_params((const float *)params, N))
         J->kind += 1;
     return OK;

@@ -63,13 +63,15 @@ enum {
     Q_IA, Q_IB, Q_IC, Q_ID, Q_HALF, Q_KA,
     N_Q
 };
-/* flag rows (and a row of zeros) */
-enum { F_MIN, F_SUB, F_TO, F_NONE, F_AMOUNT, F_GTH, F_ZERO, N_F };
+/* flag rows (and a row of zeros); F_TRAIN: train_threshold */
+enum { F_MIN, F_SUB, F_TO, F_NONE, F_AMOUNT, F_GTH, F_TRAIN, F_ZERO, N_F };
 
 /* backward: accumulators of the parameter gradients, and the row each one feeds (A_R
- * serves the threshold or reset_amount: only one of them receives a reset gradient) */
+ * serves the threshold or reset_amount: only one of them receives a reset gradient;
+ * A_TH is the threshold's gradient through the spike function with train_threshold,
+ * which write_partials adds to the threshold's row) */
 #define ACC_CHUNK 16
-enum { A_AM, A_AS, A_R, A_MIN, A_AAD, A_BETA, N_ACC };
+enum { A_AM, A_AS, A_R, A_MIN, A_AAD, A_BETA, A_TH, N_ACC };
 static const int UNUSED ACC_OF_ROW[N_ROWS] = {
     [ROW_ALPHA_MEM] = A_AM,   [ROW_ALPHA_SYN] = A_AS,     [ROW_THRESHOLD] = A_R,
     [ROW_MIN_V_MEM] = A_MIN,  [ROW_ALPHA_ADAPT] = A_AAD,  [ROW_ADAPT_SCALE] = A_BETA,
@@ -102,7 +104,7 @@ static const int UNUSED ACC_OF_ROW[N_ROWS] = {
 #endif
 
 typedef struct {
-    int family, syn, leak, norm, has_min, spike, reset, by_amount, surrogate, record;
+    int family, syn, leak, norm, has_min, spike, reset, by_amount, surrogate, record, train;
     double cap;      /* MaxSpike cap, +inf without one */
     double sg[N_SG]; /* surrogate constants, see cpu_kernel.py */
 } Cfg;

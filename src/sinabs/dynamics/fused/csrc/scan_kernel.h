@@ -91,6 +91,7 @@ KERNEL_API void NAME(setup)(const Job *J, const void *params, void *q_out,
         [F_NONE] = c->reset == RESET_NONE,
         [F_AMOUNT] = c->by_amount,
         [F_GTH] = sub && !c->by_amount,
+        [F_TRAIN] = c->train,
         [F_ZERO] = 0,
     };
     for (int f = 0; f < N_F; f++) {
@@ -491,13 +492,22 @@ static inline ALWAYS_INLINE void NAME(checkpoints)(const Job *J, S *restrict ckp
 }
 
 /* Per-(batch row, neuron) sums of the parameter gradients, (P, B, N): a slot's N_ACC
- * rows of sums (tot) to the rows that receive a gradient, at offset o = b * N + n0. */
+ * rows of sums (tot) to the rows that receive a gradient, at offset o = b * N + n0.
+ * With train_threshold the threshold's row is its gradient through the spike function
+ * (A_TH) plus, when the reset subtracts the threshold, the reset's (A_R). */
 static inline ALWAYS_INLINE void NAME(write_partials)(const Job *J, const double *tot,
                                                        int64_t o, int nl) {
+    const Cfg *c = &J->cfg;
+    const int gth = c->reset == RESET_SUBTRACT && !c->by_amount;
     for (int row = 0; row < N_ROWS; row++) {
         if (!(J->active & (1 << row))) continue;
         const double *src = tot + ACC_OF_ROW[row] * BLOCK;
         double *dst = J->partial + partial_row(J, row) * J->B * J->N + o;
+        if (row == ROW_THRESHOLD && c->train && c->family != FAMILY_IZHIKEVICH) {
+            const double *th = tot + A_TH * BLOCK;
+            for (int l = 0; l < nl; l++) dst[l] = gth ? src[l] + th[l] : th[l];
+            continue;
+        }
         for (int l = 0; l < nl; l++) dst[l] = src[l];
     }
 }
@@ -724,6 +734,7 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
     const S *restrict f_min = FLAG(F_MIN), *restrict f_sub = FLAG(F_SUB);
     const S *restrict f_to = FLAG(F_TO), *restrict f_none = FLAG(F_NONE);
     const S *restrict f_amount = FLAG(F_AMOUNT), *restrict f_gth = FLAG(F_GTH);
+    const S *restrict f_train = FLAG(F_TRAIN);
     const S *zero = FLAG(F_ZERO);
     const S cap = (S)J->cfg.cap;
     const int kind = J->cfg.surrogate;
@@ -888,6 +899,7 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
                 S *restrict a_am = acc + A_AM * BLOCK, *restrict a_as = acc + A_AS * BLOCK;
                 S *restrict a_r = acc + A_R * BLOCK, *restrict a_min = acc + A_MIN * BLOCK;
                 S *restrict a_aad = acc + A_AAD * BLOCK, *restrict a_beta = acc + A_BETA * BLOCK;
+                S *restrict a_th = acc + A_TH * BLOCK;
                 IVDEP
                 for (int l = 0; l < BLOCK; l++) {
                     if (FAM == FAMILY_IZHIKEVICH) {
@@ -967,7 +979,11 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
                             }
                             a_beta[l] += bp * g_reset_sub;
                         }
-                        g_v1 = g_v1 + g_s * sgt[l];
+                        S g_sv = g_s * sgt[l]; /* the spike function's gradient of v1 */
+                        /* train_threshold (general code only, see prepare in scan.c):
+                         * d s / d th = -surrogate, as the reference's threshold_path */
+                        if (!FAST) a_th[l] += f_train[l] != 0 ? -g_sv : (S)0;
+                        g_v1 = g_v1 + g_sv;
                     }
                     /* leak; kn is 1 with norm_input, else 0 */
                     gv[l] = PAR(am) * g_v1;

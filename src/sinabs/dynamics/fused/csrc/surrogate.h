@@ -243,7 +243,7 @@ static NOINLINE void NAME(sg_row)(int kind, const double *c, S *restrict row,
             S d = (row[l] - th[l]) - mu;
             row[l] = EXP(-(d * d) / two_var) / norm * scale;
         }
-    } else { /* SG_MULTI_GAUSSIAN: ((1 + h) g0 - h g1 - h g2) * grad_scale */
+    } else if (kind == SG_MULTI_GAUSSIAN) { /* ((1 + h) g0 - h g1 - h g2) * grad_scale */
         const S mu = (S)c[0], two_var = (S)c[1], norm = (S)c[2];
         const S side_mu = (S)c[3], side_two_var = (S)c[4], side_norm = (S)c[5];
         const S h = (S)c[6], one_h = (S)c[7], scale = (S)c[8], side_mu_neg = -side_mu;
@@ -256,6 +256,42 @@ static NOINLINE void NAME(sg_row)(int kind, const double *c, S *restrict row,
             S g2 = EXP(-(d2 * d2) / side_two_var) / side_norm;
             row[l] = (one_h * g0 - h * g1 - h * g2) * scale;
         }
+    } else if (kind == SG_ATAN) {
+        /* half / (1 + (pi half x)^2), x = v - th: torch's scalar / tensor is the
+         * tensor's reciprocal times the scalar, and ** 2 a product */
+        const S half = (S)c[0], k = (S)c[1];
+        IVDEP
+        for (int l = 0; l < BLOCK; l++) {
+            S y = k * (row[l] - th[l]);
+            row[l] = ((S)1 / ((S)1 + y * y)) * half;
+        }
+    } else if (kind == SG_FAST_SIGMOID) { /* 1 / (1 + slope |x|)^2 */
+        const S slope = (S)c[0];
+        IVDEP
+        for (int l = 0; l < BLOCK; l++) {
+            S z = (S)1 + slope * NAME(fabs_s)(row[l] - th[l]);
+            row[l] = (S)1 / (z * z);
+        }
+    } else if (kind == SG_SIGMOID) {
+        /* slope sigmoid(kx) sigmoid(-kx), kx = slope x; sigmoid(a) = 1 / (1 + exp(-a))
+         * as torch computes it (its exp differs from EXP in the last bit) */
+        const S slope = (S)c[0];
+        IVDEP
+        for (int l = 0; l < BLOCK; l++) {
+            S kx = slope * (row[l] - th[l]);
+            S up = (S)1 / ((S)1 + EXP(-kx)), down = (S)1 / ((S)1 + EXP(kx));
+            row[l] = slope * up * down;
+        }
+    } else if (kind == SG_TRIANGLE) { /* relu(1 - |x| / w) / w */
+        const S w = (S)c[0];
+        IVDEP
+        for (int l = 0; l < BLOCK; l++) {
+            S r = (S)1 - NAME(fabs_s)(row[l] - th[l]) / w;
+            row[l] = (r < 0 ? (S)0 : r) / w; /* keeps NaN like torch.relu */
+        }
+    } else { /* SG_STRAIGHT_THROUGH: 1 */
+        IVDEP
+        for (int l = 0; l < BLOCK; l++) row[l] = (S)1;
     }
 }
 
