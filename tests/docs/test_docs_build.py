@@ -113,6 +113,7 @@ def test_performance_tables_come_from_the_reports(docs_html: Path) -> None:
         ("cpu_bench_2core.json", "cpu"),
         ("cpu_default_env_2core.json", "cpu_env"),
         ("gpu_check_h200.json", "gpu"),
+        ("network_cpu_2core.json", "network"),
     )
     for name, kind in reports:
         report = json.loads((ROOT / "benchmarks" / "results" / name).read_text())
