@@ -18,6 +18,7 @@ from ..families import STATES
 from ..interface import Backend, Call, ScanResult
 from . import cpu_kernel, ops
 from .config import Checked, KernelConfig, Prepared, check, from_checked
+from .ops import Tensors
 
 if TYPE_CHECKING:
     from ...activation.reset_mechanism import State
@@ -136,9 +137,69 @@ class CpuBackend(FusedBackend):
     def kernels(self) -> ops.Kernels:
         return cpu_kernel  # type: ignore[return-value]
 
+    def run(self, job: FusedCall) -> ScanResult:
+        """As :meth:`FusedBackend.run`; layers of fewer neurons than a slot run with
+        their batch rows side by side (:func:`pack_batch_rows`)."""
+        prepared, call = job.prepared, job.call
+        if not packs_batch_rows(prepared):
+            return super().run(job)
+        cfg = prepared.config.with_record(call.record)
+        x, states, rows = pack_batch_rows(prepared)
+        outputs = ops.scan(self.kernels(), x, states, rows, cfg)
+        batch, _, n = prepared.x.shape
+        return to_layer_form(call.x, prepared, cfg, unpack_batch_rows(outputs, batch, n))
+
     def unavailable(self) -> str | None:
         reason = _cpu_kernel_missing()
         return reason or None
+
+
+#: packed layers have fewer lanes than this: autograd then sums a parameter row's
+#: gradient over the batch on one thread (the same bits for any thread count)
+_PACKED_LANES = 32768
+
+
+def packs_batch_rows(prepared: Prepared) -> bool:
+    """Whether the CPU backend runs ``prepared`` with its batch rows side by side: a
+    row of fewer neurons than a slot of the C kernel runs padded to one, on its slower
+    partial-slot code. Training a (32, 100, 20) LIF layer took 0.66 instead of 1.02 ms
+    per forward+backward packed into one row of 640 neurons; its forward alone gains
+    less than the packing costs (0.32 against 0.28 ms), so inference (no grad mode)
+    runs unpacked."""
+    batch, _, n = prepared.x.shape
+    lanes = cpu_kernel.SLOT_LANES.get(prepared.x.dtype, 0)
+    return batch > 1 and 0 < n < lanes and batch * n < _PACKED_LANES and torch.is_grad_enabled()
+
+
+def pack_batch_rows(prepared: Prepared) -> tuple[torch.Tensor, Tensors, Tensors]:
+    """The neutral form of ``prepared`` as one batch row of ``B * N`` neurons: ``x``
+    ``(1, T, B * N)``, states ``(1, B * N)``, each parameter row repeated per batch row.
+
+    Every lane of the kernel computes one neuron alone, so the outputs, states and
+    recordings keep their bits; a parameter's gradient is the kernel's per neuron and
+    batch row, summed over the batch by autograd (within rounding of the kernel's own
+    sum, and the same for any thread count: :data:`_PACKED_LANES`).
+    """
+    batch, steps, n = prepared.x.shape
+    x = prepared.x.transpose(0, 1).reshape(1, steps, batch * n)
+    # a state the configuration lacks is (0,), a present one (B, N)
+    states = tuple(s.reshape(1, batch * n) if s.dim() == 2 else s for s in prepared.states)
+    rows = tuple(r.expand(batch, n).reshape(batch * n) for r in prepared.rows)
+    return x, states, rows
+
+
+def unpack_batch_rows(outputs: Tensors, batch: int, n: int) -> Tensors:
+    """The kernel's outputs of a :func:`pack_batch_rows` call in the ``(B, T, N)`` and
+    ``(B, N)`` layout of the call (contiguous); ``out_sum`` as it is."""
+
+    def unpack(t: torch.Tensor) -> torch.Tensor:
+        if t.dim() == 3:  # (1, T, B * N)
+            return t.view(-1, batch, n).transpose(0, 1).contiguous()
+        if t.dim() == 2:  # (1, B * N)
+            return t.view(batch, n)
+        return t  # an absent state or recording (0,), or out_sum
+
+    return tuple(unpack(t) for t in outputs)
 
 
 @torch.compiler.assume_constant_result

@@ -39,6 +39,10 @@ Tensors = tuple[torch.Tensor, ...]
 ISAS = ("baseline", "avx2", "avx512")
 _ERRORS = {1: "invalid arguments", 2: "out of memory", 3: "instruction set not supported"}
 _DTYPES = {torch.float32: 0, torch.float64: 1}
+#: neurons of one slot, the unit of the kernel's vectorised loops (``BLOCK_F32`` and
+#: ``BLOCK_F64`` in ``csrc/scan_common.h``, 256 bytes of a row): a row of fewer neurons
+#: runs padded to a slot, on the kernel's slower partial-slot code
+SLOT_LANES = {torch.float32: 64, torch.float64: 32}
 
 _p = ctypes.c_void_p
 _i64 = ctypes.c_int64
