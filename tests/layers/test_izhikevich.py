@@ -263,34 +263,19 @@ def test_recurrent_variant() -> None:
     assert big(x).sum() > plain(x).sum()
 
 
-def _spy_backend(monkeypatch) -> list[str]:
-    import sinabs.dynamics as dynamics
-
-    chosen: list[str] = []
-    real = dynamics.choose
-
-    def spy(*args, **kwargs):
-        backend = real(*args, **kwargs)
-        chosen.append(backend.name)
-        return backend
-
-    monkeypatch.setattr(dynamics, "choose", spy)
-    return chosen
-
-
-def test_auto_runs_the_fused_cpu_kernel(monkeypatch) -> None:
-    chosen = _spy_backend(monkeypatch)
+def test_auto_runs_the_fused_cpu_kernel(spy_backend_choice) -> None:
+    chosen = spy_backend_choice()
     x = torch.rand(1, 5, 2) * 10
     assert Izhikevich.from_preset("RS", backend="auto")(x).shape == x.shape
     assert chosen == ["cpu"]
 
 
-def test_what_the_kernels_do_not_run_goes_to_the_reference(monkeypatch) -> None:
+def test_what_the_kernels_do_not_run_goes_to_the_reference(spy_backend_choice) -> None:
     # another spike function (here a smooth one); recurrent layers, as for every family
     x = torch.rand(1, 5, 2) * 10
     layer = Izhikevich.from_preset("RS")
     layer._spike_fn = SmoothSpike
-    chosen = _spy_backend(monkeypatch)
+    chosen = spy_backend_choice()
     layer(x)
     assert chosen == ["reference"]
     named = Izhikevich.from_preset("RS", backend="cpu")
@@ -345,7 +330,7 @@ def test_fused_equals_reference(dtype: torch.dtype, per_neuron: bool) -> None:
         torch.testing.assert_close(o, r, rtol=1e-5, atol=1e-5 * float(r.abs().max()))
 
 
-def test_gradcheck_float64_through_the_fused_backend(monkeypatch) -> None:
+def test_gradcheck_float64_through_the_fused_backend(spy_backend_choice) -> None:
     # SingleSpike: the recorded and final states are differentiable wherever no
     # crossing moves under the finite-difference step (the reset's selection passes no
     # gradient; c and d receive theirs); the spikes' gradient is the surrogate's, not a
@@ -365,7 +350,7 @@ def test_gradcheck_float64_through_the_fused_backend(monkeypatch) -> None:
         fired.append(int(out.sum()))
         return layer.recordings["v_mem"], layer.recordings["u"], layer.v_mem, layer.u
 
-    chosen = _spy_backend(monkeypatch)
+    chosen = spy_backend_choice()
     inputs = (x, v0, u0, *params)
     assert torch.autograd.gradcheck(f, inputs, eps=1e-7, atol=1e-5, rtol=1e-4)
     assert set(chosen) == {"cpu"}

@@ -22,7 +22,6 @@ Triton on a CUDA device):
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 import torch
@@ -147,18 +146,8 @@ def test_float64_states_compute_in_float64(dtype: torch.dtype) -> None:
 # ---- (b) training a step under autocast ---------------------------------------------------
 
 
-def test_autocast_bfloat16_training_step_on_the_cpu_kernel(monkeypatch: Any) -> None:
-    import sinabs.dynamics as dynamics
-
-    chosen: list[str] = []
-    real = dynamics.choose
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        backend = real(*args, **kwargs)
-        chosen.append(backend.name)
-        return backend
-
-    monkeypatch.setattr(dynamics, "choose", spy)
+def test_autocast_bfloat16_training_step_on_the_cpu_kernel(spy_backend_choice) -> None:
+    chosen = spy_backend_choice()
     torch.manual_seed(0)
     lin1, lif, lin2 = nn.Linear(8, N), sl.LIF(10.0, tau_syn=5.0), nn.Linear(N, 3)
     x = torch.rand(B, T, 8) * 3
@@ -266,18 +255,8 @@ def test_triton_needs_a_cuda_device_for_half_inputs_too() -> None:
 
 
 @pytest.mark.parametrize("dtype", HALF, ids=str)
-def test_auto_runs_the_cpu_kernel_on_half_inputs(dtype: torch.dtype, monkeypatch: Any) -> None:
-    import sinabs.dynamics as dynamics
-
-    chosen: list[str] = []
-    real = dynamics.choose
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        backend = real(*args, **kwargs)
-        chosen.append(backend.name)
-        return backend
-
-    monkeypatch.setattr(dynamics, "choose", spy)
+def test_auto_runs_the_cpu_kernel_on_half_inputs(dtype: torch.dtype, spy_backend_choice) -> None:
+    chosen = spy_backend_choice()
     for name in LAYERS:
         build(name, "auto")(rand_input(name, dtype))
     assert chosen == ["cpu"] * len(LAYERS)

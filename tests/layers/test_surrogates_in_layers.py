@@ -152,19 +152,9 @@ def test_time_splitting_and_batch_independence(surrogate):
 
 
 @pytest.mark.parametrize("surrogate", SURROGATES)
-def test_auto_runs_the_cpu_kernel_with_the_surrogate(surrogate, monkeypatch):
-    from sinabs.dynamics import registry
-
+def test_auto_runs_the_cpu_kernel_with_the_surrogate(surrogate, spy_backend_choice):
     fn = SURROGATES[surrogate]
-    chosen: list[str] = []
-    choose = registry.choose
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        backend = choose(*args, **kwargs)
-        chosen.append(backend.name)
-        return backend
-
-    monkeypatch.setattr("sinabs.dynamics.choose", spy)
+    chosen = spy_backend_choice()
     x = torch.rand(2, 5, N, generator=torch.Generator().manual_seed(0)) * 2
     results = []
     for backend in ("auto", "reference"):

@@ -261,24 +261,8 @@ def test_batch_rows_are_independent():
 # ---------------------------------------------------------------- backends
 
 
-def _spy_choice(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The names of the backends ``sinabs.dynamics.choose`` picks from now on."""
-    from sinabs.dynamics import registry
-
-    chosen: list[str] = []
-    choose = registry.choose
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        backend = choose(*args, **kwargs)
-        chosen.append(backend.name)
-        return backend
-
-    monkeypatch.setattr("sinabs.dynamics.choose", spy)
-    return chosen
-
-
-def test_auto_runs_the_cpu_kernel_while_the_threshold_trains(monkeypatch):
-    chosen = _spy_choice(monkeypatch)
+def test_auto_runs_the_cpu_kernel_while_the_threshold_trains(spy_backend_choice):
+    chosen = spy_backend_choice()
     layer = sl.LIF(10.0, train_threshold=True)
     x = torch.rand(2, 5, 4)
     layer(x).sum().backward()
@@ -345,14 +329,14 @@ def test_cpu_kernel_trains_the_threshold_as_the_reference(kind, spike, reset, th
 
 
 @pytest.mark.parametrize("kind", ["IAF", "LIF", "ALIF"])
-def test_gradcheck_float64_through_the_cpu_kernel(kind, monkeypatch):
+def test_gradcheck_float64_through_the_cpu_kernel(kind, spy_backend_choice):
     # Finite differences cannot see a surrogate: a triangle narrower than the distance
     # of every v to the threshold keeps it out (checked below: the spikes give x no
     # gradient), and gradcheck then covers the threshold's reset path with
     # train_threshold on (the backward's general code, the threshold row's sum of its
     # reset and spike-function parts) and every other gradient. The value of the
     # spike-function part: the test above and tests/dynamics/fused.
-    chosen = _spy_choice(monkeypatch)
+    chosen = spy_backend_choice()
     gen = torch.Generator().manual_seed(1)
     drive = 4.0 if kind == "ALIF" else 1.0
     x = ((torch.rand(1, 10, 4, generator=gen, dtype=F64) * 2.4 - 0.2) * drive).requires_grad_()

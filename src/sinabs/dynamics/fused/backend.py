@@ -89,8 +89,11 @@ class FusedBackend(Backend):
         further pass)."""
         prepared, call = job.prepared, job.call
         cfg = prepared.config.with_record(call.record)
-        outputs = ops.scan(self.kernels(), prepared.x, prepared.states, prepared.rows, cfg)
-        return to_layer_form(call.x, prepared, cfg, outputs)
+        return to_layer_form(call.x, prepared, cfg, self.scan(prepared, cfg))
+
+    def scan(self, prepared: Prepared, cfg: KernelConfig) -> Tensors:
+        """The kernels' outputs for ``prepared`` in neutral form (:func:`.ops.scan`)."""
+        return ops.scan(self.kernels(), prepared.x, prepared.states, prepared.rows, cfg)
 
 
 def to_layer_form(
@@ -137,17 +140,14 @@ class CpuBackend(FusedBackend):
     def kernels(self) -> ops.Kernels:
         return cpu_kernel  # type: ignore[return-value]
 
-    def run(self, job: FusedCall) -> ScanResult:
-        """As :meth:`FusedBackend.run`; layers of fewer neurons than a slot run with
+    def scan(self, prepared: Prepared, cfg: KernelConfig) -> Tensors:
+        """As :meth:`FusedBackend.scan`; layers of fewer neurons than a slot run with
         their batch rows side by side (:func:`pack_batch_rows`)."""
-        prepared, call = job.prepared, job.call
         if not packs_batch_rows(prepared):
-            return super().run(job)
-        cfg = prepared.config.with_record(call.record)
+            return super().scan(prepared, cfg)
         x, states, rows = pack_batch_rows(prepared)
-        outputs = ops.scan(self.kernels(), x, states, rows, cfg)
         batch, _, n = prepared.x.shape
-        return to_layer_form(call.x, prepared, cfg, unpack_batch_rows(outputs, batch, n))
+        return unpack_batch_rows(ops.scan(self.kernels(), x, states, rows, cfg), batch, n)
 
     def unavailable(self) -> str | None:
         reason = _cpu_kernel_missing()
@@ -162,10 +162,9 @@ _PACKED_LANES = 32768
 def packs_batch_rows(prepared: Prepared) -> bool:
     """Whether the CPU backend runs ``prepared`` with its batch rows side by side: a
     row of fewer neurons than a slot of the C kernel runs padded to one, on its slower
-    partial-slot code. Training a (32, 100, 20) LIF layer took 0.66 instead of 1.02 ms
-    per forward+backward packed into one row of 640 neurons; its forward alone gains
-    less than the packing costs (0.32 against 0.28 ms), so inference (no grad mode)
-    runs unpacked."""
+    partial-slot code. Only training calls pack: the forward alone gains less than
+    the packing costs (docs/architecture.md), so inference (no grad mode) runs
+    unpacked."""
     batch, _, n = prepared.x.shape
     lanes = cpu_kernel.SLOT_LANES.get(prepared.x.dtype, 0)
     return batch > 1 and 0 < n < lanes and batch * n < _PACKED_LANES and torch.is_grad_enabled()
