@@ -180,11 +180,17 @@ class FamilyDecl:
 
     Attributes:
         family: its code.
-        states: the kernel states it carries (``i_syn`` only with a synaptic current).
+        states: the kernel states it carries (names of :data:`STATES`; ``i_syn`` only
+            with a synaptic current).
         rows: the parameter rows it reads.
         spikes: whether it has a spike function, a reset and a surrogate gradient.
         derived_states: the layer's states that are functions of the others (the
             family's adapter computes them from the kernel's results, once).
+        layer_names: the layer's name for each of ``states``, in the same order, where
+            they differ (empty, the same names). A model whose states are not v, i, b
+            or u by meaning carries them in those kernel states (an AdEx ``w`` in
+            ``u``), so that a new model adds no kernel state, and no entry point,
+            wrapper or operator schema changes.
     """
 
     family: Family
@@ -192,6 +198,20 @@ class FamilyDecl:
     rows: tuple[str, ...]
     spikes: bool
     derived_states: tuple[str, ...] = ()
+    layer_names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        known = {state.name for state in STATES}
+        if not set(self.states) <= known:
+            raise ValueError(f"{self.family.name}: kernel states {self.states} not in {known}")
+        if self.layer_names and len(self.layer_names) != len(self.states):
+            raise ValueError(f"{self.family.name}: one layer name per kernel state")
+
+    def layer_name(self, state: str) -> str:
+        """The layer's name of kernel state ``state``."""
+        if not self.layer_names:
+            return state
+        return self.layer_names[self.states.index(state)]
 
 
 _LEAKY_ROWS = ("alpha_mem", "alpha_syn", "min_v_mem")

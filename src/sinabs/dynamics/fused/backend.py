@@ -125,9 +125,10 @@ def to_layer_form(
     recordings: dict[str, torch.Tensor] = {}
     for k, decl in enumerate(STATES):
         if cfg.has_state(decl.name):
-            new_state[decl.name] = as_state(finals[k])
+            name = cfg.layer_name(decl.name)  # (an AdEx w is the kernels' u)
+            new_state[name] = as_state(finals[k])
             if cfg.record:
-                recordings[decl.name] = as_seq(recs[k])
+                recordings[name] = as_seq(recs[k])
     return as_seq(out), new_state, recordings, out_sum
 
 

@@ -135,10 +135,15 @@ class KernelConfig:
         return _SPIKES[self.family]
 
     def has_state(self, name: str) -> bool:
-        """Whether the kernels carry state ``name`` (``v_mem``, ``i_syn``, ``b``)."""
+        """Whether the kernels carry state ``name`` (a :data:`STATES` name: ``v_mem``,
+        ``i_syn``, ``b``, ``u``)."""
         if name == "i_syn":
             return self.has_syn
         return name in _FAMILY_STATES[self.family]
+
+    def layer_name(self, name: str) -> str:
+        """The layer's name of kernel state ``name`` (``FamilyDecl.layer_names``)."""
+        return _LAYER_NAMES[self.family].get(name, name)
 
     def ints(self) -> list[int]:
         """The ints of :data:`~sinabs.dynamics.families.CONFIG_FIELDS` (the op schema's
@@ -162,6 +167,10 @@ class KernelConfig:
 # (plain dicts: read on every call, also while torch.compile traces)
 _FAMILY_STATES = {code: frozenset(decl.states) for code, decl in FAMILIES.items()}
 _SPIKES = {code: decl.spikes for code, decl in FAMILIES.items()}
+_LAYER_NAMES = {
+    code: {state: decl.layer_name(state) for state in decl.states}
+    for code, decl in FAMILIES.items()
+}
 _CODES = {"family": Family, "spike": Spike, "reset": Reset, "surrogate": Surrogate}
 assert tuple(f.name for f in dataclasses.fields(KernelConfig) if f.name != "fconfig") == (
     CONFIG_FIELDS
@@ -528,11 +537,10 @@ def from_checked(
         if not config.has_state(decl.name):
             states.append(x.new_empty(0))
             continue
-        s = state[decl.name]
+        name = config.layer_name(decl.name)
+        s = state[name]
         if s.shape != (batch, *trail):
-            raise ValueError(
-                f"state {decl.name} of shape {tuple(s.shape)} for input {tuple(x.shape)}"
-            )
+            raise ValueError(f"state {name} of shape {tuple(s.shape)} for input {tuple(x.shape)}")
         if s.dtype != x.dtype:
             s = s.to(x.dtype)
         states.append(s if len(trail) == 1 else s.reshape(batch, n))
