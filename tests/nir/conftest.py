@@ -13,7 +13,14 @@ from torch import nn
 import sinabs
 
 NEURON_FIELDS = ("tau_mem", "tau_syn", "alpha_mem", "alpha_syn", "spike_threshold", "min_v_mem")
-NEURON_OPTIONS = ("norm_input", "train_alphas", "spike_fn", "reset_fn")
+NEURON_OPTIONS = (
+    "norm_input",
+    "train_alphas",
+    "spike_fn",
+    "reset_fn",
+    "surrogate_grad_fn",
+    "train_threshold",
+)
 
 
 @pytest.fixture

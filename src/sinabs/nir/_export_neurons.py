@@ -24,16 +24,33 @@ current) becomes ``r`` and ``w_in``:
 What NIR's node fields cannot state is written to ``metadata["sinabs"]`` (and makes
 ``portable=True`` raise): ``spike_fn`` other than a single spike, the subtractive reset,
 ``min_v_mem``, trained decay factors (``train_alphas``), a recurrent bias.
+
+How the layer trains is written there too, and does not make ``portable=True`` raise
+(it changes no output, only gradients): a surrogate gradient other than the default
+``SingleExponential()`` (``surrogate`` with the class name of a
+:mod:`sinabs.activation` surrogate, ``surrogate.<field>`` with each of its settings)
+and ``train_threshold``. A surrogate of the user's own cannot be
+written: the export warns and the import gives the layer's default.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..activation import MaxSpike, MembraneReset, MembraneSubtract, MultiSpike, SingleSpike
+from ..activation import (
+    MaxSpike,
+    MembraneReset,
+    MembraneSubtract,
+    MultiSpike,
+    SingleExponential,
+    SingleSpike,
+)
+from ..dynamics.fused.config import SURROGATE_CLASSES
 from ..layers.alif import ALIF
 from ..layers.lif import LIF
 from ..layers.stateful_layer import StatefulLayer
@@ -121,6 +138,27 @@ def _spike_and_reset(
     )
 
 
+def _training(layer: LIF, name: str, extras: dict[str, Any]) -> None:
+    """Records how a spiking layer trains: its surrogate gradient and train_threshold."""
+    surrogate = layer.surrogate_grad_fn
+    if surrogate == SingleExponential():
+        pass  # the layers' default (what from_nir gives without an entry)
+    elif type(surrogate) in SURROGATE_CLASSES.values() and dataclasses.is_dataclass(surrogate):
+        extras["surrogate"] = type(surrogate).__name__
+        for f in dataclasses.fields(surrogate):
+            extras[f"surrogate.{f.name}"] = float(getattr(surrogate, f.name))
+    else:
+        warnings.warn(
+            f"to_nir: layer {name!r} ({type(layer).__name__}) has surrogate_grad_fn "
+            f"{surrogate!r}, which is not a sinabs.activation surrogate and cannot be "
+            "written; the outputs are exported exactly, and from_nir gives the layer its "
+            "default surrogate",
+            stacklevel=4,
+        )
+    if getattr(layer, "train_threshold", False):
+        extras["train_threshold"] = True
+
+
 def _rec_piece(layer: Any, name: str, shape: tuple[int, ...], opts: _Options) -> tuple[str, Any]:
     """The recurrent connection of a Recurrent layer: ``(node name, Linear/Affine node)``."""
     nir = import_nir()
@@ -167,6 +205,7 @@ def neuron_piece(layer: StatefulLayer, name: str, shape: tuple[int, ...], opts: 
     entry = name
     if spiking:
         v_threshold, v_reset = _spike_and_reset(layer, name, shape, extras, opts)
+        _training(layer, name, extras)
     if has_syn:
         tau_syn = _taus(layer, name, "syn", shape, opts)
         a_syn = _units.alpha_from_nir(tau_syn, dt, disc)

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from ..activation import MaxSpike, MembraneReset, MembraneSubtract, MultiSpike, SingleSpike
+from ..dynamics.fused.config import SURROGATE_CLASSES
 from ..layers import (
     IAF,
     LIF,
@@ -263,7 +264,29 @@ def _spiking(
         uniform = v_reset.size and np.all(v_reset == v_reset.flat[0])
         # one value: a float, as MembraneReset takes it; else a per-neuron tensor
         reset_fn = MembraneReset(float(v_reset.flat[0]) if uniform else compact(v_reset))  # type: ignore[arg-type]
-    return {"spike_threshold": compact(threshold), "spike_fn": spike_fn, "reset_fn": reset_fn}
+    cfg = {"spike_threshold": compact(threshold), "spike_fn": spike_fn, "reset_fn": reset_fn}
+    cfg.update(_training(node, name, meta))
+    return cfg
+
+
+def _training(node: Any, name: str, meta: dict[str, Any]) -> dict[str, Any]:
+    """The surrogate gradient and ``train_threshold`` that sinabs wrote (none: the
+    layer's defaults)."""
+    cfg: dict[str, Any] = {}
+    if "surrogate" in meta:
+        kind = str(meta["surrogate"])
+        classes = {cls.__name__: cls for cls in SURROGATE_CLASSES.values()}
+        if kind not in classes:
+            raise node_error(name, node, f'unknown metadata["{META}"]["surrogate"] {kind!r}')
+        prefix = "surrogate."
+        values = {k[len(prefix) :]: float(v) for k, v in meta.items() if k.startswith(prefix)}
+        try:
+            cfg["surrogate_grad_fn"] = classes[kind](**values)
+        except TypeError as err:
+            raise node_error(name, node, f"surrogate {kind} settings {values}: {err}") from err
+    if bool(meta.get("train_threshold", False)):
+        cfg["train_threshold"] = True
+    return cfg
 
 
 def neuron_shape(node: Any, name: str) -> tuple[int, ...]:
