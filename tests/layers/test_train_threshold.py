@@ -452,3 +452,61 @@ def test_train_threshold_needs_spikes():
 def test_invalid_threshold_still_rejected():
     with pytest.raises(ValueError, match="spike_threshold must be positive"):
         sl.IAF(spike_threshold=-1.0, train_threshold=True)
+
+
+# ---------------------------------------------------------------- the functional API
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_functional_lif_trains_the_threshold_as_the_layer(train: bool) -> None:
+    import sinabs.layers.functional as F
+
+    torch.manual_seed(3)
+    layer = sl.LIF(
+        tau_mem=8.0, tau_syn=4.0, spike_threshold=0.7, train_threshold=train, backend="reference"
+    )
+    layer = layer.double()
+    x = (torch.rand(B, T, N, dtype=F64) * 2).requires_grad_()
+    out = layer(x)
+    (out * torch.arange(1.0, N + 1, dtype=F64)).sum().backward()
+    # (the layer's float32 0.7, converted by .double())
+    threshold = layer.spike_threshold.detach().clone().requires_grad_()
+    xf = x.detach().requires_grad_()
+    state = {"v_mem": torch.zeros(B, N, dtype=F64), "i_syn": torch.zeros(B, N, dtype=F64)}
+    got, new_state, _ = F.lif_forward(
+        xf, layer._decay("mem").detach(), layer._decay("syn").detach(), state, threshold,
+        layer.spike_fn, layer.reset_fn, layer.surrogate_grad_fn, None, layer.norm_input,
+        train_threshold=train,
+    )  # fmt: skip
+    (got * torch.arange(1.0, N + 1, dtype=F64)).sum().backward()
+    assert torch.equal(got, out) and torch.equal(new_state["v_mem"], layer.v_mem)
+    torch.testing.assert_close(xf.grad, x.grad, rtol=1e-12, atol=1e-12)
+    if train:
+        assert threshold.grad is not None and threshold.grad != 0
+        torch.testing.assert_close(threshold.grad, layer.spike_threshold.grad)
+    else:
+        # only the subtractive reset's path: not what train_threshold gives
+        trained = sl.LIF(8.0, tau_syn=4.0, spike_threshold=0.7, train_threshold=True).double()
+        (trained(x.detach()) * torch.arange(1.0, N + 1, dtype=F64)).sum().backward()
+        assert threshold.grad is not None
+        assert not torch.allclose(threshold.grad, trained.spike_threshold.grad)
+
+
+def test_functional_alif_trains_b0_as_the_layer() -> None:
+    import sinabs.layers.functional as F
+
+    torch.manual_seed(4)
+    layer = sl.ALIF(8.0, 20.0, train_threshold=True).double()
+    x = torch.rand(B, T, N, dtype=F64) * 3
+    layer(x).sum().backward()
+    b0 = layer.b0.detach().clone().requires_grad_()
+    state = {name: torch.zeros(B, N, dtype=F64) for name in ("v_mem", "b")}
+    state["spike_threshold"] = torch.ones(B, N, dtype=F64)
+    got, _, _ = F.alif_forward(
+        x, layer._decay("mem").detach(), layer._decay("adapt").detach(), None,
+        layer.adapt_scale, state, layer.spike_fn, layer.reset_fn, layer.surrogate_grad_fn,
+        None, b0, layer.norm_input, train_threshold=True,
+    )  # fmt: skip
+    got.sum().backward()
+    assert b0.grad is not None and b0.grad != 0
+    torch.testing.assert_close(b0.grad, layer.b0.grad)

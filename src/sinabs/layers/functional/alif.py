@@ -1,4 +1,9 @@
-"""sinabs 3.x functional API for adaptive LIF dynamics (see :class:`sinabs.layers.ALIF`)."""
+"""sinabs 3.x functional API for adaptive LIF dynamics (see :class:`sinabs.layers.ALIF`).
+
+Every function takes ``train_threshold`` (keyword, default False): with it a
+``b0`` tensor that requires grad receives its exact gradient through the spike
+function (and the reset), as the layers' ``train_threshold=True`` gives it.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ def _params(
     min_v_mem: Any,
     b0: Any,
     norm_input: bool,
+    train_threshold: bool = False,
 ) -> AdaptiveParams:
     def tensor(value: Any) -> torch.Tensor | None:
         return None if value is None else torch.as_tensor(value)
@@ -38,6 +44,7 @@ def _params(
         surrogate_grad_fn=surrogate_grad_fn,
         alpha_adapt=tensor(alpha_adapt),
         adapt_scale=adapt_scale,
+        train_threshold=train_threshold,
     )
 
 
@@ -54,11 +61,13 @@ def alif_forward_single(
     min_v_mem: Any,
     b0: Any,
     norm_input: bool,
+    *,
+    train_threshold: bool = False,
 ) -> tuple[torch.Tensor, State]:
     """One ALIF time step on ``input_data`` ``(B, ...)``; returns ``(spikes, new state)``."""
     params = _params(
         alpha_mem, alpha_adapt, alpha_syn, adapt_scale, spike_fn, reset_fn,
-        surrogate_grad_fn, min_v_mem, b0, norm_input,
+        surrogate_grad_fn, min_v_mem, b0, norm_input, train_threshold,
     )  # fmt: skip
     spikes, new_state = _mixed.step("adaptive", input_data, state, params)
     new_state.update(params.derive(new_state))  # the layer's spike_threshold
@@ -79,11 +88,13 @@ def alif_forward(
     b0: Any,
     norm_input: bool,
     record_states: bool = False,
+    *,
+    train_threshold: bool = False,
 ) -> tuple[torch.Tensor, State, dict[str, torch.Tensor]]:
     """All time steps of ``input_data`` ``(B, T, ...)``; returns spikes, state, recordings."""
     params = _params(
         alpha_mem, alpha_adapt, alpha_syn, adapt_scale, spike_fn, reset_fn,
-        surrogate_grad_fn, min_v_mem, b0, norm_input,
+        surrogate_grad_fn, min_v_mem, b0, norm_input, train_threshold,
     )  # fmt: skip
     return _mixed.scan("adaptive", input_data, state, params, record=record_states)
 
@@ -103,11 +114,13 @@ def alif_recurrent(
     b0: Any,
     norm_input: bool,
     record_states: bool = False,
+    *,
+    train_threshold: bool = False,
 ) -> tuple[torch.Tensor, State, dict[str, torch.Tensor]]:
     """As :func:`alif_forward`, with ``rec_connect(spikes_t)`` added to the input of t+1."""
     params = _params(
         alpha_mem, alpha_adapt, alpha_syn, adapt_scale, spike_fn, reset_fn,
-        surrogate_grad_fn, min_v_mem, b0, norm_input,
+        surrogate_grad_fn, min_v_mem, b0, norm_input, train_threshold,
     )  # fmt: skip
     return _mixed.scan(
         "adaptive", input_data, state, params, record=record_states, rec_connect=rec_connect

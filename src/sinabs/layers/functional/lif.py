@@ -3,6 +3,10 @@
 Thin adapters from sinabs's argument lists to the dynamics core
 (:mod:`sinabs.dynamics`); the equations are documented there and on
 :class:`sinabs.layers.LIF`.
+
+Every function takes ``train_threshold`` (keyword, default False): with it a
+``spike_threshold`` tensor that requires grad receives its exact gradient through the spike
+function (and the reset), as the layers' ``train_threshold=True`` gives it.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ def _params(
     surrogate_grad_fn: Any,
     min_v_mem: Any,
     norm_input: bool,
+    train_threshold: bool = False,
 ) -> tuple[str, LeakyParams]:
     leaky = LeakyParams(
         alpha_mem=_as_tensor(alpha_mem),
@@ -45,6 +50,7 @@ def _params(
         spike_fn=spike_fn,
         reset_fn=reset_fn,
         surrogate_grad_fn=surrogate_grad_fn,
+        train_threshold=train_threshold,
     )
     return "spiking", spiking
 
@@ -60,6 +66,8 @@ def lif_forward_single(
     surrogate_grad_fn: Any,
     min_v_mem: Any,
     norm_input: bool,
+    *,
+    train_threshold: bool = False,
 ) -> tuple[torch.Tensor, State]:
     """One time step on ``input_data`` ``(B, ...)``; returns ``(spikes, new state)``.
 
@@ -67,7 +75,7 @@ def lif_forward_single(
     """
     family, params = _params(
         alpha_mem, alpha_syn, spike_threshold, spike_fn, reset_fn, surrogate_grad_fn,
-        min_v_mem, norm_input,
+        min_v_mem, norm_input, train_threshold,
     )  # fmt: skip
     return _mixed.step(family, input_data, state, params)
 
@@ -84,6 +92,8 @@ def lif_forward(
     min_v_mem: Any,
     norm_input: bool,
     record_states: bool = False,
+    *,
+    train_threshold: bool = False,
 ) -> tuple[torch.Tensor, State, dict[str, torch.Tensor]]:
     """All time steps of ``input_data`` ``(B, T, ...)``.
 
@@ -92,7 +102,7 @@ def lif_forward(
     """
     family, params = _params(
         alpha_mem, alpha_syn, spike_threshold, spike_fn, reset_fn, surrogate_grad_fn,
-        min_v_mem, norm_input,
+        min_v_mem, norm_input, train_threshold,
     )  # fmt: skip
     return _mixed.scan(family, input_data, state, params, record=record_states)
 
@@ -110,11 +120,13 @@ def lif_recurrent(
     norm_input: bool,
     rec_connect: RecConnect,
     record_states: bool = False,
+    *,
+    train_threshold: bool = False,
 ) -> tuple[torch.Tensor, State, dict[str, torch.Tensor]]:
     """As :func:`lif_forward`, with ``rec_connect(spikes_t)`` added to the input of t+1."""
     family, params = _params(
         alpha_mem, alpha_syn, spike_threshold, spike_fn, reset_fn, surrogate_grad_fn,
-        min_v_mem, norm_input,
+        min_v_mem, norm_input, train_threshold,
     )  # fmt: skip
     return _mixed.scan(
         family, input_data, state, params, record=record_states, rec_connect=rec_connect
