@@ -61,8 +61,10 @@ def test_unknown_backend_name_is_rejected_at_construction() -> None:
 
 
 def test_layer_with_explicit_cpu_backend_on_recurrent_layer_raises_on_forward() -> None:
-    layer = sl.LIFRecurrent(10.0, rec_connect=nn.Linear(3, 3, bias=False), backend="cpu")
-    with pytest.raises(dynamics.BackendError, match="recurrent"):
+    # (a single nn.Linear feedback runs on the kernel: tests/layers/test_recurrent_fused.py)
+    rec = nn.Sequential(nn.Linear(3, 3, bias=False), nn.Tanh())
+    layer = sl.LIFRecurrent(10.0, rec_connect=rec, backend="cpu")
+    with pytest.raises(dynamics.BackendError, match="recurrent layer: rec_connect runs"):
         layer(torch.zeros(1, 4, 3))
     layer.backend = "auto"
     assert layer(torch.zeros(1, 4, 3)).shape == (1, 4, 3)

@@ -94,7 +94,8 @@ BACKENDS: Mapping[str, Backend] = MappingProxyType({b.name: b for b in (REFERENC
 #: The order in which ``backend="auto"`` tries backends: fastest first, reference last.
 #: Each fused backend runs on one device type, so on a given device at most one of
 #: them applies; configurations they cannot run (custom spike, reset or surrogate
-#: functions, recurrent layers, float16/bfloat16 inputs given to the dynamics directly,
+#: functions, recurrent layers whose ``rec_connect`` is not one ``nn.Linear``,
+#: float16/bfloat16 inputs given to the dynamics directly,
 #: parameters with a batch dimension, a CPU kernel that was not compiled) fall to the
 #: reference. (Layers compute float16/bfloat16 inputs in float32 and call with that:
 #: :mod:`sinabs.dynamics.precision`.)

@@ -16,7 +16,7 @@ import torch
 
 from ..families import STATES
 from ..interface import Backend, Call, ScanResult
-from . import cpu_kernel, ops
+from . import cpu_kernel, ops, recurrent
 from .config import Checked, KernelConfig, Prepared, check, from_checked
 from .ops import Tensors
 
@@ -36,6 +36,18 @@ _CHECK = "fused.check"
 
 def _checked(call: Call) -> Checked:
     return call.memo(_CHECK, lambda: check(call.family, call.x, call.params))
+
+
+def _linear(call: Call) -> torch.nn.Linear | str:
+    """The linear feedback of a recurrent call, or why the fused loop cannot run it
+    (:func:`.recurrent.linear_connection`; a call asked about without its module
+    cannot be told)."""
+    if call.rec_connect is None:
+        return "rec_connect not given"
+    return call.memo(
+        "fused.linear",
+        lambda: recurrent.linear_connection(call.rec_connect, call.x.shape[2:], call.x),
+    )
 
 
 @dataclass(frozen=True)
@@ -68,12 +80,19 @@ class FusedBackend(Backend):
         reason = self.unavailable()
         if reason is not None:
             return reason
-        if call.recurrent:
-            return "recurrent layers (rec_connect is an arbitrary module) run on the reference"
         if _functorch_active():
             return "torch.func transforms (grad, vjp, vmap, ...) run on the reference backend"
         checked = _checked(call)
-        return checked if isinstance(checked, str) else None
+        if isinstance(checked, str):
+            return checked
+        if call.recurrent:
+            if not ops._plain((call.x,)):
+                # (its time loop is Python with a kernel call per step: nothing to trace)
+                return "recurrent layers under torch.compile or tensor modes run on the reference"
+            linear = _linear(call)
+            if isinstance(linear, str):
+                return f"recurrent layer: {linear}"
+        return None
 
     def prepare(self, call: Call, state: State) -> FusedCall:
         """The neutral form of ``call`` from ``state`` (which :meth:`supports` accepted)."""
@@ -89,6 +108,11 @@ class FusedBackend(Backend):
         further pass)."""
         prepared, call = job.prepared, job.call
         cfg = prepared.config.with_record(call.record)
+        if call.recurrent:
+            linear = _linear(call)
+            assert not isinstance(linear, str)  # (supports() accepted the call)
+            outputs = recurrent.scan(self.kernels(), prepared, cfg, linear)
+            return to_layer_form(call.x, prepared, cfg, outputs)
         return to_layer_form(call.x, prepared, cfg, self.scan(prepared, cfg))
 
     def scan(self, prepared: Prepared, cfg: KernelConfig) -> Tensors:
