@@ -21,8 +21,8 @@ import pytest
 import torch
 
 from sinabs.benchmarking import FRAMEWORKS, NETWORKS, format_table, measure, runner
-from sinabs.benchmarking.measure import activity, build, training_step
-from sinabs.benchmarking.networks import inputs
+from sinabs.benchmarking.measure import _sinabs_backends, activity, build, training_step
+from sinabs.benchmarking.networks import build_sinabs, inputs
 
 ROOT = Path(__file__).resolve().parents[2]
 PEERS = ("snntorch", "spikingjelly", "norse")
@@ -222,3 +222,9 @@ def test_rounds_interleave(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (sinabs["median_ms"], sinabs["min_ms"], sinabs["max_ms"]) == (15.0, 13.0, 19.0)
     assert report["results"]["mlp/relu"]["round_medians_ms"] == [11.0, 16.0, 17.0]
     assert report["ratios"]["mlp"] == {"sinabs_over_relu": 15.0 / 16.0}
+
+
+def test_the_recurrent_network_runs_every_neuron_layer_on_the_cpu_kernel() -> None:
+    workload = build_sinabs(NETWORKS["recurrent"], quick=True)
+    # (its LIFRecurrent's rec_connect is one nn.Linear: the fused recurrent loop)
+    assert _sinabs_backends(workload) == ["cpu", "cpu"]

@@ -119,6 +119,7 @@ def _sinabs_backends(workload: Workload) -> list[str]:
             module._dynamics_params(x.dtype),
             recurrent=getattr(module, "rec_connect", None) is not None,
             backend=module.backend,
+            rec_connect=getattr(module, "rec_connect", None),
         )
         seen.append(chosen.name)
 

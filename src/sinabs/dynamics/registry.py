@@ -130,10 +130,18 @@ def choose(call: Call, backend: str = "auto") -> Backend:
 
 
 def select(
-    family: str, x: torch.Tensor, params: LeakyParams, *, recurrent: bool, backend: str = "auto"
+    family: str,
+    x: torch.Tensor,
+    params: LeakyParams,
+    *,
+    recurrent: bool,
+    backend: str = "auto",
+    rec_connect: RecConnect | None = None,
 ) -> Backend:
-    """The backend that would run ``family`` on ``x`` with ``params`` (:func:`choose`)."""
-    return choose(Call(family, x, params, recurrent=recurrent), backend)
+    """The backend that would run ``family`` on ``x`` with ``params`` (:func:`choose`).
+    For a recurrent layer the answer depends on ``rec_connect`` (the fused kernels run
+    one ``nn.Linear``); without it the reference is assumed."""
+    return choose(Call(family, x, params, rec_connect=rec_connect, recurrent=recurrent), backend)
 
 
 def execute(chosen: Backend, call: Call, state: State) -> ScanResult:
