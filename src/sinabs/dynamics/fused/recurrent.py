@@ -21,6 +21,7 @@ from typing import Any, cast
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from ..families import STATES
 from .config import KernelConfig, Prepared
@@ -157,16 +158,20 @@ class _RecurrentScan(torch.autograd.Function):
             else:
                 recordings.append(x.new_empty(0))
         ctx.kernels, ctx.cfg, ctx.has_bias, ctx.present = kernels, step_cfg, has_bias, present
-        ctx.history, ctx.table = history, table
-        ctx.save_for_backward(pre, out, weight)
+        # (the initial states through save_for_backward: autograd then sees a change in
+        # place of the caller's tensors; the later ones are this loop's own)
+        ctx.history, ctx.table = history[1:], table
+        ctx.save_for_backward(pre, out, weight, *history[0])
         ctx.set_materialize_grads(False)
         finals = state if steps else tuple(s.clone() for s in states)
         return (out, *finals, *recordings)
 
     @staticmethod
+    @once_differentiable  # (the kernels' backward has no graph of its own)
     def backward(ctx: Any, *grads: torch.Tensor | None) -> tuple[Any, ...]:  # type: ignore[override]
-        pre, out, weight = ctx.saved_tensors
-        kernels, cfg, present, history = ctx.kernels, ctx.cfg, ctx.present, ctx.history
+        pre, out, weight, *initial = ctx.saved_tensors
+        kernels, cfg, present = ctx.kernels, ctx.cfg, ctx.present
+        history = [tuple(initial), *ctx.history]
         batch, steps, n = pre.shape
         g_out, g_finals, g_recs = grads[0], grads[1 : 1 + _S], grads[1 + _S : 1 + 2 * _S]
         empty = pre.new_empty(0)
