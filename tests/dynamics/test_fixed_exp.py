@@ -3,6 +3,7 @@ bad input."""
 
 from __future__ import annotations
 
+import doctest
 import math
 
 import pytest
@@ -40,3 +41,11 @@ def test_nan_stays_nan_and_other_dtypes_are_refused() -> None:
     assert torch.isnan(fixed_exp(torch.tensor([float("nan")]))).all()
     with pytest.raises(TypeError, match="float32 or float64"):
         fixed_exp(torch.zeros(2, dtype=torch.float16))
+
+
+def test_docstring_example() -> None:
+    globs = {"torch": torch, "fixed_exp": fixed_exp}
+    runner = doctest.DocTestRunner()
+    for test in doctest.DocTestFinder().find(fixed_exp, "fixed_exp", globs=globs):
+        runner.run(test)
+    assert runner.tries > 0 and runner.failures == 0

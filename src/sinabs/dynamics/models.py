@@ -2,10 +2,11 @@ r"""Reference dynamics of the point-neuron models: Izhikevich, AdEx, resonate-an
 
 Each model is a parameter bundle and a single-step function ``(x_t, state, params) ->
 (spikes_t, state)`` that the reference scan (``sinabs.dynamics.reference.scan``) runs
-over time, like the leaky, spiking and adaptive families. Izhikevich is also a fused
-family (:data:`sinabs.dynamics.families.FAMILIES`: the kernels run
-:func:`izhikevich_step` in its order of operations); AdEx and resonate-and-fire run on
-the reference backend only, the fused backends report them as an unknown family.
+over time, like the leaky, spiking and adaptive families. Izhikevich and AdEx are also
+fused families (:data:`sinabs.dynamics.families.FAMILIES`: the kernels run
+:func:`izhikevich_step` and :func:`adex_step` in their order of operations; AdEx's
+exponential is :func:`fixed_exp`, the same bits on every backend); resonate-and-fire
+runs on the reference backend only, the fused backends report it as an unknown family.
 
 Common to the models with a hard reset (Izhikevich, AdEx, plain resonate-and-fire):
 each step integrates, then spikes where the spiking variable reaches its threshold,
@@ -144,8 +145,9 @@ def fixed_exp(x: torch.Tensor) -> torch.Tensor:
         as :func:`adex_step` does). Its gradient is ``grad * fixed_exp(x)``.
 
         Example:
-            >>> float(fixed_exp(torch.tensor(1.0, dtype=torch.float64)))
-            2.718281828459045
+            >>> x = torch.linspace(-80, 80, 5, dtype=torch.float64)
+            >>> torch.allclose(fixed_exp(x), torch.exp(x), rtol=1e-15, atol=0)
+            True
     """
     if x.dtype not in EXP_CONSTANTS:
         raise TypeError(f"fixed_exp: x must be float32 or float64, got {x.dtype}")
