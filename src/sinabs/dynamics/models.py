@@ -48,8 +48,8 @@ __all__ = [
 
 #: the largest exponent AdEx passes to ``exp``: e^80 ≈ 5.5e34, finite in float32
 ADEX_EXP_CAP = 80.0
-#: the smallest exponent AdEx passes to ``exp``: e^-80 ≈ 1.8e-35, a normal float32
-#: (the term is then below 1e-34 of g_L Delta_T)
+#: the smallest exponent AdEx passes to ``exp`` (e^-80 ≈ 1.8e-35, a normal float32;
+#: the term is then below 1e-34 of g_L Delta_T)
 ADEX_EXP_FLOOR = -80.0
 
 
@@ -86,7 +86,7 @@ def _exp_constants(dtype: torch.dtype, ln2_hi: float, ln2_lo: float, degree: int
     return _ExpConstants(log2e, hi, lo, coefficients)
 
 
-#: the constants of :func:`fixed_exp` by dtype, each already rounded to it. ln2's high
+#: the constants of ``fixed_exp`` by dtype, each already rounded to it. ln2's high
 #: parts end in zero bits (float32 9 significant bits, float64 32), so ``n * ln2_hi`` is
 #: exact for every ``|n| < 2^15`` (float32) and ``2^21`` (float64); the degrees (7 and
 #: 13) leave a truncation error below 0.1 ulp for ``|r| <= ln2 / 2``.

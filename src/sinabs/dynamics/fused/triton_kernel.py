@@ -46,6 +46,7 @@ error naming the extra otherwise.
 # the `tl.constexpr` annotations as objects and would miss them as strings.
 
 import contextlib
+import functools
 
 import torch
 
@@ -900,8 +901,14 @@ if triton is not None:
 def _exp_table(x: torch.Tensor) -> tuple[torch.Tensor, int]:
     """models.fixed_exp's constants as a tensor in ``x``'s dtype and on its device, and
     the degree of its polynomial."""
-    c = EXP_CONSTANTS[x.dtype]
-    return torch.tensor(c.values, dtype=x.dtype, device=x.device), len(c.coefficients) - 1
+    return _exp_table_on(x.dtype, x.device)
+
+
+@functools.lru_cache(maxsize=16)
+def _exp_table_on(dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, int]:
+    # cached: one copy to the device per dtype, not one per call (the kernels only read it)
+    c = EXP_CONSTANTS[dtype]
+    return torch.tensor(c.values, dtype=dtype, device=device), len(c.coefficients) - 1
 
 
 def _adex_forward(
