@@ -37,6 +37,7 @@ __all__ = [
     "EXP_CONSTANTS",
     "MODEL_STEPS",
     "AdExParams",
+    "ExpConstants",
     "IzhikevichParams",
     "ResonateParams",
     "adex_step",
@@ -63,11 +64,21 @@ def _round_to(value: float, dtype: torch.dtype) -> float:
 
 
 @dataclass(frozen=True)
-class _ExpConstants:
+class ExpConstants:
+    """The constants of :func:`fixed_exp` for one dtype, each rounded to it.
+
+    Attributes:
+        log2e: log2(e).
+        ln2_hi: the high part of ln 2 (trailing zero bits, so that ``n * ln2_hi`` is
+            exact).
+        ln2_lo: ln 2 minus ``ln2_hi``.
+        coefficients: the Taylor coefficients 1/k!, highest degree first (the last is
+            1/0! = 1).
+    """
+
     log2e: float
     ln2_hi: float
     ln2_lo: float
-    #: the Taylor coefficients 1/k!, highest degree first (the last is 1/0! = 1)
     coefficients: tuple[float, ...]
 
     @property
@@ -80,17 +91,17 @@ class _ExpConstants:
 _LOG2E = 1.4426950408889634
 
 
-def _exp_constants(dtype: torch.dtype, ln2_hi: float, ln2_lo: float, degree: int) -> _ExpConstants:
+def _exp_constants(dtype: torch.dtype, ln2_hi: float, ln2_lo: float, degree: int) -> ExpConstants:
     coefficients = tuple(_round_to(1.0 / math.factorial(k), dtype) for k in range(degree, -1, -1))
     log2e, hi, lo = (_round_to(value, dtype) for value in (_LOG2E, ln2_hi, ln2_lo))
-    return _ExpConstants(log2e, hi, lo, coefficients)
+    return ExpConstants(log2e, hi, lo, coefficients)
 
 
 #: the constants of ``fixed_exp`` by dtype, each already rounded to it. ln2's high
 #: parts end in zero bits (float32 9 significant bits, float64 32), so ``n * ln2_hi`` is
 #: exact for every ``|n| < 2^15`` (float32) and ``2^21`` (float64); the degrees (7 and
 #: 13) leave a truncation error below 0.1 ulp for ``|r| <= ln2 / 2``.
-EXP_CONSTANTS: dict[torch.dtype, _ExpConstants] = {
+EXP_CONSTANTS: dict[torch.dtype, ExpConstants] = {
     torch.float32: _exp_constants(torch.float32, 0.693359375, -2.12194440e-4, 7),
     torch.float64: _exp_constants(
         torch.float64, 6.93147180369123816490e-01, 1.90821492927058770002e-10, 13
@@ -129,25 +140,24 @@ class _FixedExp(torch.autograd.Function):
 
 def fixed_exp(x: torch.Tensor) -> torch.Tensor:
     r""":math:`e^x` as a fixed sequence of IEEE operations in ``x``'s dtype (float32 or
-        float64): the same bits on every backend and processor, where ``torch.exp``, C's
-        ``exp`` and Triton's ``exp`` are different implementations. The fused kernels
-        evaluate the same operations in the same order (no FMA: the C build uses
-        ``-ffp-contract=off``, the Triton launches ``enable_fp_fusion=False``).
+    float64): the same bits on every backend and processor, where ``torch.exp``, C's
+    ``exp`` and Triton's ``exp`` are different implementations. The fused kernels
+    evaluate the same operations in the same order (no FMA: the C build uses
+    ``-ffp-contract=off``, the Triton launches ``enable_fp_fusion=False``).
 
-        Cody and Waite's reduction: :math:`n = \lfloor x \log_2 e + 1/2
-    floor`,
-        :math:`r = (x - n\,\ln 2_{hi}) - n\,\ln 2_{lo}` (``n ln2_hi`` is exact), then
-        :math:`e^r` by Horner's rule on the Taylor polynomial of degree 7 (float32) or 13
-        (float64), each operation rounded in the dtype, times :math:`2^n` built from its
-        exponent bits (:data:`EXP_CONSTANTS`). Within 2 ulp of :math:`e^x` for
-        :math:`|x| \le 80` in both dtypes (tests/dynamics/test_fixed_exp.py); defined for
-        that range only, where :math:`2^n` is a normal number in float32 (callers clamp,
-        as :func:`adex_step` does). Its gradient is ``grad * fixed_exp(x)``.
+    Cody and Waite's reduction: :math:`n = \lfloor x \log_2 e + 1/2 \rfloor`,
+    :math:`r = (x - n\,\ln 2_{hi}) - n\,\ln 2_{lo}` (``n ln2_hi`` is exact), then
+    :math:`e^r` by Horner's rule on the Taylor polynomial of degree 7 (float32) or 13
+    (float64), each operation rounded in the dtype, times :math:`2^n` built from its
+    exponent bits (:data:`EXP_CONSTANTS`). Within 2 ulp of :math:`e^x` for
+    :math:`|x| \le 80` in both dtypes (tests/dynamics/test_fixed_exp.py); defined for
+    that range only, where :math:`2^n` is a normal number in float32 (callers clamp,
+    as :func:`adex_step` does). Its gradient is ``grad * fixed_exp(x)``.
 
-        Example:
-            >>> x = torch.linspace(-80, 80, 5, dtype=torch.float64)
-            >>> torch.allclose(fixed_exp(x), torch.exp(x), rtol=1e-15, atol=0)
-            True
+    Example:
+        >>> x = torch.linspace(-80, 80, 5, dtype=torch.float64)
+        >>> torch.allclose(fixed_exp(x), torch.exp(x), rtol=1e-15, atol=0)
+        True
     """
     if x.dtype not in EXP_CONSTANTS:
         raise TypeError(f"fixed_exp: x must be float32 or float64, got {x.dtype}")
