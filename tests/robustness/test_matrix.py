@@ -49,13 +49,13 @@ LAYERS: dict[str, tuple[Callable[[str], nn.Module], bool]] = {
     ),
     "IAFRecurrent": (lambda b: sl.IAFRecurrent(rec_connect=roll(), backend=b), False),
     "LIFRecurrent": (lambda b: sl.LIFRecurrent(tau_mem=10.0, rec_connect=roll(), backend=b), False),
-    # the point-neuron models (reference only)
+    # the point-neuron models (AdEx on the fused kernels too; the others reference only)
     "Izhikevich": (lambda b: sl.Izhikevich.from_preset("FS", backend=b), False),
     "IzhikevichSqueeze": (
         lambda b: sl.IzhikevichSqueeze(batch_size=3, a=0.02, b=0.2, c=-65.0, d=8.0, backend=b),
         False,
     ),
-    "AdEx": (lambda b: sl.AdEx(backend=b), False),
+    "AdEx": (lambda b: sl.AdEx(backend=b), True),
     "AdExRecurrent": (lambda b: sl.AdExRecurrent(rec_connect=roll(), backend=b), False),
     "ResonateAndFire": (lambda b: sl.ResonateAndFire(omega=10.0, dt=0.1, backend=b), False),
     "ResonateAndFire-balanced": (

@@ -52,6 +52,8 @@ class Family(enum.IntEnum):
     # (no colon in the #: comments: napoleon reads the text before one as a type)
     #: Izhikevich's 2003 model; v and the recovery u, two half steps of v, hard reset
     IZHIKEVICH = 3
+    #: AdEx (Brette and Gerstner 2005); v and the adaptation w (the kernels' u), hard reset
+    ADEX = 4
 
 
 class Spike(enum.IntEnum):
@@ -143,7 +145,18 @@ ROWS: tuple[Row, ...] = (
     Row("izh_b", 0.0, 0.0, "Izhikevich: sensitivity b of u to v"),
     Row("izh_c", 0.0, 0.0, "Izhikevich: reset value c of v"),
     Row("izh_d", 0.0, 0.0, "Izhikevich: increment d of u at a spike"),
-    Row("dt", 1.0, 1.0, "the time step of the models that integrate an ODE (Izhikevich)"),
+    Row("dt", 1.0, 1.0, "the time step of the models that integrate an ODE (Izhikevich, AdEx)"),
+    # --- AdEx (models.AdExParams); the threshold row holds V_peak; pads of 1 where the
+    # step divides
+    Row("adex_C", 1.0, 1.0, "AdEx: membrane capacitance C"),
+    Row("adex_g_L", 0.0, 0.0, "AdEx: leak conductance g_L"),
+    Row("adex_E_L", 0.0, 0.0, "AdEx: leak reversal potential E_L"),
+    Row("adex_V_T", 0.0, 0.0, "AdEx: threshold potential V_T of the exponential"),
+    Row("adex_Delta_T", 1.0, 1.0, "AdEx: slope factor Delta_T"),
+    Row("adex_tau_w", 1.0, 1.0, "AdEx: time constant tau_w of the adaptation w"),
+    Row("adex_a", 0.0, 0.0, "AdEx: subthreshold adaptation a"),
+    Row("adex_b", 0.0, 0.0, "AdEx: increment b of w at a spike"),
+    Row("adex_V_r", 0.0, 0.0, "AdEx: reset potential V_r"),
 )
 #: the names of :data:`ROWS`, in order
 PARAM_ROWS: tuple[str, ...] = tuple(row.name for row in ROWS)
@@ -170,7 +183,7 @@ STATES: tuple[State, ...] = (
     State("v_mem", "v"),
     State("i_syn", "i"),
     State("b", "b"),
-    State("u", "u"),  # Izhikevich's recovery variable
+    State("u", "u"),  # Izhikevich's recovery variable (AdEx's w)
 )
 
 
@@ -234,6 +247,26 @@ FAMILIES: dict[Family, FamilyDecl] = {
         ("v_mem", "u"),
         ("threshold", "izh_a", "izh_b", "izh_c", "izh_d", "dt"),
         spikes=True,
+    ),
+    # --- AdEx: its w rides in the kernels' u
+    Family.ADEX: FamilyDecl(
+        Family.ADEX,
+        ("v_mem", "u"),
+        (
+            "threshold",
+            "adex_C",
+            "adex_g_L",
+            "adex_E_L",
+            "adex_V_T",
+            "adex_Delta_T",
+            "adex_tau_w",
+            "adex_a",
+            "adex_b",
+            "adex_V_r",
+            "dt",
+        ),
+        spikes=True,
+        layer_names=("v_mem", "w"),
     ),
 }
 #: families by the name the layers use

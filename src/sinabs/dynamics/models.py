@@ -2,10 +2,11 @@ r"""Reference dynamics of the point-neuron models: Izhikevich, AdEx, resonate-an
 
 Each model is a parameter bundle and a single-step function ``(x_t, state, params) ->
 (spikes_t, state)`` that the reference scan (``sinabs.dynamics.reference.scan``) runs
-over time, like the leaky, spiking and adaptive families. Izhikevich is also a fused
-family (:data:`sinabs.dynamics.families.FAMILIES`: the kernels run
-:func:`izhikevich_step` in its order of operations); AdEx and resonate-and-fire run on
-the reference backend only, the fused backends report them as an unknown family.
+over time, like the leaky, spiking and adaptive families. Izhikevich and AdEx are also
+fused families (:data:`sinabs.dynamics.families.FAMILIES`: the kernels run
+:func:`izhikevich_step` and :func:`adex_step` in their order of operations; AdEx's
+exponential is :func:`fixed_exp`, the same bits on every backend); resonate-and-fire
+runs on the reference backend only, the fused backends report it as an unknown family.
 
 Common to the models with a hard reset (Izhikevich, AdEx, plain resonate-and-fire):
 each step integrates, then spikes where the spiking variable reaches its threshold,
@@ -21,6 +22,7 @@ the surrogate's gradient); the reset is decided by the same comparison
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,18 +33,136 @@ from ..activation.reset_mechanism import State
 
 __all__ = [
     "ADEX_EXP_CAP",
+    "ADEX_EXP_FLOOR",
+    "EXP_CONSTANTS",
     "MODEL_STEPS",
     "AdExParams",
+    "ExpConstants",
     "IzhikevichParams",
     "ResonateParams",
     "adex_step",
     "divergence_boundary",
+    "fixed_exp",
     "izhikevich_step",
     "resonate_step",
 ]
 
 #: the largest exponent AdEx passes to ``exp``: e^80 ≈ 5.5e34, finite in float32
 ADEX_EXP_CAP = 80.0
+#: the smallest exponent AdEx passes to ``exp`` (e^-80 ≈ 1.8e-35, a normal float32;
+#: the term is then below 1e-34 of g_L Delta_T)
+ADEX_EXP_FLOOR = -80.0
+
+
+# ---------------------------------------------------------------------------------------
+# A deterministic exponential
+
+
+def _round_to(value: float, dtype: torch.dtype) -> float:
+    """``value`` rounded to ``dtype`` (a Python float that the dtype holds exactly)."""
+    return float(torch.tensor(value, dtype=torch.float64).to(dtype))
+
+
+@dataclass(frozen=True)
+class ExpConstants:
+    """The constants of :func:`fixed_exp` for one dtype, each rounded to it.
+
+    Attributes:
+        log2e: log2(e).
+        ln2_hi: the high part of ln 2 (trailing zero bits, so that ``n * ln2_hi`` is
+            exact).
+        ln2_lo: ln 2 minus ``ln2_hi``.
+        coefficients: the Taylor coefficients 1/k!, highest degree first (the last is
+            1/0! = 1).
+    """
+
+    log2e: float
+    ln2_hi: float
+    ln2_lo: float
+    coefficients: tuple[float, ...]
+
+    @property
+    def values(self) -> tuple[float, ...]:
+        """All of them in one tuple (the Triton kernels load them from a tensor)."""
+        return (self.log2e, self.ln2_hi, self.ln2_lo, *self.coefficients)
+
+
+#: log2(e) rounded to a double (the C kernel spells the same literal)
+_LOG2E = 1.4426950408889634
+
+
+def _exp_constants(dtype: torch.dtype, ln2_hi: float, ln2_lo: float, degree: int) -> ExpConstants:
+    coefficients = tuple(_round_to(1.0 / math.factorial(k), dtype) for k in range(degree, -1, -1))
+    log2e, hi, lo = (_round_to(value, dtype) for value in (_LOG2E, ln2_hi, ln2_lo))
+    return ExpConstants(log2e, hi, lo, coefficients)
+
+
+#: the constants of ``fixed_exp`` by dtype, each already rounded to it. ln2's high
+#: parts end in zero bits (float32 9 significant bits, float64 32), so ``n * ln2_hi`` is
+#: exact for every ``|n| < 2^15`` (float32) and ``2^21`` (float64); the degrees (7 and
+#: 13) leave a truncation error below 0.1 ulp for ``|r| <= ln2 / 2``.
+EXP_CONSTANTS: dict[torch.dtype, ExpConstants] = {
+    torch.float32: _exp_constants(torch.float32, 0.693359375, -2.12194440e-4, 7),
+    torch.float64: _exp_constants(
+        torch.float64, 6.93147180369123816490e-01, 1.90821492927058770002e-10, 13
+    ),
+}
+
+
+def _fixed_exp_value(x: torch.Tensor) -> torch.Tensor:
+    c = EXP_CONSTANTS[x.dtype]
+    n = torch.floor(x * c.log2e + 0.5)
+    r = (x - n * c.ln2_hi) - n * c.ln2_lo
+    first, second, *rest = c.coefficients
+    p = r * first + second  # Horner's rule, highest degree first
+    for coefficient in rest:
+        p = p * r + coefficient
+    # 2^n from its bits: the biased exponent n + 127 (float32) or n + 1023 (float64)
+    if x.dtype == torch.float32:
+        scale = ((n.to(torch.int32) + 127) << 23).view(torch.float32)
+    else:
+        scale = ((n.to(torch.int64) + 1023) << 52).view(torch.float64)
+    return p * scale
+
+
+class _FixedExp(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        result = _fixed_exp_value(x)
+        ctx.save_for_backward(result)
+        return result
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        (result,) = ctx.saved_tensors
+        return grad * result
+
+
+def fixed_exp(x: torch.Tensor) -> torch.Tensor:
+    r""":math:`e^x` as a fixed sequence of IEEE operations in ``x``'s dtype (float32 or
+    float64): the same bits on every backend and processor, where ``torch.exp``, C's
+    ``exp`` and Triton's ``exp`` are different implementations. The fused kernels
+    evaluate the same operations in the same order (no FMA: the C build uses
+    ``-ffp-contract=off``, the Triton launches ``enable_fp_fusion=False``).
+
+    Cody and Waite's reduction: :math:`n = \lfloor x \log_2 e + 1/2 \rfloor`,
+    :math:`r = (x - n\,\ln 2_{hi}) - n\,\ln 2_{lo}` (``n ln2_hi`` is exact), then
+    :math:`e^r` by Horner's rule on the Taylor polynomial of degree 7 (float32) or 13
+    (float64), each operation rounded in the dtype, times :math:`2^n` built from its
+    exponent bits (:data:`EXP_CONSTANTS`). Within 2 ulp of :math:`e^x` for
+    :math:`|x| \le 80` in both dtypes (tests/dynamics/test_fixed_exp.py); defined for
+    that range only, where :math:`2^n` is a normal number in float32 (callers clamp,
+    as :func:`adex_step` does). Its gradient is ``grad * fixed_exp(x)``.
+
+    Example:
+        >>> x = torch.linspace(-80, 80, 5, dtype=torch.float64)
+        >>> torch.allclose(fixed_exp(x), torch.exp(x), rtol=1e-15, atol=0)
+        True
+    """
+    if x.dtype not in EXP_CONSTANTS:
+        raise TypeError(f"fixed_exp: x must be float32 or float64, got {x.dtype}")
+    result: torch.Tensor = _FixedExp.apply(x)
+    return result
 
 
 def _spike(v: torch.Tensor, threshold: Any, p: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -119,7 +239,10 @@ class AdExParams:
 
     both right-hand sides from the state at the start of the step; then
     :math:`s = [V \ge V_{peak}]`, :math:`V \leftarrow V_r`, :math:`w \leftarrow w + b`
-    where :math:`s`. The exponent is also capped at :data:`ADEX_EXP_CAP`.
+    where :math:`s`. The exponent is also clamped to
+    [:data:`ADEX_EXP_FLOOR`, :data:`ADEX_EXP_CAP`] = [-80, 80] and the exponential is
+    :func:`fixed_exp` (the same bits on every backend): below -80 the term is under
+    1e-34 of :math:`g_L \Delta_T`.
 
     Attributes:
         C: membrane capacitance (pF).
@@ -158,9 +281,12 @@ def adex_step(x: torch.Tensor, state: State, p: AdExParams) -> tuple[torch.Tenso
     """One forward-Euler step of :class:`AdExParams` (``x`` is the current I, pA)."""
     v, w = state["v_mem"], state["w"]
     # exact for every state the model reaches (a step that ends at or above V_peak
-    # resets), and finite for any V: the exponent is at most (V_peak - V_T) / Delta_T
-    exponent = ((torch.minimum(v, p.V_peak) - p.V_T) / p.Delta_T).clamp(max=ADEX_EXP_CAP)
-    dv = (-p.g_L * (v - p.E_L) + p.g_L * p.Delta_T * torch.exp(exponent) - w + x) / p.C
+    # resets), and finite for any V: the exponent is at most (V_peak - V_T) / Delta_T;
+    # clamped below so that fixed_exp's 2^n stays a normal number in float32
+    exponent = ((torch.minimum(v, p.V_peak) - p.V_T) / p.Delta_T).clamp(
+        min=ADEX_EXP_FLOOR, max=ADEX_EXP_CAP
+    )
+    dv = (-p.g_L * (v - p.E_L) + p.g_L * p.Delta_T * fixed_exp(exponent) - w + x) / p.C
     dw = (p.a * (v - p.E_L) - w) / p.tau_w
     v = v + p.dt * dv
     w = w + p.dt * dw

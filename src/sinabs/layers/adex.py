@@ -35,10 +35,13 @@ class AdEx(PointModel):
     step whose input made the neuron cross).
 
     Bound of the exponential: it is evaluated at :math:`\min(V, V_{peak})`, and its
-    exponent is capped at 80 (:math:`e^{80} \approx 5.5 \cdot 10^{34}`, finite in
-    float32). Every state the model reaches has :math:`V < V_{peak}` (a step that ends
-    at or above it resets), so the first bound changes nothing on a trajectory; it only
-    keeps a state set by hand from overflowing. The constructor requires
+    exponent is clamped to [-80, 80] (:math:`e^{80} \approx 5.5 \cdot 10^{34}`, finite in
+    float32; below -80 the term is under :math:`10^{-34} g_L \Delta_T`). The exponential
+    is :func:`~sinabs.dynamics.models.fixed_exp` (within 2 ulp of :math:`e^x`, the same
+    bits on every backend and processor). Every state the model reaches has
+    :math:`V < V_{peak}` (a step that ends at or above it resets), so the first bound
+    changes nothing on a trajectory; it only keeps a state set by hand from
+    overflowing. The constructor requires
     :math:`(V_{peak} - V_T)/\Delta_T \le 80`, so the cap does not bind either unless
     training moves the parameters past it.
 
@@ -65,7 +68,10 @@ class AdEx(PointModel):
             default ``Gaussian(sigma=5.0)`` (mV).
         shape: state shape (batch included) to initialise now.
         record_states: keep ``(B, T, ...)`` recordings of ``v_mem`` and ``w``.
-        backend: ``"auto"`` or ``"reference"`` (the fused backends do not run it).
+        backend: ``"auto"``, ``"reference"``, ``"cpu"`` or ``"triton"``: the fused
+            kernels run it with ``SingleSpike`` and the built-in surrogate gradients
+            (bit for bit the reference's states and spikes); the recurrent variant and
+            other spike functions run on the reference.
 
     Every parameter but ``V_peak`` is trainable; each is a scalar or per neuron.
 

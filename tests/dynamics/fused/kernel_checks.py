@@ -41,7 +41,7 @@ from sinabs.activation import (
 )
 from sinabs.dynamics.families import STATES
 from sinabs.dynamics.fused.config import KernelConfig, prepare
-from sinabs.dynamics.models import IzhikevichParams
+from sinabs.dynamics.models import AdExParams, IzhikevichParams
 from sinabs.dynamics.params import AdaptiveParams, LeakyParams, SpikingParams
 from sinabs.dynamics.reference import reference_scan
 
@@ -73,6 +73,12 @@ IZH_SURROGATES = {
     "atan": ATan(alpha=0.3),
     "triangle": Triangle(width=12.0),
 }
+#: AdEx's surrogates: widths on its scale (V_peak = 20 mV)
+ADEX_SURROGATES = {
+    "gaussian5": Gaussian(sigma=5.0),  # the layer's default
+    "exp": SingleExponential(grad_width=2.0, grad_scale=0.8),
+    "triangle": Triangle(width=15.0),
+}
 OUTPUTS = ("out", "v", "i", "b", "u", "rec_v", "rec_i", "rec_b", "rec_u", "out_sum")
 GRADIENTS = ("g_x", "g_v0", "g_i0", "g_b0", "g_u0", "g_params")
 
@@ -87,9 +93,9 @@ class Case:
     The test modules subclass it to set their own default ``neurons``.
     """
 
-    family: str  # leaky | spiking | adaptive | izhikevich
+    family: str  # leaky | spiking | adaptive | izhikevich | adex
     spike: str = "single"  # single | multi | max (MaxSpike(2))
-    reset: str = "subtract"  # subtract (the threshold) | amount | to_value | own (Izhikevich)
+    reset: str = "subtract"  # subtract (the threshold) | amount | to_value | own (Izhikevich, AdEx)
     surrogate: str = "exp"
     syn: bool = False
     norm: bool = False
@@ -163,7 +169,7 @@ def option_cases(case: type[Case]) -> list[Case]:
         ]
         cases += [case(family, **opts) for opts in options]  # type: ignore[arg-type]
         cases += train_cases(case, family)
-    return cases + izhikevich_cases(case)
+    return cases + izhikevich_cases(case) + adex_cases(case)
 
 
 def train_cases(case: type[Case], family: str) -> list[Case]:
@@ -203,6 +209,25 @@ def izhikevich_cases(case: type[Case]) -> list[Case]:
         for opts in options
     ]
     return izh
+
+
+def adex_cases(case: type[Case]) -> list[Case]:
+    """AdEx (SingleSpike, its own reset) at dt = 0.1: its surrogates, per-neuron
+    parameters, recordings, only the output's gradient, full and partial slots, a
+    longer run; float32 too (float32_variants)."""
+    cases = [case("adex", reset="own", surrogate=s) for s in ADEX_SURROGATES]
+    options = [
+        {"per_neuron": True},
+        {"record": True},
+        {"record": True, "upstream": "out"},
+        {"per_neuron": True, "record": True, "neurons": (70,)},
+        {"record": True, "steps": 40, "neurons": (3, 5)},
+    ]
+    cases += [
+        case("adex", reset="own", surrogate="gaussian5", **opts)  # type: ignore[arg-type]
+        for opts in options
+    ]
+    return cases
 
 
 def float32_variants(cases: Sequence[Case]) -> list[Case]:
@@ -261,6 +286,8 @@ def build(
 
     if case.family == "izhikevich":
         return _build_izhikevich(case, leaf, leaves)
+    if case.family == "adex":
+        return _build_adex(case, leaf, leaves)
     x = leaf(-1.0, 2.0, (BATCH, case.steps, *case.neurons))
     state = {"v_mem": leaf(-0.5, 1.0, (BATCH, *case.neurons))}
     if case.syn:
@@ -312,6 +339,38 @@ def _build_izhikevich(
         spike_threshold=torch.tensor(30.0, dtype=x.dtype, device=x.device),
         spike_fn=SingleSpike,
         surrogate_grad_fn=IZH_SURROGATES[case.surrogate],
+    )
+    return x, state, params, leaves
+
+
+def _build_adex(
+    case: Case, leaf: Callable[..., torch.Tensor], leaves: list
+) -> tuple[torch.Tensor, dict, Any, list]:
+    """Currents and states around the paper's regular-spiking cell that make neurons
+    spike within a few steps of 0.1 ms (some start above V_peak, in the exponential's
+    cap and the min's other branch) and adapt (w jumps by b); every parameter a leaf,
+    V_peak too (its gradient comes through min(v, V_peak) only)."""
+    x = leaf(0.0, 3000.0, (BATCH, case.steps, *case.neurons))
+    state = {
+        "v_mem": leaf(-65.0, 25.0, (BATCH, *case.neurons)),
+        "w": leaf(0.0, 200.0, (BATCH, *case.neurons)),
+    }
+    params = AdExParams(
+        C=leaf(200.0, 300.0),
+        g_L=leaf(20.0, 40.0),
+        E_L=leaf(-72.0, -68.0),
+        V_T=leaf(-52.0, -48.0),
+        Delta_T=leaf(1.5, 2.5),
+        tau_w=leaf(100.0, 200.0),
+        a=leaf(2.0, 6.0),
+        b=leaf(60.0, 100.0),
+        V_r=leaf(-72.0, -60.0),
+        # per neuron also near V_T, where a state above V_peak steps to just above it:
+        # V_peak's gradient through min(v, V_peak) meets a nonzero surrogate
+        V_peak=leaf(-46.0, 20.0) if case.per_neuron else leaf(15.0, 20.0),
+        dt=0.1,
+        spike_fn=SingleSpike,
+        surrogate_grad_fn=ADEX_SURROGATES[case.surrogate],
     )
     return x, state, params, leaves
 
@@ -414,6 +473,10 @@ def check_against_torch_impl(
     return [f"torch_impl {e}" for e in errors]
 
 
+#: the layer's name of the second state of the point-neuron families (the kernels' u)
+_SECOND_STATE = {"izhikevich": "u", "adex": "w"}
+
+
 def _layer_tensors(
     case: Case, out: torch.Tensor, state: dict, rec: dict
 ) -> list[tuple[str, torch.Tensor]]:
@@ -424,16 +487,17 @@ def _layer_tensors(
         pairs.append(("i", state["i_syn"]))
     if case.family == "adaptive":
         pairs.append(("b", state["b"]))
-    if case.family == "izhikevich":
-        pairs.append(("u", state["u"]))
+    second = _SECOND_STATE.get(case.family)
+    if second is not None:
+        pairs.append((second, state[second]))
     if case.record:
         pairs.append(("rec_v", rec["v_mem"]))
         if case.syn:
             pairs.append(("rec_i", rec["i_syn"]))
         if case.family == "adaptive":
             pairs.append(("rec_b", rec["b"]))
-        if case.family == "izhikevich":
-            pairs.append(("rec_u", rec["u"]))
+        if second is not None:
+            pairs.append((f"rec_{second}", rec[second]))
     return pairs[:1] if case.upstream == "out" else pairs
 
 
@@ -500,7 +564,7 @@ def check_against_reference(
     st = (BATCH, *case.neurons)
     # the kernels' states and recordings (absent ones are empty; at T = 0 the
     # recordings are empty too, and reshape to (B, 0, ...))
-    names = [s.name for s in STATES]
+    names = [cfg.layer_name(s.name) for s in STATES]  # (AdEx's w is the kernels' u)
     got_state = {n: got[1 + j].reshape(st) for j, n in enumerate(names) if got[1 + j].numel()}
     got_rec = {n: got[5 + j] for j, n in enumerate(names)}
     got_rec = {n: t.reshape(seq) for n, t in got_rec.items() if t.numel() or case.steps == 0}

@@ -41,7 +41,10 @@ LAYERS: dict[str, Callable[[], torch.nn.Module]] = {
     "expleak": lambda: sl.ExpLeak(tau_mem=torch.linspace(3.0, 9.0, 7), record_states=True),
     "alif_syn": lambda: sl.ALIF(10.0, 20.0, tau_syn=3.0, record_states=True),
     "izhikevich": lambda: sl.Izhikevich.from_preset("regular_spiking", record_states=True),
+    "adex": lambda: sl.AdEx(record_states=True),
 }
+#: input scales that make each layer spike within the 24 steps
+SCALES = {"izhikevich": 20.0, "adex": 8000.0}
 
 
 def _run(
@@ -83,7 +86,7 @@ def _run(
 def test_packed_equals_unpacked(
     name: str, dtype: torch.dtype, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    scale = 20.0 if name == "izhikevich" else 1.5
+    scale = SCALES.get(name, 1.5)
     x = torch.rand(5, 24, 7, generator=torch.Generator().manual_seed(3), dtype=dtype) * scale
     packed = _run(LAYERS[name], x, True, monkeypatch)
     plain = _run(LAYERS[name], x, False, monkeypatch)

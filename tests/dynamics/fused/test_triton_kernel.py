@@ -45,9 +45,10 @@ from kernel_checks import (
     unique,
 )
 
-from sinabs.dynamics.families import ROW, Surrogate
+from sinabs.dynamics.families import ROW, Family, Surrogate
 from sinabs.dynamics.fused import triton_kernel as tk
 from sinabs.dynamics.fused.config import KernelConfig
+from sinabs.dynamics.models import EXP_CONSTANTS
 
 HAS_TRITON = importlib.util.find_spec("triton") is not None
 #: the interpreters of triton 3.0 to 3.6 fail on scalar kernel arguments with numpy 2.4
@@ -258,6 +259,26 @@ def test_backward_compiles(cfg: KernelConfig, upstream: bool, dtype: torch.dtype
     assert ptx.count("cp.async.commit_group") >= 2  # both time loops are pipelined
     if cfg.surrogate in NO_EXP or cfg.family == 0:  # no exp(), whose f64 library code uses fma
         assert "fma." not in ptx  # the recomputed forward must match the forward
+
+
+@pytest.mark.skipif(not HAS_TRITON, reason="triton is not installed")
+@pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES.keys())
+def test_adex_kernels_compile_without_fma_with_ieee_division(dtype: torch.dtype) -> None:
+    # AdEx's forward bits rest on its divisions by Delta_T, C and tau_w being IEEE and
+    # on fixed_exp's operations not being contracted (the triangle surrogate has no exp)
+    cfg = _cfg(int(Family.ADEX), 1, 0, int(Surrogate.TRIANGLE), has_syn=False,
+               has_leak=False, norm_input=False, has_min=False)  # fmt: skip
+    common = {"IS_F32": dtype == torch.float32, "BLOCK": 512, "STAGES": 2}
+    common["DEGREE"] = len(EXP_CONSTANTS[dtype].coefficients) - 1
+    forward = _ptx(tk._adex_forward_kernel, {"RECORD": True, **common}, dtype)
+    upstream = {name: True for name in ("HAS_GV", "HAS_GW", "HAS_GRV", "HAS_GRW")}
+    constexprs = {**upstream, **tk._surrogate_constexprs(cfg), **common}
+    backward = _ptx(tk._adex_backward_kernel, constexprs, dtype)
+    ieee = "div.rn.f32" if dtype == torch.float32 else "div.rn.f64"
+    assert "fma." not in forward and ieee in forward
+    assert "div.full" not in forward and "div.approx" not in forward
+    # the recomputed forward as the forward (the surrogate's division may be fast)
+    assert "fma." not in backward and ieee in backward
 
 
 #: shared memory one program may use (opt-in) on the GPUs that pipeline with cp.async:

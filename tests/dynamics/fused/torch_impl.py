@@ -35,6 +35,7 @@ import torch
 
 from sinabs.dynamics.families import Family, Reset, Spike
 from sinabs.dynamics.fused.config import ROW, KernelConfig, surrogate_object
+from sinabs.dynamics.models import ADEX_EXP_CAP, ADEX_EXP_FLOOR, fixed_exp
 
 Tensors = tuple[torch.Tensor, ...]
 
@@ -106,8 +107,8 @@ def scan_forward(
     ``out_sum`` is the sum of ``out`` (0-dim, accumulated in float64), from which the
     layers take their ``firing_rate``.
     """
-    if cfg.family == Family.IZHIKEVICH:
-        return _izh_forward(x, v0, u0, params, cfg)
+    if cfg.family in _POINT_RUNS:
+        return _point_forward(x, v0, u0, params, cfg)
     step = _Step(params, cfg)
     v, i, b = v0, i0, b0
     outs, rec_v, rec_i, rec_b = [], [], [], []
@@ -164,8 +165,8 @@ def scan_backward(
     cfg: KernelConfig,
 ) -> Tensors:
     """Gradients ``(g_x, g_v0, g_i0, g_b0, g_u0, g_params (P, N))`` of the forward above."""
-    if cfg.family == Family.IZHIKEVICH:
-        return _izh_backward(g_out, g_v, g_u, g_rec_v, g_rec_u, x, v0, u0, params, cfg)
+    if cfg.family in _POINT_RUNS:
+        return _point_backward(g_out, g_v, g_u, g_rec_v, g_rec_u, x, v0, u0, params, cfg)
     step = _Step(params, cfg)
     surrogate = surrogate_object(cfg) if cfg.spikes else None
     # Recompute the states before every step.
@@ -304,15 +305,63 @@ def _izh_run(
     return torch.stack(outs, 1), v, u, torch.stack(rec_v, 1), torch.stack(rec_u, 1)
 
 
+def _adex_run(
+    x: torch.Tensor, v: torch.Tensor, w: torch.Tensor, p: torch.Tensor, cfg: KernelConfig
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """AdEx (models.adex_step) on the rows, w in the kernels' u; V_peak is the threshold
+    row (its gradient comes through min(v, V_peak) only, as in the reference)."""
+    outs, rec_v, rec_w = [], [], []
+    th = p[ROW["threshold"]]
+    C, g_L, E_L = p[ROW["adex_C"]], p[ROW["adex_g_L"]], p[ROW["adex_E_L"]]
+    V_T, Delta_T, tau_w = p[ROW["adex_V_T"]], p[ROW["adex_Delta_T"]], p[ROW["adex_tau_w"]]
+    a, b, V_r, dt = p[ROW["adex_a"]], p[ROW["adex_b"]], p[ROW["adex_V_r"]], p[ROW["dt"]]
+    for x_t in x.unbind(1):
+        exponent = ((torch.minimum(v, th) - V_T) / Delta_T).clamp(
+            min=ADEX_EXP_FLOOR, max=ADEX_EXP_CAP
+        )
+        dv = (-g_L * (v - E_L) + g_L * Delta_T * fixed_exp(exponent) - w + x_t) / C
+        dw = (a * (v - E_L) - w) / tau_w
+        v1 = v + dt * dv
+        w1 = w + dt * dw
+        fired = (v1 >= th).detach()
+        outs.append(_IzhSpike.apply(v1, th, cfg))
+        v = torch.where(fired, V_r, v1)
+        w = torch.where(fired, w1 + b, w1)
+        rec_v.append(v)
+        rec_w.append(w)
+    return torch.stack(outs, 1), v, w, torch.stack(rec_v, 1), torch.stack(rec_w, 1)
+
+
+#: the point-neuron families: their run and the rows the kernels give a gradient
+#: (dt is a constant of the layer; Izhikevich's v_peak too, AdEx's V_peak gets one
+#: through min(v, V_peak))
+_POINT_RUNS = {Family.IZHIKEVICH: _izh_run, Family.ADEX: _adex_run}
+_POINT_TRAINED = {
+    Family.IZHIKEVICH: ("izh_a", "izh_b", "izh_c", "izh_d"),
+    Family.ADEX: (
+        "threshold",
+        "adex_C",
+        "adex_g_L",
+        "adex_E_L",
+        "adex_V_T",
+        "adex_Delta_T",
+        "adex_tau_w",
+        "adex_a",
+        "adex_b",
+        "adex_V_r",
+    ),
+}
+
+
 @torch.no_grad()
-def _izh_forward(
+def _point_forward(
     x: torch.Tensor, v0: torch.Tensor, u0: torch.Tensor, p: torch.Tensor, cfg: KernelConfig
 ) -> Tensors:
     if x.shape[1] == 0:
         out, v, u = torch.empty_like(x), v0.clone(), u0.clone()
         rec_v, rec_u = torch.empty_like(x), torch.empty_like(x)
     else:
-        out, v, u, rec_v, rec_u = _izh_run(x, v0, u0, p, cfg)
+        out, v, u, rec_v, rec_u = _POINT_RUNS[cfg.family](x, v0, u0, p, cfg)
     empty = x.new_empty(0)
     return (
         out, v.clone(), empty, empty, u.clone(),
@@ -321,7 +370,7 @@ def _izh_forward(
     )  # fmt: skip
 
 
-def _izh_backward(
+def _point_backward(
     g_out: torch.Tensor,
     g_v: torch.Tensor,
     g_u: torch.Tensor,
@@ -339,7 +388,7 @@ def _izh_backward(
         if x.shape[1] == 0:
             out, v, u, rec_v, rec_u = xl * 0, vl * 1, ul * 1, xl * 0, xl * 0
         else:
-            out, v, u, rec_v, rec_u = _izh_run(xl, vl, ul, pl, cfg)
+            out, v, u, rec_v, rec_u = _POINT_RUNS[cfg.family](xl, vl, ul, pl, cfg)
         pairs = [(out, g_out), (v, g_v), (u, g_u)]
         if cfg.record:
             pairs += [(rec_v, g_rec_v), (rec_u, g_rec_u)]
@@ -349,9 +398,8 @@ def _izh_backward(
     g_x, g_v0, g_u0, g_p = (
         torch.zeros_like(t) if g is None else g for g, t in zip(got, leaves, strict=True)
     )
-    # the kernels give the parameters no gradient but a, b, c, d (dt and v_peak are
-    # constants of the layer)
-    keep = [ROW[k] for k in ("izh_a", "izh_b", "izh_c", "izh_d")]
+    # the kernels give gradients to the family's trained rows only
+    keep = [ROW[k] for k in _POINT_TRAINED[cfg.family]]
     mask = params.new_zeros(len(ROW), 1)
     mask[keep] = 1
     empty = x.new_empty(0)

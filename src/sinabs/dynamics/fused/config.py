@@ -64,7 +64,7 @@ from ..families import (
     Spike,
     Surrogate,
 )
-from ..models import IzhikevichParams
+from ..models import AdExParams, IzhikevichParams
 from ..params import AdaptiveParams, LeakyParams, SpikingParams
 
 __all__ = [
@@ -358,6 +358,8 @@ def check(family: str, x: torch.Tensor, p: LeakyParams) -> Checked:
     rows: dict[str, object] = {row.name: row.unused for row in ROWS}
     if code == Family.IZHIKEVICH:
         return _check_izhikevich(x, p, rows)  # type: ignore[arg-type]
+    if code == Family.ADEX:
+        return _check_adex(x, p, rows)  # type: ignore[arg-type]
     rows["alpha_mem"] = p.alpha_mem if p.alpha_mem is not None else rows["alpha_mem"]
     rows["alpha_syn"] = p.alpha_syn if p.alpha_syn is not None else rows["alpha_syn"]
     rows["min_v_mem"] = p.min_v_mem if p.min_v_mem is not None else rows["min_v_mem"]
@@ -435,13 +437,45 @@ def _check_izhikevich(x: torch.Tensor, p: IzhikevichParams, rows: dict[str, obje
         reason = _row_reason(rows[name], x.shape[2:], name, x.device)
         if reason is not None:
             return reason
+    return rows, _point_model_config(Family.IZHIKEVICH, surrogate, sg)
+
+
+def _point_model_config(family: Family, surrogate: Surrogate, sg: list[float]) -> KernelConfig:
+    """The configuration of a point-neuron model with its own hard reset: SingleSpike,
+    the surrogate, every flag it does not use at 0."""
     values = dict.fromkeys(CONFIG_FIELDS, 0)
-    values.update(family=int(Family.IZHIKEVICH), spike=int(Spike.SINGLE))
+    values.update(family=int(family), spike=int(Spike.SINGLE))
     values["surrogate"] = int(surrogate)
     flags = tuple(int(values[name]) for name in CONFIG_FIELDS)
     fconfig = tuple([-1.0, *sg] + [0.0] * (N_FCONFIG - 1 - len(sg)))
     make = _make if torch.compiler.is_compiling() else _from_tuples
-    return rows, make(flags, fconfig)
+    return make(flags, fconfig)
+
+
+# --- AdEx
+
+
+def _check_adex(x: torch.Tensor, p: AdExParams, rows: dict[str, object]) -> Checked:
+    """:func:`check` for :class:`~sinabs.dynamics.models.AdExParams`: the rows
+    ``adex_C`` to ``adex_V_r``, ``dt`` and ``threshold`` (V_peak); SingleSpike only (its
+    hard reset is the family's own, no ``reset_fn``)."""
+    kind = _spike_kind(p.spike_fn)
+    if kind is None or kind[0] != Spike.SINGLE:
+        return f"AdEx with spike_fn {p.spike_fn!r} (the kernels run SingleSpike)"
+    sur = _surrogate(p.surrogate_grad_fn)
+    if sur is None:
+        return f"custom surrogate_grad_fn {p.surrogate_grad_fn!r}"
+    surrogate, sg = sur
+    rows.update(
+        threshold=p.V_peak, adex_C=p.C, adex_g_L=p.g_L, adex_E_L=p.E_L, adex_V_T=p.V_T,
+        adex_Delta_T=p.Delta_T, adex_tau_w=p.tau_w, adex_a=p.a, adex_b=p.b, adex_V_r=p.V_r,
+        dt=p.dt,
+    )  # fmt: skip
+    for name in PARAM_ROWS:
+        reason = _row_reason(rows[name], x.shape[2:], name, x.device)
+        if reason is not None:
+            return reason
+    return rows, _point_model_config(Family.ADEX, surrogate, sg)
 
 
 @functools.lru_cache(maxsize=128)

@@ -46,10 +46,12 @@ error naming the extra otherwise.
 # the `tl.constexpr` annotations as objects and would miss them as strings.
 
 import contextlib
+import functools
 
 import torch
 
 from ..families import ROW, Family, Reset, Spike, Surrogate
+from ..models import EXP_CONSTANTS
 from .config import PARAM_ROWS, KernelConfig, surrogate_derived
 
 try:
@@ -97,6 +99,16 @@ if triton is not None:
     _IZH_C = tl.constexpr(ROW["izh_c"])
     _IZH_D = tl.constexpr(ROW["izh_d"])
     _DT = tl.constexpr(ROW["dt"])
+    # --- AdEx
+    _ADEX_C = tl.constexpr(ROW["adex_C"])
+    _ADEX_G_L = tl.constexpr(ROW["adex_g_L"])
+    _ADEX_E_L = tl.constexpr(ROW["adex_E_L"])
+    _ADEX_V_T = tl.constexpr(ROW["adex_V_T"])
+    _ADEX_DELTA_T = tl.constexpr(ROW["adex_Delta_T"])
+    _ADEX_TAU_W = tl.constexpr(ROW["adex_tau_w"])
+    _ADEX_A = tl.constexpr(ROW["adex_a"])
+    _ADEX_B = tl.constexpr(ROW["adex_b"])
+    _ADEX_V_R = tl.constexpr(ROW["adex_V_r"])
 #: largest neuron block of one program
 MAX_BLOCK = 1024
 #: smallest neuron block (one warp)
@@ -678,6 +690,292 @@ def _izh_backward(
     return g_x, g_v0, empty, empty, g_u0, g_partial.sum(0)
 
 
+# ---------------------------------------------------------------- AdEx
+# Kernels of their own, as Izhikevich's: the reference's step (models.adex_step) in its
+# order of operations with models.fixed_exp (its constants loaded from a table in the
+# tensors' dtype: a Python float in a Triton expression is a float32 constant), IEEE
+# divisions (_div), and its chain rule; w rides in the kernels' u.
+
+if triton is not None:
+
+    @triton.jit
+    def _fixed_exp(x, e_ptr, IS_F32: tl.constexpr, DEGREE: tl.constexpr):
+        # models.fixed_exp: table = log2e, ln2_hi, ln2_lo, then 1/k! from k = DEGREE down
+        n = tl.floor(x * tl.load(e_ptr) + 0.5)
+        r = (x - n * tl.load(e_ptr + 1)) - n * tl.load(e_ptr + 2)
+        p = r * tl.load(e_ptr + 3) + tl.load(e_ptr + 4)
+        for k in tl.static_range(5, DEGREE + 4):
+            p = p * r + tl.load(e_ptr + k)
+        if IS_F32:
+            scale = ((n.to(tl.int32) + 127) << 23).to(tl.float32, bitcast=True)
+        else:
+            scale = ((n.to(tl.int64) + 1023) << 52).to(tl.float64, bitcast=True)
+        return p * scale
+
+    @triton.jit
+    def _adex_step(
+        x, v, w, th, C, gL, EL, VT, DT, tw, a, dt, gD, e_ptr, IS_F32: tl.constexpr,
+        DEGREE: tl.constexpr,
+    ):  # fmt: skip
+        m = tl.where(v > th, th, v)  # torch.minimum (NaN stays NaN)
+        er = _div(m - VT, DT, IS_F32)
+        e = tl.where(er < -80.0, -80.0, er)
+        e = tl.where(e > 80.0, 80.0, e)
+        ex = _fixed_exp(e, e_ptr, IS_F32, DEGREE)
+        dvl = v - EL
+        dv = _div((((-gL) * dvl + gD * ex) - w) + x, C, IS_F32)
+        dw = _div(a * dvl - w, tw, IS_F32)
+        v1 = v + dt * dv
+        w1 = w + dt * dw
+        return dvl, er, ex, dv, dw, v1, w1
+
+    @triton.jit
+    def _adex_params(p_ptr, N, offs, mask):
+        th = tl.load(p_ptr + _THRESHOLD * N + offs, mask=mask, other=1.0)
+        C = tl.load(p_ptr + _ADEX_C * N + offs, mask=mask, other=1.0)
+        gL = tl.load(p_ptr + _ADEX_G_L * N + offs, mask=mask, other=0.0)
+        EL = tl.load(p_ptr + _ADEX_E_L * N + offs, mask=mask, other=0.0)
+        VT = tl.load(p_ptr + _ADEX_V_T * N + offs, mask=mask, other=0.0)
+        DT = tl.load(p_ptr + _ADEX_DELTA_T * N + offs, mask=mask, other=1.0)
+        tw = tl.load(p_ptr + _ADEX_TAU_W * N + offs, mask=mask, other=1.0)
+        a = tl.load(p_ptr + _ADEX_A * N + offs, mask=mask, other=0.0)
+        b = tl.load(p_ptr + _ADEX_B * N + offs, mask=mask, other=0.0)
+        Vr = tl.load(p_ptr + _ADEX_V_R * N + offs, mask=mask, other=0.0)
+        dt = tl.load(p_ptr + _DT * N + offs, mask=mask, other=1.0)
+        return th, C, gL, EL, VT, DT, tw, a, b, Vr, dt, gL * DT
+
+    @triton.jit
+    def _adex_forward_kernel(
+        x_ptr, v0_ptr, w0_ptr, p_ptr, e_ptr, out_ptr, v_ptr, w_ptr, rec_v_ptr, rec_w_ptr,
+        sum_ptr, T, N, N_BLOCKS, RECORD: tl.constexpr, IS_F32: tl.constexpr,
+        DEGREE: tl.constexpr, BLOCK: tl.constexpr, STAGES: tl.constexpr,
+    ):  # fmt: skip
+        pid = tl.program_id(0)
+        row = pid // N_BLOCKS
+        offs = (pid % N_BLOCKS) * BLOCK + tl.arange(0, BLOCK)
+        mask = offs < N
+        row64 = row.to(tl.int64)
+        state = row64 * N + offs
+        th, C, gL, EL, VT, DT, tw, a, b, Vr, dt, gD = _adex_params(p_ptr, N, offs, mask)
+        v = tl.load(v0_ptr + state, mask=mask, other=0.0)
+        w = tl.load(w0_ptr + state, mask=mask, other=0.0)
+        n64 = row64 * 0 + N
+        base = row64 * T * N
+        total = tl.zeros([BLOCK], dtype=tl.float64)
+        for t in tl.range(0, T, num_stages=STAGES):
+            at = base + t * n64 + offs
+            x = tl.load(x_ptr + at, mask=mask, other=0.0)
+            _, _, _, _, _, v1, w1 = _adex_step(
+                x, v, w, th, C, gL, EL, VT, DT, tw, a, dt, gD, e_ptr, IS_F32, DEGREE
+            )
+            s = ((v1 - th) >= 0).to(v1.dtype) + (v1 - v1)
+            fired = v1 >= th
+            v = tl.where(fired, Vr, v1)
+            w = tl.where(fired, w1 + b, w1)
+            tl.store(out_ptr + at, s, mask=mask)
+            total += s.to(tl.float64)
+            if RECORD:
+                tl.store(rec_v_ptr + at, v, mask=mask)
+                tl.store(rec_w_ptr + at, w, mask=mask)
+        tl.store(v_ptr + state, v, mask=mask)
+        tl.store(w_ptr + state, w, mask=mask)
+        tl.store(sum_ptr + state, total, mask=mask)
+
+    @triton.jit
+    def _adex_backward_kernel(
+        g_out_ptr, g_v_ptr, g_w_ptr, g_rv_ptr, g_rw_ptr, x_ptr, v0_ptr, w0_ptr, p_ptr, e_ptr,
+        g_x_ptr, g_v0_ptr, g_w0_ptr, g_p_ptr, w_scratch_ptr, T, N, N_BLOCKS,
+        HAS_GV: tl.constexpr, HAS_GW: tl.constexpr, HAS_GRV: tl.constexpr,
+        HAS_GRW: tl.constexpr, SURROGATE: tl.constexpr, C0: tl.constexpr,
+        C1: tl.constexpr, C2: tl.constexpr, C3: tl.constexpr, C4: tl.constexpr,
+        K0: tl.constexpr, K1: tl.constexpr, K2: tl.constexpr, K3: tl.constexpr,
+        IS_F32: tl.constexpr, DEGREE: tl.constexpr, BLOCK: tl.constexpr,
+        STAGES: tl.constexpr,
+    ):  # fmt: skip
+        pid = tl.program_id(0)
+        row = pid // N_BLOCKS
+        offs = (pid % N_BLOCKS) * BLOCK + tl.arange(0, BLOCK)
+        mask = offs < N
+        row64 = row.to(tl.int64)
+        state = row64 * N + offs
+        th, C, gL, EL, VT, DT, tw, a, b, Vr, dt, gD = _adex_params(p_ptr, N, offs, mask)
+        v = tl.load(v0_ptr + state, mask=mask, other=0.0)
+        w = tl.load(w0_ptr + state, mask=mask, other=0.0)
+        n64 = row64 * 0 + N
+        base = row64 * T * N
+        for t in tl.range(0, T, num_stages=STAGES):
+            at = base + t * n64 + offs
+            x = tl.load(x_ptr + at, mask=mask, other=0.0)
+            tl.store(g_x_ptr + at, v, mask=mask)
+            tl.store(w_scratch_ptr + at, w, mask=mask)
+            _, _, _, _, _, v1, w1 = _adex_step(
+                x, v, w, th, C, gL, EL, VT, DT, tw, a, dt, gD, e_ptr, IS_F32, DEGREE
+            )
+            fired = v1 >= th
+            v = tl.where(fired, Vr, v1)
+            w = tl.where(fired, w1 + b, w1)
+        tl.debug_barrier()
+
+        zero = tl.zeros([BLOCK], dtype=x_ptr.dtype.element_ty)
+        gv = zero
+        gw = zero
+        if HAS_GV:
+            gv = tl.load(g_v_ptr + state, mask=mask, other=0.0)
+        if HAS_GW:
+            gw = tl.load(g_w_ptr + state, mask=mask, other=0.0)
+        gp_th = zero
+        gp_c = zero
+        gp_gl = zero
+        gp_el = zero
+        gp_vt = zero
+        gp_dt = zero
+        gp_tw = zero
+        gp_a = zero
+        gp_b = zero
+        gp_vr = zero
+        last = (row64 * T + T - 1) * N
+        for k in tl.range(0, T, num_stages=STAGES):
+            at = last - k * n64 + offs
+            v0 = tl.load(g_x_ptr + at, mask=mask, other=0.0)
+            w0 = tl.load(w_scratch_ptr + at, mask=mask, other=0.0)
+            x = tl.load(x_ptr + at, mask=mask, other=0.0)
+            dvl, er, ex, dv, dw, v1, _ = _adex_step(
+                x, v0, w0, th, C, gL, EL, VT, DT, tw, a, dt, gD, e_ptr, IS_F32, DEGREE
+            )
+            fired = v1 >= th
+            g_vn = gv
+            if HAS_GRV:
+                g_vn = gv + tl.load(g_rv_ptr + at, mask=mask, other=0.0)
+            g_wn = gw
+            if HAS_GRW:
+                g_wn = gw + tl.load(g_rw_ptr + at, mask=mask, other=0.0)
+            gp_vr += tl.where(fired, g_vn, 0.0)
+            gp_b += tl.where(fired, g_wn, 0.0)
+            g_s = tl.load(g_out_ptr + at, mask=mask, other=0.0)
+            sg = _surrogate(v1, th, SURROGATE, C0, C1, C2, C3, C4, K0, K1, K2, K3)
+            g_v1 = tl.where(fired, 0.0, g_vn) + g_s * sg
+            # v1 = v + dt dv, w1 = w + dt dw; dw = (a (v - E_L) - w) / tau_w
+            g_dv = dt * g_v1
+            g_nw = _div(dt * g_wn, tw, IS_F32)
+            gp_tw += -(g_nw * dw)
+            gp_a += dvl * g_nw
+            g_v = g_v1 + a * g_nw
+            g_el = -(a * g_nw)
+            g_w = g_wn - g_nw
+            # dv = (-g_L (v - E_L) + g_L Delta_T e - w + x) / C
+            g_nv = _div(g_dv, C, IS_F32)
+            gp_c += -(g_nv * dv)
+            g_w = g_w - g_nv
+            gp_gl += (DT * ex - dvl) * g_nv
+            gp_dt += gL * ex * g_nv
+            g_v = g_v - gL * g_nv
+            g_el = g_el + gL * g_nv
+            gp_el += g_el
+            # e = clamp((min(v, V_peak) - V_T) / Delta_T), d e^x = e^x
+            g_e = gD * g_nv * ex
+            g_e = tl.where((er >= -80.0) & (er <= 80.0), g_e, 0.0)
+            g_m = _div(g_e, DT, IS_F32)
+            gp_vt += -g_m
+            gp_dt += -(g_m * er)
+            # torch.minimum: the gradient to the smaller, halved at a tie
+            share = tl.where(v0 < th, 1.0, tl.where(v0 > th, 0.0, 0.5))
+            gv = g_v + share * g_m
+            gp_th += (1.0 - share) * g_m
+            gw = g_w
+            tl.store(g_x_ptr + at, g_nv, mask=mask)
+        tl.store(g_v0_ptr + state, gv, mask=mask)
+        tl.store(g_w0_ptr + state, gw, mask=mask)
+        gp = g_p_ptr + row64 * _N_ROWS * N + offs
+        tl.store(gp + _THRESHOLD * N, gp_th, mask=mask)
+        tl.store(gp + _ADEX_C * N, gp_c, mask=mask)
+        tl.store(gp + _ADEX_G_L * N, gp_gl, mask=mask)
+        tl.store(gp + _ADEX_E_L * N, gp_el, mask=mask)
+        tl.store(gp + _ADEX_V_T * N, gp_vt, mask=mask)
+        tl.store(gp + _ADEX_DELTA_T * N, gp_dt, mask=mask)
+        tl.store(gp + _ADEX_TAU_W * N, gp_tw, mask=mask)
+        tl.store(gp + _ADEX_A * N, gp_a, mask=mask)
+        tl.store(gp + _ADEX_B * N, gp_b, mask=mask)
+        tl.store(gp + _ADEX_V_R * N, gp_vr, mask=mask)
+
+
+def _exp_table(x: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """models.fixed_exp's constants as a tensor in ``x``'s dtype and on its device, and
+    the degree of its polynomial."""
+    return _exp_table_on(x.dtype, x.device)
+
+
+@functools.lru_cache(maxsize=16)
+def _exp_table_on(dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, int]:
+    # cached: one copy to the device per dtype, not one per call (the kernels only read it)
+    c = EXP_CONSTANTS[dtype]
+    return torch.tensor(c.values, dtype=dtype, device=device), len(c.coefficients) - 1
+
+
+def _adex_forward(
+    x: torch.Tensor, v0: torch.Tensor, w0: torch.Tensor, params: torch.Tensor,
+    cfg: KernelConfig, block: int | None, stages: int,
+) -> Tensors:  # fmt: skip
+    batch, steps, n = x.shape
+    empty = x.new_empty(0)
+    out, v, w = torch.empty_like(x), torch.empty_like(v0), torch.empty_like(w0)
+    rec_v = torch.empty_like(x) if cfg.record else empty
+    rec_w = torch.empty_like(x) if cfg.record else empty
+    if steps == 0 or batch * n == 0:
+        v.copy_(v0), w.copy_(w0)
+        return out, v, empty, empty, w, rec_v, empty, empty, rec_w, x.new_zeros(())
+    auto_block, warps = launch_shape(batch, n, x.device)
+    block = block or auto_block
+    n_blocks = triton.cdiv(n, block)
+    lane_sums = torch.empty(v0.shape, dtype=torch.float64, device=x.device)
+    table, degree = _exp_table(x)
+    with _on_device(x):
+        _adex_forward_kernel[(batch * n_blocks,)](
+            x, v0, w0, params, table, out, v, w, rec_v if cfg.record else x,
+            rec_w if cfg.record else x, lane_sums, steps, n, n_blocks,
+            RECORD=cfg.record, IS_F32=x.dtype == torch.float32, DEGREE=degree, BLOCK=block,
+            STAGES=pipeline_stages(stages, block, x.dtype.itemsize, 1),
+            num_warps=warps, **LAUNCH_OPTIONS,
+        )  # fmt: skip
+    return out, v, empty, empty, w, rec_v, empty, empty, rec_w, lane_sums.sum().to(x.dtype)
+
+
+def _adex_backward(
+    g_out: torch.Tensor, g_v: torch.Tensor, g_w: torch.Tensor, g_rec_v: torch.Tensor,
+    g_rec_w: torch.Tensor, x: torch.Tensor, v0: torch.Tensor, w0: torch.Tensor,
+    params: torch.Tensor, cfg: KernelConfig, block: int | None, stages: int,
+) -> Tensors:  # fmt: skip
+    batch, steps, n = x.shape
+    empty = x.new_empty(0)
+    g_x, g_v0, g_w0 = torch.empty_like(x), torch.empty_like(v0), torch.empty_like(w0)
+    if steps == 0 or batch * n == 0:
+        g_v0.copy_(g_v) if g_v.numel() else g_v0.zero_()
+        g_w0.copy_(g_w) if g_w.numel() else g_w0.zero_()
+        return g_x, g_v0, empty, empty, g_w0, params.new_zeros(params.shape)
+    g_partial = x.new_zeros((batch, N_PARAMS, n))  # rows AdEx does not write: 0
+    w_scratch = torch.empty_like(x)
+    auto_block, warps = launch_shape(batch, n, x.device)
+    block = block or auto_block
+    n_blocks = triton.cdiv(n, block)
+    has_grv = cfg.record and g_rec_v.numel() > 0
+    has_grw = cfg.record and g_rec_w.numel() > 0
+    table, degree = _exp_table(x)
+
+    def ptr(t: torch.Tensor) -> torch.Tensor:
+        return t if t.numel() else x
+
+    with _on_device(x):
+        _adex_backward_kernel[(batch * n_blocks,)](
+            g_out, ptr(g_v), ptr(g_w), ptr(g_rec_v), ptr(g_rec_w), x, v0, w0, params, table,
+            g_x, g_v0, g_w0, g_partial, w_scratch, steps, n, n_blocks,
+            HAS_GV=g_v.numel() > 0, HAS_GW=g_w.numel() > 0, HAS_GRV=has_grv,
+            HAS_GRW=has_grw, **_surrogate_constexprs(cfg),
+            IS_F32=x.dtype == torch.float32, DEGREE=degree, BLOCK=block,
+            STAGES=pipeline_stages(stages, block, x.dtype.itemsize, 3 + has_grv + has_grw),
+            num_warps=warps, **LAUNCH_OPTIONS,
+        )  # fmt: skip
+    return g_x, g_v0, empty, empty, g_w0, g_partial.sum(0)
+
+
 def launch_shape(batch: int, n: int, device: torch.device) -> tuple[int, int]:
     """``(BLOCK, num_warps)`` for ``batch`` rows of ``n`` neurons.
 
@@ -818,6 +1116,8 @@ def scan_forward(
     x, v0, i0, b0, u0, params = (t.contiguous() for t in (x, v0, i0, b0, u0, params))
     if cfg.family == Family.IZHIKEVICH:
         return _izh_forward(x, v0, u0, params, cfg, block, stages)
+    if cfg.family == Family.ADEX:  # w in the kernels' u
+        return _adex_forward(x, v0, u0, params, cfg, block, stages)
     batch, steps, n = x.shape
     adaptive = cfg.adaptive
     out = torch.empty_like(x)
@@ -891,6 +1191,9 @@ def scan_backward(
     if cfg.family == Family.IZHIKEVICH:
         return _izh_backward(g_out, g_v, g_u, g_rec_v, g_rec_u, x, v0, u0, params, cfg,
                              block, stages)  # fmt: skip
+    if cfg.family == Family.ADEX:
+        return _adex_backward(g_out, g_v, g_u, g_rec_v, g_rec_u, x, v0, u0, params, cfg,
+                              block, stages)  # fmt: skip
     batch, steps, n = x.shape
     adaptive = cfg.adaptive
     g_x = torch.empty_like(x)

@@ -235,6 +235,12 @@ static int run(const Job *J, ItemFn fn, int64_t nitems, int64_t n, size_t scratc
 
 /* ------------------------------------------------------------------ set-up */
 
+/* Whether a family carries the kernel state u (Izhikevich's u, AdEx's w) in the second
+ * state row, where the others have the synaptic current i. */
+static int carries_u(int family) {
+    return family == FAMILY_IZHIKEVICH || family == FAMILY_ADEX;
+}
+
 static int read_config(Job *J, const int32_t *config, const double *consts) {
     Cfg *c = &J->cfg;
     c->family = config[CFG_FAMILY];
@@ -260,6 +266,20 @@ static int read_config(Job *J, const int32_t *config, const double *consts) {
         c->syn = 1;
         J->kind = 3 * 10;
         J->active = (1 << ROW_IZH_A) | (1 << ROW_IZH_B) | (1 << ROW_IZH_C) | (1 << ROW_IZH_D);
+        return OK;
+    }
+    if (c->family == FAMILY_ADEX) {
+        /* (v, w), SingleSpike, its own hard reset: the general code of case 11; w in the
+         * second state row as Izhikevich's u. Every row it reads but dt receives a
+         * gradient, V_peak (the threshold row) through min(v, V_peak). */
+        if (c->spike != SPIKE_SINGLE || c->syn || c->has_min || c->train) return ERR_ARGUMENT;
+        if (c->surrogate < SG_HEAVISIDE || c->surrogate >= N_SURROGATES) return ERR_ARGUMENT;
+        c->syn = 1;
+        J->kind = 3 * 11;
+        J->active = (1 << ROW_THRESHOLD) | (1 << ROW_ADEX_C) | (1 << ROW_ADEX_G_L) |
+                    (1 << ROW_ADEX_E_L) | (1 << ROW_ADEX_V_T) | (1 << ROW_ADEX_DELTA_T) |
+                    (1 << ROW_ADEX_TAU_W) | (1 << ROW_ADEX_A) | (1 << ROW_ADEX_B) |
+                    (1 << ROW_ADEX_V_R);
         return OK;
     }
     const int spikes = c->family != FAMILY_LEAKY, adaptive = c->family == FAMILY_ADAPTIVE;
@@ -371,7 +391,7 @@ EXPORT int sinabs_scan_forward(int dtype, int isa, int threads, int64_t B, int64
         J.x = x, J.v0 = v0, J.i0 = i0, J.b0 = b0;
         J.out = out, J.v = v, J.i = i, J.b = b;
         J.rec_v = rec_v, J.rec_i = rec_i, J.rec_b = rec_b;
-        if (J.cfg.family == FAMILY_IZHIKEVICH) J.i0 = u0, J.i = u, J.rec_i = rec_u;
+        if (carries_u(J.cfg.family)) J.i0 = u0, J.i = u, J.rec_i = rec_u;
         int64_t items = B * J.nchunks, slots = B * J.nslots;
         J.slot_sums = (double *)malloc((size_t)slots * sizeof(double));
         err = J.slot_sums ? OK : ERR_MEMORY;
@@ -471,7 +491,7 @@ EXPORT int sinabs_scan_backward_ex(int dtype, int isa, int threads, int64_t B, i
     J.g_rec_i = J.cfg.record ? g_rec_i : NULL;
     J.g_rec_b = J.cfg.record ? g_rec_b : NULL;
     J.g_x = g_x, J.g_v0 = g_v0, J.g_i0 = g_i0, J.g_b0 = g_b0, J.g_params = g_params;
-    if (J.cfg.family == FAMILY_IZHIKEVICH) { /* u in the second state row (read_config) */
+    if (carries_u(J.cfg.family)) { /* u in the second state row (read_config) */
         J.i0 = u0, J.g_i = g_u, J.g_rec_i = J.cfg.record ? g_rec_u : NULL, J.g_i0 = g_u0;
     }
     plan_segments(&J, k.block, k.elem, segment_steps);

@@ -61,6 +61,8 @@ enum {
     Q_AM, Q_K, Q_KN, Q_AS, Q_TH, Q_M, Q_AAD, Q_OMA, Q_BETA, Q_R, Q_SGA, Q_SGB,
     /* Izhikevich: a, b, c, d, dt / 2, dt * a */
     Q_IA, Q_IB, Q_IC, Q_ID, Q_HALF, Q_KA,
+    /* AdEx: C, g_L, E_L, V_T, Delta_T, tau_w, a, b, V_r, dt, g_L * Delta_T */
+    Q_XC, Q_XGL, Q_XEL, Q_XVT, Q_XDT, Q_XTW, Q_XA, Q_XB, Q_XVR, Q_DT, Q_XGD,
     N_Q
 };
 /* flag rows (and a row of zeros); F_TRAIN: train_threshold */
@@ -69,9 +71,9 @@ enum { F_MIN, F_SUB, F_TO, F_NONE, F_AMOUNT, F_GTH, F_TRAIN, F_ZERO, N_F };
 /* backward: accumulators of the parameter gradients, and the row each one feeds (A_R
  * serves the threshold or reset_amount: only one of them receives a reset gradient;
  * A_TH is the threshold's gradient through the spike function with train_threshold,
- * which write_partials adds to the threshold's row) */
+ * which write_partials adds to the threshold's row; A_X1 to A_X3 serve AdEx only) */
 #define ACC_CHUNK 16
-enum { A_AM, A_AS, A_R, A_MIN, A_AAD, A_BETA, A_TH, N_ACC };
+enum { A_AM, A_AS, A_R, A_MIN, A_AAD, A_BETA, A_TH, A_X1, A_X2, A_X3, N_ACC };
 static const int UNUSED ACC_OF_ROW[N_ROWS] = {
     [ROW_ALPHA_MEM] = A_AM,   [ROW_ALPHA_SYN] = A_AS,     [ROW_THRESHOLD] = A_R,
     [ROW_MIN_V_MEM] = A_MIN,  [ROW_ALPHA_ADAPT] = A_AAD,  [ROW_ADAPT_SCALE] = A_BETA,
@@ -79,6 +81,12 @@ static const int UNUSED ACC_OF_ROW[N_ROWS] = {
     /* Izhikevich uses none of the rows above: its sums take their accumulators */
     [ROW_IZH_A] = A_AM,       [ROW_IZH_B] = A_AS,         [ROW_IZH_C] = A_R,
     [ROW_IZH_D] = A_MIN,      [ROW_DT] = A_AM,
+    /* AdEx has ten trained rows (V_peak in the threshold's, A_R): the six other
+     * accumulators above and three of its own (A_X1 to A_X3); its configuration has no
+     * train_threshold, so A_TH is free */
+    [ROW_ADEX_C] = A_AM,      [ROW_ADEX_G_L] = A_AS,      [ROW_ADEX_E_L] = A_MIN,
+    [ROW_ADEX_V_T] = A_AAD,   [ROW_ADEX_DELTA_T] = A_BETA, [ROW_ADEX_TAU_W] = A_TH,
+    [ROW_ADEX_A] = A_X1,      [ROW_ADEX_B] = A_X2,        [ROW_ADEX_V_R] = A_X3,
 };
 
 /* lanes per slot: 256 bytes of a row, four cache lines */

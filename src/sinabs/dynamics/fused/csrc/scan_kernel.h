@@ -81,6 +81,18 @@ KERNEL_API void NAME(setup)(const Job *J, const void *params, void *q_out,
             qs[Q_ID * BLOCK + l] = row[ROW_IZH_D];
             qs[Q_HALF * BLOCK + l] = (S)0.5 * row[ROW_DT];
             qs[Q_KA * BLOCK + l] = row[ROW_DT] * row[ROW_IZH_A];
+            /* AdEx: g_L * Delta_T as the reference multiplies them (before the exp) */
+            qs[Q_XC * BLOCK + l] = row[ROW_ADEX_C];
+            qs[Q_XGL * BLOCK + l] = row[ROW_ADEX_G_L];
+            qs[Q_XEL * BLOCK + l] = row[ROW_ADEX_E_L];
+            qs[Q_XVT * BLOCK + l] = row[ROW_ADEX_V_T];
+            qs[Q_XDT * BLOCK + l] = row[ROW_ADEX_DELTA_T];
+            qs[Q_XTW * BLOCK + l] = row[ROW_ADEX_TAU_W];
+            qs[Q_XA * BLOCK + l] = row[ROW_ADEX_A];
+            qs[Q_XB * BLOCK + l] = row[ROW_ADEX_B];
+            qs[Q_XVR * BLOCK + l] = row[ROW_ADEX_V_R];
+            qs[Q_DT * BLOCK + l] = row[ROW_DT];
+            qs[Q_XGD * BLOCK + l] = row[ROW_ADEX_G_L] * row[ROW_ADEX_DELTA_T];
         }
     }
     const int sub = c->reset == RESET_SUBTRACT;
@@ -104,6 +116,7 @@ KERNEL_API void NAME(setup)(const Job *J, const void *params, void *q_out,
 typedef struct {
     const S *am, *k, *kn, *as, *th0, *m, *aad, *oma, *beta, *R, *sga, *sgb; /* q rows */
     const S *ia, *ib, *ic, *id, *half, *ka; /* Izhikevich's */
+    const S *xc, *xgl, *xel, *xvt, *xdt, *xtw, *xa, *xb, *xvr, *dt, *xgd; /* AdEx's */
 } NAME(Par);
 
 static inline ALWAYS_INLINE NAME(Par) NAME(par)(const Job *J, int64_t slot) {
@@ -113,7 +126,11 @@ static inline ALWAYS_INLINE NAME(Par) NAME(par)(const Job *J, int64_t slot) {
                    q + Q_AAD * BLOCK, q + Q_OMA * BLOCK,  q + Q_BETA * BLOCK,
                    q + Q_R * BLOCK,   q + Q_SGA * BLOCK,  q + Q_SGB * BLOCK,
                    q + Q_IA * BLOCK,  q + Q_IB * BLOCK,   q + Q_IC * BLOCK,
-                   q + Q_ID * BLOCK,  q + Q_HALF * BLOCK, q + Q_KA * BLOCK};
+                   q + Q_ID * BLOCK,  q + Q_HALF * BLOCK, q + Q_KA * BLOCK,
+                   q + Q_XC * BLOCK,  q + Q_XGL * BLOCK,  q + Q_XEL * BLOCK,
+                   q + Q_XVT * BLOCK, q + Q_XDT * BLOCK,  q + Q_XTW * BLOCK,
+                   q + Q_XA * BLOCK,  q + Q_XB * BLOCK,   q + Q_XVR * BLOCK,
+                   q + Q_DT * BLOCK,  q + Q_XGD * BLOCK};
     return p;
 }
 
@@ -192,6 +209,75 @@ static inline ALWAYS_INLINE S NAME(izh_rhs)(S v, S u, S x) {
     return (S)0.04 * (v * v) + (S)5 * v + (S)140 - u + x;
 }
 
+/* ------------------------------------------------------------------ AdEx
+ * models.fixed_exp: e^x as a fixed sequence of IEEE operations, the reference's bits
+ * (Cody-Waite reduction with ln 2 in two parts, n * ln2_hi exact; Horner's rule on the
+ * Taylor polynomial, degree 7 in float and 13 in double, constants rounded from the
+ * double 1 / k! as torch rounds a Python float; times 2^n from its exponent bits).
+ * For |x| <= 80 (adex_step clamps); NaN stays NaN (through the polynomial). */
+static inline ALWAYS_INLINE S NAME(fixed_exp)(S x) {
+#if S_IS_FLOAT
+    const S ln2_hi = (S)0.693359375, ln2_lo = (S)-2.12194440e-4;
+#else
+    const S ln2_hi = (S)6.93147180369123816490e-01, ln2_lo = (S)1.90821492927058770002e-10;
+#endif
+    S n = FLOOR(x * (S)1.4426950408889634 + (S)0.5);
+    S r = (x - n * ln2_hi) - n * ln2_lo;
+#if S_IS_FLOAT
+    S p = r * (S)(1.0 / 5040.0) + (S)(1.0 / 720.0);
+#else
+    S p = r * (S)(1.0 / 6227020800.0) + (S)(1.0 / 479001600.0);
+    p = p * r + (S)(1.0 / 39916800.0);
+    p = p * r + (S)(1.0 / 3628800.0);
+    p = p * r + (S)(1.0 / 362880.0);
+    p = p * r + (S)(1.0 / 40320.0);
+    p = p * r + (S)(1.0 / 5040.0);
+    p = p * r + (S)(1.0 / 720.0);
+#endif
+    p = p * r + (S)(1.0 / 120.0);
+    p = p * r + (S)(1.0 / 24.0);
+    p = p * r + (S)(1.0 / 6.0);
+    p = p * r + (S)0.5;
+    p = p * r + (S)1;
+    p = p * r + (S)1;
+    S scale;
+#if S_IS_FLOAT
+    uint32_t bits = ((uint32_t)(int32_t)n + 127u) << 23;
+#else
+    uint64_t bits = ((uint64_t)(int64_t)n + 1023u) << 52;
+#endif
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+/* The reference's step (models.adex_step) up to the spike, in its order of
+ * operations: the exponent of min(v, V_peak) clamped to [-80, 80], both derivatives
+ * from the state at the start of the step, then the Euler updates. */
+typedef struct {
+    S dvl, er, ex, dv, dw, v1, w1; /* v - E_L, exponent (unclamped), exp, dV, dw, v, w */
+} NAME(AdexStep);
+
+#define ADEX_STEP(v_, w_, x_)                                                             \
+    NAME(adex_step)((v_), (w_), (x_), PAR(th0), PAR(xc), PAR(xgl), PAR(xel), PAR(xvt),    \
+                    PAR(xdt), PAR(xtw), PAR(xa), PAR(dt), PAR(xgd))
+
+static inline ALWAYS_INLINE NAME(AdexStep) NAME(adex_step)(S v, S w, S x, S th, S C, S gL,
+                                                           S EL, S VT, S DT, S tw, S a,
+                                                           S dt, S gD) {
+    NAME(AdexStep) o;
+    S m = v > th ? th : v; /* torch.minimum (NaN stays NaN) */
+    o.er = (m - VT) / DT;
+    S e = o.er < (S)-80 ? (S)-80 : o.er;
+    e = e > (S)80 ? (S)80 : e;
+    o.ex = NAME(fixed_exp)(e);
+    o.dvl = v - EL;
+    o.dv = ((-gL * o.dvl + gD * o.ex) - w + x) / C;
+    o.dw = (a * o.dvl - w) / tw;
+    o.v1 = v + dt * o.dv;
+    o.w1 = w + dt * o.dw;
+    return o;
+}
+
 /* ------------------------------------------------------------------ forward */
 
 /* One step of one slot: states v, i, bb in place. */
@@ -219,6 +305,19 @@ static inline ALWAYS_INLINE void NAME(fwd_lanes)(const S *restrict xt, S *restri
             rvt[l] = vn;
             i[l] = un;
             rit[l] = un;
+            continue;
+        }
+        if (FAM == FAMILY_ADEX) { /* w in the second state row, i */
+            const S th = PAR(th0);
+            NAME(AdexStep) o = ADEX_STEP(v[l], i[l], xt[l]);
+            S s = NAME(spike)(o.v1, th, 0, cap);
+            S vn = o.v1 >= th ? PAR(xvr) : o.v1;
+            S wn = o.v1 >= th ? o.w1 + PAR(xb) : o.w1;
+            ot[l] = s;
+            v[l] = vn;
+            rvt[l] = vn;
+            i[l] = wn;
+            rit[l] = wn;
             continue;
         }
         S c = xt[l];
@@ -830,6 +929,14 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
                         in[l] = v2 >= th ? u1 + PAR(id) : u1;
                         continue;
                     }
+                    if (FAM == FAMILY_ADEX) { /* fwd_lanes' step; sg row: v before the reset */
+                        const S th = PAR(th0);
+                        NAME(AdexStep) o = ADEX_STEP(v[l], i[l], xt[l]);
+                        sgt[l] = o.v1;
+                        vn[l] = o.v1 >= th ? PAR(xvr) : o.v1;
+                        in[l] = o.v1 >= th ? o.w1 + PAR(xb) : o.w1;
+                        continue;
+                    }
                     S c = xt[l];
                     if (SYN) {
                         c = PAR(as) * (i[l] + c);
@@ -854,7 +961,8 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
                 }
                 if (FAM == FAMILY_ADAPTIVE) {
                     NAME(sg_row)(kind, sgc, sgt, th_row, NULL, NULL);
-                } else if (FAM == FAMILY_SPIKING || FAM == FAMILY_IZHIKEVICH) {
+                } else if (FAM == FAMILY_SPIKING || FAM == FAMILY_IZHIKEVICH ||
+                           FAM == FAMILY_ADEX) {
                     NAME(sg_row)(kind, sgc, sgt, p.th0, p.sga, p.sgb);
                 }
             }
@@ -900,6 +1008,8 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
                 S *restrict a_r = acc + A_R * BLOCK, *restrict a_min = acc + A_MIN * BLOCK;
                 S *restrict a_aad = acc + A_AAD * BLOCK, *restrict a_beta = acc + A_BETA * BLOCK;
                 S *restrict a_th = acc + A_TH * BLOCK;
+                S *restrict a_x1 = acc + A_X1 * BLOCK, *restrict a_x2 = acc + A_X2 * BLOCK;
+                S *restrict a_x3 = acc + A_X3 * BLOCK;
                 IVDEP
                 for (int l = 0; l < BLOCK; l++) {
                     if (FAM == FAMILY_IZHIKEVICH) {
@@ -925,6 +1035,47 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
                         gv[l] = g_v1 + g_r0 * ((S)0.04 * (v0 + v0) + (S)5);
                         gi[l] = g_u - g_r1 - g_r0;
                         gxr[l] = g_r1 + g_r0;
+                        continue;
+                    }
+                    if (FAM == FAMILY_ADEX) {
+                        /* the chain rule of fwd_lanes' step (the reference's autograd):
+                         * accumulators per ACC_OF_ROW, V_peak's (min) in a_r */
+                        const S v = svt[l], w = sit[l], th = PAR(th0);
+                        NAME(AdexStep) o = ADEX_STEP(v, w, xr[l]);
+                        S g_vn = gv[l] + grvr[l], g_wn = gi[l] + grir[l];
+                        S fired = o.v1 >= th ? (S)1 : (S)0;
+                        a_x3[l] += fired * g_vn; /* V_r */
+                        a_x2[l] += fired * g_wn; /* b */
+                        S g_v1 = (fired != 0 ? (S)0 : g_vn) + gor[l] * sgt[l];
+                        /* v1 = v + dt dv, w1 = w + dt dw; dw = (a (v - E_L) - w) / tau_w */
+                        S g_dv = PAR(dt) * g_v1, g_dw = PAR(dt) * g_wn;
+                        S g_nw = g_dw / PAR(xtw);
+                        a_th[l] += -(g_nw * o.dw); /* tau_w */
+                        a_x1[l] += o.dvl * g_nw;   /* a */
+                        S g_v = g_v1 + PAR(xa) * g_nw;
+                        S g_el = -(PAR(xa) * g_nw);
+                        S g_w = g_wn - g_nw;
+                        /* dv = (-g_L (v - E_L) + g_L Delta_T e - w + x) / C */
+                        S g_nv = g_dv / PAR(xc);
+                        a_am[l] += -(g_nv * o.dv); /* C */
+                        gxr[l] = g_nv;
+                        g_w = g_w - g_nv;
+                        a_as[l] += (PAR(xdt) * o.ex - o.dvl) * g_nv; /* g_L */
+                        a_beta[l] += PAR(xgl) * o.ex * g_nv;         /* Delta_T, direct */
+                        g_v = g_v - PAR(xgl) * g_nv;
+                        g_el = g_el + PAR(xgl) * g_nv;
+                        a_min[l] += g_el; /* E_L */
+                        /* e = clamp((min(v, V_peak) - V_T) / Delta_T); d e^x = e^x */
+                        S g_e = PAR(xgd) * g_nv * o.ex;
+                        g_e = o.er >= (S)-80 && o.er <= (S)80 ? g_e : (S)0;
+                        S g_m = g_e / PAR(xdt);
+                        a_aad[l] += -g_m;          /* V_T */
+                        a_beta[l] += -(g_m * o.er); /* Delta_T, through the exponent */
+                        /* torch.minimum: the gradient to the smaller, halved at a tie */
+                        S share = v < th ? (S)1 : (v > th ? (S)0 : (S)0.5);
+                        gv[l] = g_v + share * g_m;
+                        a_r[l] += ((S)1 - share) * g_m; /* V_peak */
+                        gi[l] = g_w;
                         continue;
                     }
                     S xv = xr[l];
@@ -1034,7 +1185,7 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
 /* The (family, synapse, multiple spikes) cases, by kind / 3: C(case, FAM, SYN, MULTI).
  * FAM is a family's code as a digit (the specializations' names are pasted from it). */
 _Static_assert(FAMILY_LEAKY == 0 && FAMILY_SPIKING == 1 && FAMILY_ADAPTIVE == 2 &&
-                   FAMILY_IZHIKEVICH == 3,
+                   FAMILY_IZHIKEVICH == 3 && FAMILY_ADEX == 4,
                "EACH_CASE and EACH_GENERAL_CASE spell the family codes of families.py");
 #define EACH_CASE(C)                                                                     \
     C(0, 0, 0, 0) C(1, 0, 1, 0) C(2, 1, 0, 0) C(3, 1, 0, 1) C(4, 1, 1, 0) C(5, 1, 1, 1)  \
@@ -1061,8 +1212,8 @@ _Static_assert(FAMILY_LEAKY == 0 && FAMILY_SPIKING == 1 && FAMILY_ADAPTIVE == 2 
 #define DEF_CASE(K, F, SY, M) EACH_FAST(DEF_FWD, F, SY, M) EACH_FAST(DEF_BWD, F, SY, M)
 EACH_CASE(DEF_CASE)
 /* The cases that have the general code only (FAST 0; read_config sets kind = 3 * case):
- * Izhikevich (its u in the second state row, hence SYN 1). */
-#define EACH_GENERAL_CASE(C) C(10, 3, 1, 0)
+ * Izhikevich and AdEx (u, w in the second state row, hence SYN 1). */
+#define EACH_GENERAL_CASE(C) C(10, 3, 1, 0) C(11, 4, 1, 0)
 #define DEF_GENERAL(K, F, SY, M) DEF_FWD(F, SY, M, 0) DEF_BWD(F, SY, M, 0)
 EACH_GENERAL_CASE(DEF_GENERAL)
 
@@ -1114,6 +1265,7 @@ KERNEL_API void NAME(bwd_item)(const Job *J, int64_t item, void *scratch) {
 #undef EACH_FAST
 #undef EACH_CASE
 #undef FLAG
+#undef ADEX_STEP
 #undef PAR
 #undef NAME
 #undef BLOCK
