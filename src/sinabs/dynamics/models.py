@@ -259,4 +259,6 @@ MODEL_STEPS: dict[str, Callable[[torch.Tensor, State, Any], tuple[torch.Tensor, 
     "izhikevich": izhikevich_step,
     "adex": adex_step,
     "resonate": resonate_step,
+    # the balanced form: the same step (the fused kernels take it as a family of its own)
+    "resonate_balanced": resonate_step,
 }

@@ -251,6 +251,7 @@ static int read_config(Job *J, const int32_t *config, const double *consts) {
     c->cap = c->spike == SPIKE_MAX ? consts[0] : (double)INFINITY;
     for (int k = 0; k < N_SG; k++) c->sg[k] = consts[1 + k];
     if (c->family < 0 || c->family >= N_FAMILIES) return ERR_ARGUMENT;
+    if (!((FAMILIES_DECLARED >> c->family) & 1u)) return ERR_ARGUMENT;
     if (c->family == FAMILY_IZHIKEVICH) {
         /* (v, u), SingleSpike, its own hard reset: the general code of case 10. u takes
          * the kernel's second state row (a synapse's i in the other families): syn = 1
@@ -260,6 +261,18 @@ static int read_config(Job *J, const int32_t *config, const double *consts) {
         c->syn = 1;
         J->kind = 3 * 10;
         J->active = (1 << ROW_IZH_A) | (1 << ROW_IZH_B) | (1 << ROW_IZH_C) | (1 << ROW_IZH_D);
+        return OK;
+    }
+    if (c->family == FAMILY_RESONATE || c->family == FAMILY_RESONATE_BALANCED) {
+        /* (z_re, z_im) in (v, u), the balanced form's q in b; SingleSpike: the general
+         * code of cases 11 and 12, z_im in the second state row as Izhikevich's u */
+        if (c->spike != SPIKE_SINGLE || c->syn || c->has_min || c->train) return ERR_ARGUMENT;
+        if (c->surrogate < SG_HEAVISIDE || c->surrogate >= N_SURROGATES) return ERR_ARGUMENT;
+        c->syn = 1;
+        const int balanced = c->family == FAMILY_RESONATE_BALANCED;
+        J->kind = 3 * (balanced ? 12 : 11);
+        J->active = (1 << ROW_RF_OMEGA) | (1 << ROW_RF_DAMPING);
+        J->active |= balanced ? (1 << ROW_RF_GAMMA) : (1 << ROW_RF_X_RESET) | (1 << ROW_RF_Y_RESET);
         return OK;
     }
     const int spikes = c->family != FAMILY_LEAKY, adaptive = c->family == FAMILY_ADAPTIVE;
@@ -319,7 +332,7 @@ static int prepare(Job *J, Kernels *k, void **tables, int dtype, int isa, int th
         int64_t per_row = B >= 2 * n ? 1 : (2 * n + B - 1) / (B > 0 ? B : 1);
         if (per_row > J->nslots) per_row = J->nslots;
         J->G = (J->nslots + per_row - 1) / per_row;
-        size_t rows = 2 + J->cfg.syn + (J->cfg.family == FAMILY_ADAPTIVE);
+        size_t rows = 2 + J->cfg.syn + CARRIES_B(J->cfg.family);
         size_t per_slot = rows * (size_t)(T + 1) * (size_t)block * k->elem;
         int64_t fit = (int64_t)(SCRATCH_BUDGET / per_slot);
         if (J->G > fit) J->G = fit > 0 ? fit : 1;
@@ -371,7 +384,7 @@ EXPORT int sinabs_scan_forward(int dtype, int isa, int threads, int64_t B, int64
         J.x = x, J.v0 = v0, J.i0 = i0, J.b0 = b0;
         J.out = out, J.v = v, J.i = i, J.b = b;
         J.rec_v = rec_v, J.rec_i = rec_i, J.rec_b = rec_b;
-        if (J.cfg.family == FAMILY_IZHIKEVICH) J.i0 = u0, J.i = u, J.rec_i = rec_u;
+        if (CARRIES_U(J.cfg.family)) J.i0 = u0, J.i = u, J.rec_i = rec_u; /* read_config */
         int64_t items = B * J.nchunks, slots = B * J.nslots;
         J.slot_sums = (double *)malloc((size_t)slots * sizeof(double));
         err = J.slot_sums ? OK : ERR_MEMORY;
@@ -420,7 +433,7 @@ static void reduce_item(const Job *J, int64_t item, void *unused) {
  * segment) never outgrow a segment's rows. `forced` > 0 sets the steps (for tests). */
 static void plan_segments(Job *J, int64_t block, size_t elem, int64_t forced) {
     const int64_t T = J->T;
-    const size_t rows = 2 + (size_t)J->cfg.syn + (J->cfg.family == FAMILY_ADAPTIVE);
+    const size_t rows = 2 + (size_t)J->cfg.syn + CARRIES_B(J->cfg.family);
     const size_t per_step = rows * (size_t)J->gmax * (size_t)block * elem;
     int64_t steps = T;
     if (forced > 0) {
@@ -471,7 +484,7 @@ EXPORT int sinabs_scan_backward_ex(int dtype, int isa, int threads, int64_t B, i
     J.g_rec_i = J.cfg.record ? g_rec_i : NULL;
     J.g_rec_b = J.cfg.record ? g_rec_b : NULL;
     J.g_x = g_x, J.g_v0 = g_v0, J.g_i0 = g_i0, J.g_b0 = g_b0, J.g_params = g_params;
-    if (J.cfg.family == FAMILY_IZHIKEVICH) { /* u in the second state row (read_config) */
+    if (CARRIES_U(J.cfg.family)) { /* u in the second state row (read_config) */
         J.i0 = u0, J.g_i = g_u, J.g_rec_i = J.cfg.record ? g_rec_u : NULL, J.g_i0 = g_u0;
     }
     plan_segments(&J, k.block, k.elem, segment_steps);

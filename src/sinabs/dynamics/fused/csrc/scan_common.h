@@ -61,6 +61,8 @@ enum {
     Q_AM, Q_K, Q_KN, Q_AS, Q_TH, Q_M, Q_AAD, Q_OMA, Q_BETA, Q_R, Q_SGA, Q_SGB,
     /* Izhikevich: a, b, c, d, dt / 2, dt * a */
     Q_IA, Q_IB, Q_IC, Q_ID, Q_HALF, Q_KA,
+    /* resonate-and-fire: dt, omega, damping, x_reset, y_reset, gamma */
+    Q_DT, Q_OM, Q_DAMP, Q_XR, Q_YR, Q_GAM,
     N_Q
 };
 /* flag rows (and a row of zeros); F_TRAIN: train_threshold */
@@ -79,7 +81,15 @@ static const int UNUSED ACC_OF_ROW[N_ROWS] = {
     /* Izhikevich uses none of the rows above: its sums take their accumulators */
     [ROW_IZH_A] = A_AM,       [ROW_IZH_B] = A_AS,         [ROW_IZH_C] = A_R,
     [ROW_IZH_D] = A_MIN,      [ROW_DT] = A_AM,
+    /* and so does resonate-and-fire */
+    [ROW_RF_OMEGA] = A_AM,    [ROW_RF_DAMPING] = A_AS,    [ROW_RF_X_RESET] = A_R,
+    [ROW_RF_Y_RESET] = A_MIN, [ROW_RF_GAMMA] = A_AAD,
 };
+
+/* Whether family f carries kernel state b (u): from the declarations (layout.h). A
+ * family that carries u keeps it in the second state row, a synapse's i elsewhere. */
+#define CARRIES_B(f) ((FAMILIES_WITH_B >> (f)) & 1u)
+#define CARRIES_U(f) ((FAMILIES_WITH_U >> (f)) & 1u)
 
 /* lanes per slot: 256 bytes of a row, four cache lines */
 #define BLOCK_F32 64
