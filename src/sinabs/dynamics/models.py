@@ -2,10 +2,12 @@ r"""Reference dynamics of the point-neuron models: Izhikevich, AdEx, resonate-an
 
 Each model is a parameter bundle and a single-step function ``(x_t, state, params) ->
 (spikes_t, state)`` that the reference scan (``sinabs.dynamics.reference.scan``) runs
-over time, like the leaky, spiking and adaptive families. Izhikevich is also a fused
-family (:data:`sinabs.dynamics.families.FAMILIES`: the kernels run
-:func:`izhikevich_step` in its order of operations); AdEx and resonate-and-fire run on
-the reference backend only, the fused backends report them as an unknown family.
+over time, like the leaky, spiking and adaptive families. Izhikevich and
+resonate-and-fire are also fused families (:data:`sinabs.dynamics.families.FAMILIES`:
+the kernels run :func:`izhikevich_step` and :func:`resonate_step` in their order of
+operations; the two forms of resonate-and-fire are the families ``resonate`` and
+``resonate_balanced``, one step function); AdEx runs on the reference backend only,
+the fused backends report it as an unknown family.
 
 Common to the models with a hard reset (Izhikevich, AdEx, plain resonate-and-fire):
 each step integrates, then spikes where the spiking variable reaches its threshold,
@@ -188,6 +190,9 @@ class ResonateParams:
     :math:`b_t = p(\omega) - b_{offset} - q_{t-1}` with the divergence boundary
     :math:`p(\omega) = (-1 + \sqrt{1 - (\Delta t\,\omega)^2}) / \Delta t`,
     :math:`s = [x \ge \vartheta + q_{t-1}]`, :math:`q_t = \gamma q_{t-1} + s`; no reset.
+    (This :math:`p(\omega)` is the boundary derived in :func:`divergence_boundary`; the
+    same formula and the same uses of :math:`q_{t-1}` appear in a public port of the
+    BRF neuron. The paper's own method section was not at hand to compare with.)
 
     Attributes:
         omega: angular frequency (rad per unit of time).
