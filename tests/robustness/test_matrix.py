@@ -49,7 +49,7 @@ LAYERS: dict[str, tuple[Callable[[str], nn.Module], bool]] = {
     ),
     "IAFRecurrent": (lambda b: sl.IAFRecurrent(rec_connect=roll(), backend=b), False),
     "LIFRecurrent": (lambda b: sl.LIFRecurrent(tau_mem=10.0, rec_connect=roll(), backend=b), False),
-    # the point-neuron models (reference only)
+    # the point-neuron models (run here on the reference)
     "Izhikevich": (lambda b: sl.Izhikevich.from_preset("FS", backend=b), False),
     "IzhikevichSqueeze": (
         lambda b: sl.IzhikevichSqueeze(batch_size=3, a=0.02, b=0.2, c=-65.0, d=8.0, backend=b),
@@ -57,10 +57,11 @@ LAYERS: dict[str, tuple[Callable[[str], nn.Module], bool]] = {
     ),
     "AdEx": (lambda b: sl.AdEx(backend=b), False),
     "AdExRecurrent": (lambda b: sl.AdExRecurrent(rec_connect=roll(), backend=b), False),
-    "ResonateAndFire": (lambda b: sl.ResonateAndFire(omega=10.0, dt=0.1, backend=b), False),
+    # resonate-and-fire, both forms: also on the fused kernels (families.py)
+    "ResonateAndFire": (lambda b: sl.ResonateAndFire(omega=10.0, dt=0.1, backend=b), True),
     "ResonateAndFire-balanced": (
         lambda b: sl.ResonateAndFire(omega=5.0, dt=0.1, balanced=True, backend=b),
-        False,
+        True,
     ),
 }
 CASES = [
