@@ -340,9 +340,11 @@ Checked = tuple[dict[str, object], KernelConfig] | str
 def check(family: str, x: torch.Tensor, p: LeakyParams) -> Checked:
     """The parameter rows and static configuration of a call, or why it cannot be fused.
 
-    Builds no tensors: the registry's backends call it for every forward to decide
-    whether they support the call (once per call: :class:`sinabs.dynamics.registry.Call`
-    keeps the result for the chosen backend's ``prepare``).
+    Builds no tensors (but the balanced resonate-and-fire's damping row, one small
+    tensor, :func:`_check_resonate`): the registry's backends call it for every forward
+    to decide whether they support the call (once per call:
+    :class:`sinabs.dynamics.registry.Call` keeps the result for the chosen backend's
+    ``prepare``).
     """
     if x.dtype not in (torch.float32, torch.float64):
         # (layers never get here with float16/bfloat16: they compute those in float32)
