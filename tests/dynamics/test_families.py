@@ -46,3 +46,35 @@ def test_kernel_config_reads_the_layer_names_of_its_family():
         )
         for state in decl.states:
             assert cfg.layer_name(state) == decl.layer_name(state)
+
+
+def test_family_codes_may_skip_one_and_the_header_counts_past_it():
+    from sinabs.dynamics.families import _enum_lines, c_header
+
+    with pytest.raises(ValueError, match="0, 1"):
+        _enum_lines("X_", [("a", 0), ("b", 2)], "N_X")
+    assert "N_X = 3" in _enum_lines("X_", [("a", 0), ("b", 2)], "N_X", gaps=True)
+    with pytest.raises(ValueError, match="increase from 0"):
+        _enum_lines("X_", [("a", 1), ("b", 0)], "N_X", gaps=True)
+    assert f"N_FAMILIES = {max(Family) + 1}" in c_header()
+
+
+def test_the_header_says_which_families_carry_each_kernel_state():
+    from sinabs.dynamics.families import c_header
+
+    header = c_header()
+    for state in STATES:
+        mask = sum(1 << int(f) for f, decl in FAMILIES.items() if state.name in decl.states)
+        assert f"#define FAMILIES_WITH_{state.short.upper()} {mask:#x}u" in header
+    assert f"#define FAMILIES_DECLARED {sum(1 << int(f) for f in FAMILIES):#x}u" in header
+
+
+def test_resonate_and_fire_rides_in_the_kernel_states_it_names():
+    plain = FAMILIES[Family.RESONATE]
+    balanced = FAMILIES[Family.RESONATE_BALANCED]
+    assert [plain.layer_name(s) for s in plain.states] == ["z_re", "z_im"]
+    assert dict(zip(balanced.states, balanced.layer_names, strict=True)) == {
+        "v_mem": "z_re",
+        "u": "z_im",
+        "b": "q",
+    }

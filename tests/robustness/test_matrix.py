@@ -49,18 +49,20 @@ LAYERS: dict[str, tuple[Callable[[str], nn.Module], bool]] = {
     ),
     "IAFRecurrent": (lambda b: sl.IAFRecurrent(rec_connect=roll(), backend=b), False),
     "LIFRecurrent": (lambda b: sl.LIFRecurrent(tau_mem=10.0, rec_connect=roll(), backend=b), False),
-    # the point-neuron models (AdEx on the fused kernels too; the others reference only)
-    "Izhikevich": (lambda b: sl.Izhikevich.from_preset("FS", backend=b), False),
+    # the point-neuron models, on the fused kernels too (their recurrent variants with a
+    # feedback that is not one nn.Linear on the reference)
+    "Izhikevich": (lambda b: sl.Izhikevich.from_preset("FS", backend=b), True),
     "IzhikevichSqueeze": (
         lambda b: sl.IzhikevichSqueeze(batch_size=3, a=0.02, b=0.2, c=-65.0, d=8.0, backend=b),
-        False,
+        True,
     ),
     "AdEx": (lambda b: sl.AdEx(backend=b), True),
     "AdExRecurrent": (lambda b: sl.AdExRecurrent(rec_connect=roll(), backend=b), False),
-    "ResonateAndFire": (lambda b: sl.ResonateAndFire(omega=10.0, dt=0.1, backend=b), False),
+    # resonate-and-fire, both forms
+    "ResonateAndFire": (lambda b: sl.ResonateAndFire(omega=10.0, dt=0.1, backend=b), True),
     "ResonateAndFire-balanced": (
         lambda b: sl.ResonateAndFire(omega=5.0, dt=0.1, balanced=True, backend=b),
-        False,
+        True,
     ),
 }
 CASES = [

@@ -54,6 +54,10 @@ class Family(enum.IntEnum):
     IZHIKEVICH = 3
     #: AdEx (Brette and Gerstner 2005); v and the adaptation w (the kernels' u), hard reset
     ADEX = 4
+    #: resonate-and-fire (Izhikevich 2001), plain form; z_re, z_im in v, u; hard reset
+    RESONATE = 5
+    #: balanced resonate-and-fire (Higuchi et al. 2024); z_re, z_im, q in v, u, b
+    RESONATE_BALANCED = 6
 
 
 class Spike(enum.IntEnum):
@@ -145,7 +149,12 @@ ROWS: tuple[Row, ...] = (
     Row("izh_b", 0.0, 0.0, "Izhikevich: sensitivity b of u to v"),
     Row("izh_c", 0.0, 0.0, "Izhikevich: reset value c of v"),
     Row("izh_d", 0.0, 0.0, "Izhikevich: increment d of u at a spike"),
-    Row("dt", 1.0, 1.0, "the time step of the models that integrate an ODE (Izhikevich, AdEx)"),
+    Row(
+        "dt",
+        1.0,
+        1.0,
+        "the time step of the models that integrate an ODE (Izhikevich, AdEx, resonate-and-fire)",
+    ),
     # --- AdEx (models.AdExParams); the threshold row holds V_peak; pads of 1 where the
     # step divides
     Row("adex_C", 1.0, 1.0, "AdEx: membrane capacitance C"),
@@ -157,6 +166,18 @@ ROWS: tuple[Row, ...] = (
     Row("adex_a", 0.0, 0.0, "AdEx: subthreshold adaptation a"),
     Row("adex_b", 0.0, 0.0, "AdEx: increment b of w at a spike"),
     Row("adex_V_r", 0.0, 0.0, "AdEx: reset potential V_r"),
+    # --- resonate-and-fire (models.ResonateParams); the threshold row holds its
+    # threshold, the dt row its time step
+    Row("rf_omega", 0.0, 0.0, "resonate-and-fire: angular frequency omega"),
+    Row(
+        "rf_damping",
+        0.0,
+        0.0,
+        "resonate-and-fire: damping b (balanced: p(omega) - b_offset, before q)",
+    ),
+    Row("rf_x_reset", 0.0, 0.0, "resonate-and-fire: reset value of z_re (plain form)"),
+    Row("rf_y_reset", 0.0, 0.0, "resonate-and-fire: reset value of z_im (plain form)"),
+    Row("rf_gamma", 0.0, 0.0, "resonate-and-fire: decay of q per step (balanced form)"),
 )
 #: the names of :data:`ROWS`, in order
 PARAM_ROWS: tuple[str, ...] = tuple(row.name for row in ROWS)
@@ -268,6 +289,21 @@ FAMILIES: dict[Family, FamilyDecl] = {
         spikes=True,
         layer_names=("v_mem", "w"),
     ),
+    # --- resonate-and-fire: its states carried in the kernel states v, u (and b)
+    Family.RESONATE: FamilyDecl(
+        Family.RESONATE,
+        ("v_mem", "u"),
+        ("threshold", "dt", "rf_omega", "rf_damping", "rf_x_reset", "rf_y_reset"),
+        spikes=True,
+        layer_names=("z_re", "z_im"),
+    ),
+    Family.RESONATE_BALANCED: FamilyDecl(
+        Family.RESONATE_BALANCED,
+        ("v_mem", "u", "b"),
+        ("threshold", "dt", "rf_omega", "rf_damping", "rf_gamma"),
+        spikes=True,
+        layer_names=("z_re", "z_im", "q"),
+    ),
 }
 #: families by the name the layers use
 FAMILY_NAMES: dict[str, Family] = {f.name.lower(): f for f in Family}
@@ -291,13 +327,30 @@ CONFIG_FIELDS: tuple[str, ...] = (
 )
 
 
-def _enum_lines(prefix: str, members: list[tuple[str, int]], count: str) -> str:
+def _enum_lines(prefix: str, members: list[tuple[str, int]], count: str, gaps: bool = False) -> str:
     """A C enum of ``members`` (name, value) with the count after them; the values
-    must be 0, 1, ... (the count is the last one plus one)."""
-    if [value for _, value in members] != list(range(len(members))):
+    must be 0, 1, ... (the count is the last one plus one), or increasing from 0 with
+    ``gaps`` (the family codes: a code taken on another branch stays free)."""
+    values = [value for _, value in members]
+    if gaps:
+        if values[:1] != [0] or values != sorted(set(values)):
+            raise ValueError(f"{prefix} codes must increase from 0: {members}")
+    elif values != list(range(len(members))):
         raise ValueError(f"{prefix} codes must be 0, 1, ...: {members}")
     names = ", ".join(f"{prefix}{name.upper()} = {value}" for name, value in members)
-    return f"enum {{ {names}, {count} }};\n"
+    return f"enum {{ {names}, {count} = {values[-1] + 1} }};\n"
+
+
+def _family_masks() -> str:
+    """``FAMILIES_DECLARED`` (a bit per family code) and, per kernel state,
+    ``FAMILIES_WITH_<short>``: the families that carry it (a synaptic current only
+    with ``has_syn``). The C kernel sizes its scratch and maps the entry points'
+    pointers from these rather than from comparisons with family codes."""
+    lines = [f"#define FAMILIES_DECLARED {sum(1 << int(f) for f in FAMILIES):#x}u\n"]
+    for state in STATES:
+        mask = sum(1 << int(f) for f, decl in FAMILIES.items() if state.name in decl.states)
+        lines.append(f"#define FAMILIES_WITH_{state.short.upper()} {mask:#x}u\n")
+    return "".join(lines)
 
 
 def _indexed(names: list[str]) -> list[tuple[str, int]]:
@@ -318,7 +371,8 @@ def c_header() -> str:
         _enum_lines("ROW_", _indexed(list(PARAM_ROWS)), "N_ROWS"),
         _enum_lines("STATE_", _indexed([s.short for s in STATES]), "N_STATES"),
         _enum_lines("CFG_", _indexed(list(CONFIG_FIELDS)), "N_CONFIG"),
-        _enum_lines("FAMILY_", _coded(Family), "N_FAMILIES"),
+        _enum_lines("FAMILY_", _coded(Family), "N_FAMILIES", gaps=True),
+        _family_masks(),
         _enum_lines("SPIKE_", _coded(Spike), "N_SPIKES"),
         _enum_lines("RESET_", _coded(Reset), "N_RESETS"),
         _enum_lines("SG_", _coded(Surrogate), "N_SURROGATES"),

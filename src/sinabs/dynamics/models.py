@@ -2,11 +2,12 @@ r"""Reference dynamics of the point-neuron models: Izhikevich, AdEx, resonate-an
 
 Each model is a parameter bundle and a single-step function ``(x_t, state, params) ->
 (spikes_t, state)`` that the reference scan (``sinabs.dynamics.reference.scan``) runs
-over time, like the leaky, spiking and adaptive families. Izhikevich and AdEx are also
-fused families (:data:`sinabs.dynamics.families.FAMILIES`: the kernels run
-:func:`izhikevich_step` and :func:`adex_step` in their order of operations; AdEx's
-exponential is :func:`fixed_exp`, the same bits on every backend); resonate-and-fire
-runs on the reference backend only, the fused backends report it as an unknown family.
+over time, like the leaky, spiking and adaptive families. Izhikevich, AdEx and
+resonate-and-fire are also fused families (:data:`sinabs.dynamics.families.FAMILIES`:
+the kernels run :func:`izhikevich_step`, :func:`adex_step` and :func:`resonate_step` in
+their order of operations; AdEx's exponential is :func:`fixed_exp`, the same bits on
+every backend; the two forms of resonate-and-fire are the families ``resonate`` and
+``resonate_balanced``, one step function).
 
 Common to the models with a hard reset (Izhikevich, AdEx, plain resonate-and-fire):
 each step integrates, then spikes where the spiking variable reaches its threshold,
@@ -314,6 +315,9 @@ class ResonateParams:
     :math:`b_t = p(\omega) - b_{offset} - q_{t-1}` with the divergence boundary
     :math:`p(\omega) = (-1 + \sqrt{1 - (\Delta t\,\omega)^2}) / \Delta t`,
     :math:`s = [x \ge \vartheta + q_{t-1}]`, :math:`q_t = \gamma q_{t-1} + s`; no reset.
+    (This :math:`p(\omega)` is the boundary derived in :func:`divergence_boundary`; the
+    same formula and the same uses of :math:`q_{t-1}` appear in a public port of the
+    BRF neuron. The paper's own method section was not at hand to compare with.)
 
     Attributes:
         omega: angular frequency (rad per unit of time).
@@ -385,4 +389,6 @@ MODEL_STEPS: dict[str, Callable[[torch.Tensor, State, Any], tuple[torch.Tensor, 
     "izhikevich": izhikevich_step,
     "adex": adex_step,
     "resonate": resonate_step,
+    # the balanced form: the same step (the fused kernels take it as a family of its own)
+    "resonate_balanced": resonate_step,
 }

@@ -73,9 +73,13 @@ class ResonateAndFire(PointModel):
         surrogate_grad_fn: surrogate gradient, default ``SingleExponential()``.
         shape: state shape (batch included) to initialise now.
         record_states: keep ``(B, T, ...)`` recordings of every state.
-        backend: ``"auto"`` or ``"reference"`` (the fused backends do not run it).
+        backend: ``"auto"``, ``"reference"``, ``"cpu"`` or ``"triton"``: the fused
+            kernels run both forms with ``SingleSpike`` and the built-in surrogate
+            gradients (bit for bit the reference's states and spikes); the recurrent
+            variant and other spike functions run on the reference.
 
-    ``omega``, ``b`` and ``b_offset`` are trainable.
+    ``omega``, ``b`` and ``b_offset`` are trainable (the fused kernels also give
+    ``x_reset``, ``y_reset`` and ``gamma`` their gradients when they require one).
 
     Shape:
         input ``(B, T, *neurons)``, output spikes the same; states ``z_re``, ``z_im``
@@ -88,7 +92,6 @@ class ResonateAndFire(PointModel):
         ['z_im', 'z_re']
     """
 
-    _family = "resonate"
     # parameters of one form only (None in the other)
     b: nn.Parameter | None
     b_offset: nn.Parameter | None
@@ -151,6 +154,11 @@ class ResonateAndFire(PointModel):
                     f"spike_threshold={spike_threshold!r}"
                 )
         self._init_common(surrogate_grad_fn, SingleExponential(), record_states, backend, shape)
+
+    @property
+    def _family(self) -> str:  # type: ignore[override]  # (PointModel's is a class attribute)
+        # the fused kernels take each form as a family of its own (families.py)
+        return "resonate_balanced" if self.balanced else "resonate"
 
     def _dynamics_params(self, dtype: torch.dtype) -> ResonateParams:
         return ResonateParams(

@@ -41,7 +41,7 @@ from sinabs.activation import (
 )
 from sinabs.dynamics.families import STATES
 from sinabs.dynamics.fused.config import KernelConfig, prepare
-from sinabs.dynamics.models import AdExParams, IzhikevichParams
+from sinabs.dynamics.models import AdExParams, IzhikevichParams, ResonateParams
 from sinabs.dynamics.params import AdaptiveParams, LeakyParams, SpikingParams
 from sinabs.dynamics.reference import reference_scan
 
@@ -79,6 +79,15 @@ ADEX_SURROGATES = {
     "exp": SingleExponential(grad_width=2.0, grad_scale=0.8),
     "triangle": Triangle(width=15.0),
 }
+
+#: resonate-and-fire's surrogates (threshold 1)
+RF_SURROGATES = {
+    "exp": SingleExponential(grad_width=0.5, grad_scale=1.3),
+    "gaussian": Gaussian(mu=0.1, sigma=0.4, grad_scale=1.2),
+    "atan": ATan(alpha=2.5),
+    "triangle": Triangle(width=0.7),
+}
+RESONATE_FAMILIES = ("resonate", "resonate_balanced")
 OUTPUTS = ("out", "v", "i", "b", "u", "rec_v", "rec_i", "rec_b", "rec_u", "out_sum")
 GRADIENTS = ("g_x", "g_v0", "g_i0", "g_b0", "g_u0", "g_params")
 
@@ -93,7 +102,7 @@ class Case:
     The test modules subclass it to set their own default ``neurons``.
     """
 
-    family: str  # leaky | spiking | adaptive | izhikevich | adex
+    family: str  # leaky | spiking | adaptive | izhikevich | adex | resonate | resonate_balanced
     spike: str = "single"  # single | multi | max (MaxSpike(2))
     reset: str = "subtract"  # subtract (the threshold) | amount | to_value | own (Izhikevich, AdEx)
     surrogate: str = "exp"
@@ -169,7 +178,7 @@ def option_cases(case: type[Case]) -> list[Case]:
         ]
         cases += [case(family, **opts) for opts in options]  # type: ignore[arg-type]
         cases += train_cases(case, family)
-    return cases + izhikevich_cases(case) + adex_cases(case)
+    return cases + izhikevich_cases(case) + adex_cases(case) + resonate_cases(case)
 
 
 def train_cases(case: type[Case], family: str) -> list[Case]:
@@ -230,6 +239,26 @@ def adex_cases(case: type[Case]) -> list[Case]:
     return cases
 
 
+def resonate_cases(case: type[Case]) -> list[Case]:
+    """Resonate-and-fire, plain and balanced (SingleSpike, the plain form's own reset):
+    its surrogates, per-neuron parameters, recordings, only the output's gradient,
+    more neurons than a slot (70: a full and a partial float32 slot, three float64
+    slots), longer runs; each also in float32."""
+    cases = []
+    for family in RESONATE_FAMILIES:
+        cases += [case(family, reset="own", surrogate=s) for s in RF_SURROGATES]
+        options: list[dict[str, Any]] = [
+            {"per_neuron": True},
+            {"record": True},
+            {"record": True, "upstream": "out"},
+            {"per_neuron": True, "record": True, "neurons": (70,)},
+            {"per_neuron": True, "record": True, "neurons": (3, 5), "surrogate": "atan"},
+            {"steps": 40, "neurons": (70,)},
+        ]
+        cases += [case(family, reset="own", **opts) for opts in options]
+    return cases + [dataclasses.replace(c, dtype="f32") for c in cases]
+
+
 def float32_variants(cases: Sequence[Case]) -> list[Case]:
     """The main configurations again in float32 (bit-identical spikes; the CPU kernel's
     fast specializations run only for float32: no min_v_mem, reset by the threshold)."""
@@ -288,6 +317,8 @@ def build(
         return _build_izhikevich(case, leaf, leaves)
     if case.family == "adex":
         return _build_adex(case, leaf, leaves)
+    if case.family in RESONATE_FAMILIES:
+        return _build_resonate(case, leaf, leaves)
     x = leaf(-1.0, 2.0, (BATCH, case.steps, *case.neurons))
     state = {"v_mem": leaf(-0.5, 1.0, (BATCH, *case.neurons))}
     if case.syn:
@@ -371,6 +402,39 @@ def _build_adex(
         dt=0.1,
         spike_fn=SingleSpike,
         surrogate_grad_fn=ADEX_SURROGATES[case.surrogate],
+    )
+    return x, state, params, leaves
+
+
+def _build_resonate(
+    case: Case, leaf: Callable[..., torch.Tensor], leaves: list
+) -> tuple[torch.Tensor, dict, Any, list]:
+    """Inputs and states that make some neurons spike within a few steps; every
+    parameter the kernels train is a leaf (omega, b or b_offset, the reset values or
+    gamma); the threshold (per neuron with ``per_neuron``) and dt are constants."""
+    balanced = case.family == "resonate_balanced"
+    x = leaf(-5.0 if not balanced else 0.0, 40.0, (BATCH, case.steps, *case.neurons))
+    state = {
+        "z_re": leaf(-1.0, 2.0, (BATCH, *case.neurons)),
+        "z_im": leaf(-0.5, 1.2, (BATCH, *case.neurons)),
+    }
+    if balanced:
+        state["q"] = leaf(0.0, 1.0, (BATCH, *case.neurons))
+    gen = torch.Generator().manual_seed(zlib.crc32(case.id.encode()) + 3)
+    shape = case.neurons if case.per_neuron else ()
+    threshold = (torch.rand(shape, generator=gen, dtype=torch.float64) * 0.4 + 0.8).to(x)
+    omega = leaf(2.0, 15.0 if balanced else 8.0)
+    params = ResonateParams(
+        omega=omega,
+        b=None if balanced else leaf(-2.0, -0.5),
+        dt=0.05,
+        spike_threshold=threshold.detach(),
+        x_reset=None if balanced else leaf(-0.3, 0.3),
+        y_reset=None if balanced else leaf(-0.5, 0.0),
+        b_offset=leaf(0.0, 1.0) if balanced else None,
+        gamma=leaf(0.5, 0.95) if balanced else None,
+        spike_fn=SingleSpike,
+        surrogate_grad_fn=RF_SURROGATES[case.surrogate],
     )
     return x, state, params, leaves
 
@@ -482,6 +546,8 @@ def _layer_tensors(
 ) -> list[tuple[str, torch.Tensor]]:
     """The compared tensors of a layer-form run, by name: the output, the final states
     the case has, and its recordings."""
+    if case.family in RESONATE_FAMILIES:  # (z_re, z_im, q: the kernels' v, u, b)
+        return _resonate_tensors(case, out, state, rec)
     pairs = [("out", out), ("v", state["v_mem"])]
     if case.syn:
         pairs.append(("i", state["i_syn"]))
@@ -498,6 +564,16 @@ def _layer_tensors(
             pairs.append(("rec_b", rec["b"]))
         if second is not None:
             pairs.append((f"rec_{second}", rec[second]))
+    return pairs[:1] if case.upstream == "out" else pairs
+
+
+def _resonate_tensors(
+    case: Case, out: torch.Tensor, state: dict, rec: dict
+) -> list[tuple[str, torch.Tensor]]:
+    names = ["z_re", "z_im", "q"] if case.family == "resonate_balanced" else ["z_re", "z_im"]
+    pairs = [("out", out)] + [(n, state[n]) for n in names]
+    if case.record:
+        pairs += [(f"rec_{n}", rec[n]) for n in names]
     return pairs[:1] if case.upstream == "out" else pairs
 
 
@@ -564,7 +640,7 @@ def check_against_reference(
     st = (BATCH, *case.neurons)
     # the kernels' states and recordings (absent ones are empty; at T = 0 the
     # recordings are empty too, and reshape to (B, 0, ...))
-    names = [cfg.layer_name(s.name) for s in STATES]  # (AdEx's w is the kernels' u)
+    names = [cfg.layer_name(s.name) for s in STATES]  # (AdEx w, resonate z_re, ...)
     got_state = {n: got[1 + j].reshape(st) for j, n in enumerate(names) if got[1 + j].numel()}
     got_rec = {n: got[5 + j] for j, n in enumerate(names)}
     got_rec = {n: t.reshape(seq) for n, t in got_rec.items() if t.numel() or case.steps == 0}

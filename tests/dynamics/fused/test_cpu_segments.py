@@ -56,12 +56,15 @@ def test_segments_give_the_same_bits(case: Case) -> None:
 
 def _families() -> list[Case]:
     """Every family with and without a synapse, float32 (the bwd_slot path on AVX-512)
-    and float64 (bwd_chunk)."""
+    and float64 (bwd_chunk); the balanced resonate-and-fire (general code only)."""
     cases = []
     for dtype in ("f32", "f64"):
         for family in ("leaky", "spiking", "adaptive"):
             for syn in (False, True):
                 cases.append(Case(family, syn=syn, neurons=(64,), dtype=dtype))
+    # four rows per step (z_re, the surrogate, z_im, q), as ALIF with a synapse; float64
+    # only (general code either way): over 20,000 steps its gradients outgrow float32
+    cases.append(Case("resonate_balanced", reset="own", neurons=(64,), dtype="f64"))
     cases.append(Case("spiking", min_v=True, record=True, neurons=(130,), dtype="f32"))
     return cases
 

@@ -16,6 +16,7 @@ from sinabs.dynamics.fused import config, ops
 
 
 def _prepared(family: str, record: bool, dtype: torch.dtype = torch.float64):
+    from sinabs.dynamics.models import ResonateParams
     from sinabs.dynamics.params import AdaptiveParams, LeakyParams, SpikingParams
 
     torch.manual_seed(1)
@@ -32,7 +33,22 @@ def _prepared(family: str, record: bool, dtype: torch.dtype = torch.float64):
         reset_fn=sa.MembraneSubtract(),
         surrogate_grad_fn=sa.SingleExponential(),
     )
-    if family == "leaky":
+    if family.startswith("resonate"):
+        balanced = family == "resonate_balanced"
+        params = ResonateParams(
+            omega=torch.tensor([9.0, 11.0, 14.0], dtype=dtype),
+            b=None if balanced else torch.tensor(-1.0, dtype=dtype),
+            dt=0.05,
+            spike_threshold=torch.tensor(1.0, dtype=dtype),
+            x_reset=None if balanced else torch.tensor(0.1, dtype=dtype),
+            y_reset=None if balanced else torch.tensor(-0.2, dtype=dtype),
+            b_offset=torch.tensor(0.5, dtype=dtype) if balanced else None,
+            gamma=torch.tensor(0.8, dtype=dtype) if balanced else None,
+            spike_fn=sa.SingleSpike,
+            surrogate_grad_fn=sa.SingleExponential(),
+        )
+        x = x.abs() * 10
+    elif family == "leaky":
         params = LeakyParams(**common)
     elif family == "spiking":
         params = SpikingParams(**common, **spiking)
@@ -50,7 +66,9 @@ def _prepared(family: str, record: bool, dtype: torch.dtype = torch.float64):
 
 
 @pytest.mark.parametrize("record", [False, True], ids=["plain", "record"])
-@pytest.mark.parametrize("family", ["leaky", "spiking", "adaptive"])
+@pytest.mark.parametrize(
+    "family", ["leaky", "spiking", "adaptive", "resonate", "resonate_balanced"]
+)
 def test_opcheck(family: str, record: bool) -> None:
     prepared, cfg = _prepared(family, record)
     args = (
@@ -74,6 +92,11 @@ LAYERS = {
     "expleak": lambda: sl.ExpLeak(10.0, backend="cpu"),
     "alif": lambda: sl.ALIF(10.0, 20.0, record_states=True, backend="cpu"),
     "lif_reference": lambda: sl.LIF(10.0, record_states=True, backend="reference"),
+    # (the balanced form's check computes its damping row with torch while dynamo traces)
+    "resonate": lambda: sl.ResonateAndFire(8.0, dt=0.1, record_states=True, backend="cpu"),
+    "resonate_balanced": lambda: sl.ResonateAndFire(
+        8.0, dt=0.1, balanced=True, record_states=True, backend="cpu"
+    ),
 }
 
 

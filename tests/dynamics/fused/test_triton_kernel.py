@@ -281,6 +281,34 @@ def test_adex_kernels_compile_without_fma_with_ieee_division(dtype: torch.dtype)
     assert "fma." not in backward and ieee in backward
 
 
+#: resonate-and-fire's kernels (a pair for both forms): (balanced, surrogate code)
+RESONATE_CONFIGS = {
+    "resonate-atan": (False, Surrogate.ATAN),
+    "resonate-exp": (False, Surrogate.SINGLE_EXPONENTIAL),
+    "resonate_balanced-triangle": (True, Surrogate.TRIANGLE),
+    "resonate_balanced-gaussian": (True, Surrogate.GAUSSIAN),
+}
+
+
+@pytest.mark.skipif(not HAS_TRITON, reason="triton is not installed")
+@pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES.keys())
+@pytest.mark.parametrize(("balanced", "surrogate"), RESONATE_CONFIGS.values(),
+                         ids=RESONATE_CONFIGS.keys())  # fmt: skip
+def test_resonate_kernels_compile(balanced: bool, surrogate: Surrogate, dtype: torch.dtype) -> None:
+    family = 6 if balanced else 5
+    cfg = _cfg(family, 1, 0, int(surrogate), has_syn=False, has_leak=False, norm_input=False,
+               has_min=False)  # fmt: skip
+    common = {"BALANCED": balanced, "BLOCK": 512, "STAGES": tk.PIPELINE_STAGES}
+    ptx = _ptx(tk._rf_forward_kernel, {**common, "RECORD": True}, dtype)
+    assert "fma." not in ptx  # a*b + c contracted would change spikes
+    flags = ("HAS_GRE", "HAS_GIM", "HAS_GQ", "HAS_GRRE", "HAS_GRIM", "HAS_GRQ")
+    constexprs = {**common, **dict.fromkeys(flags, True), **tk._surrogate_constexprs(cfg)}
+    ptx = _ptx(tk._rf_backward_kernel, constexprs, dtype)
+    assert ptx.count("cp.async.commit_group") >= 2  # both time loops are pipelined
+    if surrogate in NO_EXP:  # the recomputed forward must match the forward
+        assert "fma." not in ptx
+
+
 #: shared memory one program may use (opt-in) on the GPUs that pipeline with cp.async:
 #: A100 (sm_80), RTX 30x0 and 40x0 (sm_86, sm_89: 99 KiB), H100/H200 (sm_90)
 SHARED_LIMITS = {80: 163 * 1024, 86: 99 * 1024, 89: 99 * 1024, 90: 227 * 1024}

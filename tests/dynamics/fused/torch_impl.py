@@ -109,6 +109,8 @@ def scan_forward(
     """
     if cfg.family in _POINT_RUNS:
         return _point_forward(x, v0, u0, params, cfg)
+    if cfg.family in (Family.RESONATE, Family.RESONATE_BALANCED):
+        return _rf_forward(x, v0, u0, b0, params, cfg)
     step = _Step(params, cfg)
     v, i, b = v0, i0, b0
     outs, rec_v, rec_i, rec_b = [], [], [], []
@@ -167,6 +169,10 @@ def scan_backward(
     """Gradients ``(g_x, g_v0, g_i0, g_b0, g_u0, g_params (P, N))`` of the forward above."""
     if cfg.family in _POINT_RUNS:
         return _point_backward(g_out, g_v, g_u, g_rec_v, g_rec_u, x, v0, u0, params, cfg)
+    if cfg.family in (Family.RESONATE, Family.RESONATE_BALANCED):
+        return _rf_backward(
+            g_out, g_v, g_b, g_u, g_rec_v, g_rec_b, g_rec_u, x, v0, b0, u0, params, cfg
+        )
     step = _Step(params, cfg)
     surrogate = surrogate_object(cfg) if cfg.spikes else None
     # Recompute the states before every step.
@@ -404,3 +410,113 @@ def _point_backward(
     mask[keep] = 1
     empty = x.new_empty(0)
     return g_x, g_v0, empty, empty, g_u0, g_p * mask
+
+
+# --- resonate-and-fire: the step in the reference's order (models.resonate_step), the
+# plain form's z_re, z_im in the kernels' v, u and the balanced form's q in b; its
+# backward by autograd (also through q, the damping and the threshold + q)
+
+
+def _rf_run(
+    x: torch.Tensor,
+    re: torch.Tensor,
+    im: torch.Tensor,
+    q: torch.Tensor,
+    p: torch.Tensor,
+    cfg: KernelConfig,
+) -> tuple[torch.Tensor, ...]:
+    """``(out, re, im, q, rec_re, rec_im, rec_q)``; ``q`` is unused by the plain form."""
+    balanced = cfg.family == Family.RESONATE_BALANCED
+    dt, omega, damping = p[ROW["dt"]], p[ROW["rf_omega"]], p[ROW["rf_damping"]]
+    th = p[ROW["threshold"]]
+    outs, recs = [], []
+    for x_t in x.unbind(1):
+        b = damping - q if balanced else damping
+        new_re = re + dt * (b * re - omega * im + x_t)
+        new_im = im + dt * (omega * re + b * im)
+        if balanced:
+            s = _IzhSpike.apply(new_re, th + q, cfg)
+            q = p[ROW["rf_gamma"]] * q + s
+        else:
+            s = _IzhSpike.apply(new_im, th, cfg) + (new_re - new_re)
+            fired = (new_im >= th).detach()
+            new_re = torch.where(fired, p[ROW["rf_x_reset"]], new_re)
+            new_im = torch.where(fired, p[ROW["rf_y_reset"]], new_im)
+        re, im = new_re, new_im
+        outs.append(s)
+        recs.append((re, im, q))
+    rec_re, rec_im, rec_q = (torch.stack(r, 1) for r in zip(*recs, strict=True))
+    return torch.stack(outs, 1), re, im, q, rec_re, rec_im, rec_q
+
+
+@torch.no_grad()
+def _rf_forward(
+    x: torch.Tensor,
+    v0: torch.Tensor,
+    u0: torch.Tensor,
+    b0: torch.Tensor,
+    p: torch.Tensor,
+    cfg: KernelConfig,
+) -> Tensors:
+    balanced = cfg.family == Family.RESONATE_BALANCED
+    q0 = b0 if balanced else torch.zeros_like(v0)
+    if x.shape[1] == 0:
+        out, re, im, q = torch.empty_like(x), v0, u0, q0
+        rec_re = rec_im = rec_q = torch.empty_like(x)
+    else:
+        out, re, im, q, rec_re, rec_im, rec_q = _rf_run(x, v0, u0, q0, p, cfg)
+    empty = x.new_empty(0)
+    rec = cfg.record
+    return (
+        out, re.clone(), empty, q.clone() if balanced else empty, im.clone(),
+        rec_re if rec else empty, empty, rec_q if rec and balanced else empty,
+        rec_im if rec else empty, out.sum(dtype=torch.float64).to(x.dtype),
+    )  # fmt: skip
+
+
+def _rf_backward(
+    g_out: torch.Tensor,
+    g_v: torch.Tensor,
+    g_b: torch.Tensor,
+    g_u: torch.Tensor,
+    g_rec_v: torch.Tensor,
+    g_rec_b: torch.Tensor,
+    g_rec_u: torch.Tensor,
+    x: torch.Tensor,
+    v0: torch.Tensor,
+    b0: torch.Tensor,
+    u0: torch.Tensor,
+    params: torch.Tensor,
+    cfg: KernelConfig,
+) -> Tensors:
+    balanced = cfg.family == Family.RESONATE_BALANCED
+    with torch.enable_grad():
+        q0 = b0 if balanced else torch.zeros_like(v0)
+        leaves = [t.detach().requires_grad_() for t in (x, v0, u0, q0, params)]
+        xl, rl, il, ql, pl = leaves
+        if x.shape[1] == 0:
+            out, re, im, q = xl * 0, rl * 1, il * 1, ql * 1
+            rec_re = rec_im = rec_q = xl * 0
+        else:
+            out, re, im, q, rec_re, rec_im, rec_q = _rf_run(xl, rl, il, ql, pl, cfg)
+        pairs = [(out, g_out), (re, g_v), (im, g_u)]
+        if balanced:
+            pairs.append((q, g_b))
+        if cfg.record:
+            pairs += [(rec_re, g_rec_v), (rec_im, g_rec_u)]
+            if balanced:
+                pairs.append((rec_q, g_rec_b))
+        outs = [o for o, g in pairs if g.numel()]
+        grads = [g for _, g in pairs if g.numel()]
+        got = torch.autograd.grad(outs, leaves, grads, allow_unused=True)
+    g_x, g_v0, g_u0, g_q0, g_p = (
+        torch.zeros_like(t) if g is None else g for g, t in zip(got, leaves, strict=True)
+    )
+    # the kernels' trained rows: omega, the damping and the plain form's reset values or
+    # the balanced form's gamma (dt and the threshold are constants of the layer)
+    trained = ("rf_gamma",) if balanced else ("rf_x_reset", "rf_y_reset")
+    keep = [ROW[k] for k in ("rf_omega", "rf_damping", *trained)]
+    mask = params.new_zeros(len(ROW), 1)
+    mask[keep] = 1
+    empty = x.new_empty(0)
+    return g_x, g_v0, empty, g_q0 if balanced else empty, g_u0, g_p * mask

@@ -64,7 +64,7 @@ from ..families import (
     Spike,
     Surrogate,
 )
-from ..models import AdExParams, IzhikevichParams
+from ..models import AdExParams, IzhikevichParams, ResonateParams, divergence_boundary
 from ..params import AdaptiveParams, LeakyParams, SpikingParams
 
 __all__ = [
@@ -340,9 +340,11 @@ Checked = tuple[dict[str, object], KernelConfig] | str
 def check(family: str, x: torch.Tensor, p: LeakyParams) -> Checked:
     """The parameter rows and static configuration of a call, or why it cannot be fused.
 
-    Builds no tensors: the registry's backends call it for every forward to decide
-    whether they support the call (once per call: :class:`sinabs.dynamics.registry.Call`
-    keeps the result for the chosen backend's ``prepare``).
+    Builds no tensors (but the balanced resonate-and-fire's damping row, one small
+    tensor, :func:`_check_resonate`): the registry's backends call it for every forward
+    to decide whether they support the call (once per call:
+    :class:`sinabs.dynamics.registry.Call` keeps the result for the chosen backend's
+    ``prepare``).
     """
     if x.dtype not in (torch.float32, torch.float64):
         # (layers never get here with float16/bfloat16: they compute those in float32)
@@ -360,6 +362,8 @@ def check(family: str, x: torch.Tensor, p: LeakyParams) -> Checked:
         return _check_izhikevich(x, p, rows)  # type: ignore[arg-type]
     if code == Family.ADEX:
         return _check_adex(x, p, rows)  # type: ignore[arg-type]
+    if code in (Family.RESONATE, Family.RESONATE_BALANCED):
+        return _check_resonate(code, x, p, rows)  # type: ignore[arg-type]
     rows["alpha_mem"] = p.alpha_mem if p.alpha_mem is not None else rows["alpha_mem"]
     rows["alpha_syn"] = p.alpha_syn if p.alpha_syn is not None else rows["alpha_syn"]
     rows["min_v_mem"] = p.min_v_mem if p.min_v_mem is not None else rows["min_v_mem"]
@@ -476,6 +480,51 @@ def _check_adex(x: torch.Tensor, p: AdExParams, rows: dict[str, object]) -> Chec
         if reason is not None:
             return reason
     return rows, _point_model_config(Family.ADEX, surrogate, sg)
+
+
+# --- resonate-and-fire
+
+
+def _check_resonate(
+    code: Family, x: torch.Tensor, p: ResonateParams, rows: dict[str, object]
+) -> Checked:
+    """:func:`check` for :class:`~sinabs.dynamics.models.ResonateParams`, plain
+    (``code`` RESONATE) or balanced (RESONATE_BALANCED, the bundle's ``b_offset`` set):
+    the rows ``rf_*``, ``dt`` and ``threshold``; SingleSpike only.
+
+    The balanced form's damping row is ``divergence_boundary(omega, dt) - b_offset``,
+    computed here with torch in the reference's order (so that the kernels'
+    ``damping - q`` is the reference's value bit for bit, and omega and b_offset get
+    their gradients through it by autograd; the kernels need no square root).
+    """
+    if p.balanced != (code == Family.RESONATE_BALANCED):
+        form = "balanced" if p.balanced else "plain"
+        return f"family {code.name.lower()} with the {form} form's parameters"
+    kind = _spike_kind(p.spike_fn)
+    if kind is None or kind[0] != Spike.SINGLE:
+        return f"resonate-and-fire with spike_fn {p.spike_fn!r} (the kernels run SingleSpike)"
+    sur = _surrogate(p.surrogate_grad_fn)
+    if sur is None:
+        return f"custom surrogate_grad_fn {p.surrogate_grad_fn!r}"
+    surrogate, sg = sur
+    rows.update(threshold=p.spike_threshold, dt=p.dt, rf_omega=p.omega)
+    if p.balanced:
+        assert p.b_offset is not None and p.gamma is not None
+        omega = p.omega if isinstance(p.omega, torch.Tensor) else torch.tensor(p.omega)
+        rows.update(rf_damping=divergence_boundary(omega, p.dt) - p.b_offset, rf_gamma=p.gamma)
+    else:
+        rows.update(rf_damping=p.b, rf_x_reset=p.x_reset, rf_y_reset=p.y_reset)
+    for name in PARAM_ROWS:
+        reason = _row_reason(rows[name], x.shape[2:], name, x.device)
+        if reason is not None:
+            return reason
+    values = dict.fromkeys(CONFIG_FIELDS, 0)
+    values.update(family=int(code), spike=int(Spike.SINGLE))
+    values["surrogate"] = int(surrogate)
+    flags = tuple(int(values[name]) for name in CONFIG_FIELDS)
+    fconfig = tuple([-1.0, *sg] + [0.0] * (N_FCONFIG - 1 - len(sg)))
+    make = _make if torch.compiler.is_compiling() else _from_tuples
+    return rows, make(flags, fconfig)
 
 
 @functools.lru_cache(maxsize=128)

@@ -109,6 +109,12 @@ if triton is not None:
     _ADEX_A = tl.constexpr(ROW["adex_a"])
     _ADEX_B = tl.constexpr(ROW["adex_b"])
     _ADEX_V_R = tl.constexpr(ROW["adex_V_r"])
+    # --- resonate-and-fire
+    _RF_OMEGA = tl.constexpr(ROW["rf_omega"])
+    _RF_DAMPING = tl.constexpr(ROW["rf_damping"])
+    _RF_X_RESET = tl.constexpr(ROW["rf_x_reset"])
+    _RF_Y_RESET = tl.constexpr(ROW["rf_y_reset"])
+    _RF_GAMMA = tl.constexpr(ROW["rf_gamma"])
 #: largest neuron block of one program
 MAX_BLOCK = 1024
 #: smallest neuron block (one warp)
@@ -976,6 +982,291 @@ def _adex_backward(
     return g_x, g_v0, empty, empty, g_w0, g_partial.sum(0)
 
 
+# ---------------------------------------------------------------- resonate-and-fire
+# Kernels of their own, one pair for both forms (BALANCED: the balanced form, its q in
+# the kernels' b): the reference's step (models.resonate_step) in its order of
+# operations, and its chain rule. z_re, z_im (and q) before each step are kept for the
+# reverse pass: z_re in g_x (overwritten by the input's gradient), z_im and q in
+# scratch tensors.
+
+if triton is not None:
+
+    @triton.jit
+    def _rf_step(x, re, im, q, th, dt, om, damp, xr, yr, gam, BALANCED: tl.constexpr):
+        """``(new_re, new_im, spikes, the spiking part, its threshold, re, im, q)``
+        after the step (the last three after the plain form's reset)."""
+        if BALANCED:
+            b = damp - q
+        else:
+            b = damp
+        nre = re + dt * (b * re - om * im + x)
+        nim = im + dt * (om * re + b * im)
+        if BALANCED:
+            th_q = th + q
+            s = ((nre - th_q) >= 0).to(nre.dtype) + (nre - nre)
+            spv = nre
+            out_re = nre
+            out_im = nim
+            out_q = gam * q + s
+        else:
+            th_q = th
+            s = ((nim - th) >= 0).to(nim.dtype) + (nim - nim) + (nre - nre)
+            spv = nim
+            fired = nim >= th
+            out_re = tl.where(fired, xr, nre)
+            out_im = tl.where(fired, yr, nim)
+            out_q = q
+        return nre, nim, s, spv, th_q, out_re, out_im, out_q
+
+    @triton.jit
+    def _rf_params(p_ptr, N, offs, mask):
+        th = tl.load(p_ptr + _THRESHOLD * N + offs, mask=mask, other=1.0)
+        dt = tl.load(p_ptr + _DT * N + offs, mask=mask, other=1.0)
+        om = tl.load(p_ptr + _RF_OMEGA * N + offs, mask=mask, other=0.0)
+        damp = tl.load(p_ptr + _RF_DAMPING * N + offs, mask=mask, other=0.0)
+        xr = tl.load(p_ptr + _RF_X_RESET * N + offs, mask=mask, other=0.0)
+        yr = tl.load(p_ptr + _RF_Y_RESET * N + offs, mask=mask, other=0.0)
+        gam = tl.load(p_ptr + _RF_GAMMA * N + offs, mask=mask, other=0.0)
+        return th, dt, om, damp, xr, yr, gam
+
+    @triton.jit
+    def _rf_forward_kernel(
+        x_ptr, re0_ptr, im0_ptr, q0_ptr, p_ptr, out_ptr, re_ptr, im_ptr, q_ptr,
+        rec_re_ptr, rec_im_ptr, rec_q_ptr, sum_ptr, T, N, N_BLOCKS,
+        BALANCED: tl.constexpr, RECORD: tl.constexpr, BLOCK: tl.constexpr,
+        STAGES: tl.constexpr,
+    ):  # fmt: skip
+        pid = tl.program_id(0)
+        row = pid // N_BLOCKS
+        offs = (pid % N_BLOCKS) * BLOCK + tl.arange(0, BLOCK)
+        mask = offs < N
+        row64 = row.to(tl.int64)
+        state = row64 * N + offs
+        th, dt, om, damp, xr, yr, gam = _rf_params(p_ptr, N, offs, mask)
+        re = tl.load(re0_ptr + state, mask=mask, other=0.0)
+        im = tl.load(im0_ptr + state, mask=mask, other=0.0)
+        q = tl.zeros_like(re)
+        if BALANCED:
+            q = tl.load(q0_ptr + state, mask=mask, other=0.0)
+        n64 = row64 * 0 + N
+        base = row64 * T * N
+        total = tl.zeros([BLOCK], dtype=tl.float64)
+        for t in tl.range(0, T, num_stages=STAGES):
+            at = base + t * n64 + offs
+            x = tl.load(x_ptr + at, mask=mask, other=0.0)
+            _, _, s, _, _, re, im, q = _rf_step(
+                x, re, im, q, th, dt, om, damp, xr, yr, gam, BALANCED
+            )
+            tl.store(out_ptr + at, s, mask=mask)
+            total += s.to(tl.float64)
+            if RECORD:
+                tl.store(rec_re_ptr + at, re, mask=mask)
+                tl.store(rec_im_ptr + at, im, mask=mask)
+                if BALANCED:
+                    tl.store(rec_q_ptr + at, q, mask=mask)
+        tl.store(re_ptr + state, re, mask=mask)
+        tl.store(im_ptr + state, im, mask=mask)
+        if BALANCED:
+            tl.store(q_ptr + state, q, mask=mask)
+        tl.store(sum_ptr + state, total, mask=mask)
+
+    @triton.jit
+    def _rf_backward_kernel(
+        g_out_ptr, g_re_ptr, g_im_ptr, g_q_ptr, g_rre_ptr, g_rim_ptr, g_rq_ptr, x_ptr,
+        re0_ptr, im0_ptr, q0_ptr, p_ptr, g_x_ptr, g_re0_ptr, g_im0_ptr, g_q0_ptr, g_p_ptr,
+        im_scratch_ptr, q_scratch_ptr, T, N, N_BLOCKS,
+        BALANCED: tl.constexpr, HAS_GRE: tl.constexpr, HAS_GIM: tl.constexpr,
+        HAS_GQ: tl.constexpr, HAS_GRRE: tl.constexpr, HAS_GRIM: tl.constexpr,
+        HAS_GRQ: tl.constexpr, SURROGATE: tl.constexpr, C0: tl.constexpr,
+        C1: tl.constexpr, C2: tl.constexpr, C3: tl.constexpr, C4: tl.constexpr,
+        K0: tl.constexpr, K1: tl.constexpr, K2: tl.constexpr, K3: tl.constexpr,
+        BLOCK: tl.constexpr, STAGES: tl.constexpr,
+    ):  # fmt: skip
+        pid = tl.program_id(0)
+        row = pid // N_BLOCKS
+        offs = (pid % N_BLOCKS) * BLOCK + tl.arange(0, BLOCK)
+        mask = offs < N
+        row64 = row.to(tl.int64)
+        state = row64 * N + offs
+        th, dt, om, damp, xr, yr, gam = _rf_params(p_ptr, N, offs, mask)
+        re = tl.load(re0_ptr + state, mask=mask, other=0.0)
+        im = tl.load(im0_ptr + state, mask=mask, other=0.0)
+        q = tl.zeros_like(re)
+        if BALANCED:
+            q = tl.load(q0_ptr + state, mask=mask, other=0.0)
+        n64 = row64 * 0 + N
+        base = row64 * T * N
+        for t in tl.range(0, T, num_stages=STAGES):
+            at = base + t * n64 + offs
+            x = tl.load(x_ptr + at, mask=mask, other=0.0)
+            tl.store(g_x_ptr + at, re, mask=mask)
+            tl.store(im_scratch_ptr + at, im, mask=mask)
+            if BALANCED:
+                tl.store(q_scratch_ptr + at, q, mask=mask)
+            _, _, _, _, _, re, im, q = _rf_step(
+                x, re, im, q, th, dt, om, damp, xr, yr, gam, BALANCED
+            )
+        tl.debug_barrier()
+
+        zero = tl.zeros([BLOCK], dtype=x_ptr.dtype.element_ty)
+        g_re_s = zero
+        g_im_s = zero
+        g_q_s = zero
+        if HAS_GRE:
+            g_re_s = tl.load(g_re_ptr + state, mask=mask, other=0.0)
+        if HAS_GIM:
+            g_im_s = tl.load(g_im_ptr + state, mask=mask, other=0.0)
+        if HAS_GQ:
+            g_q_s = tl.load(g_q_ptr + state, mask=mask, other=0.0)
+        gp_om = zero
+        gp_damp = zero
+        gp_xr = zero
+        gp_yr = zero
+        gp_gam = zero
+        last = (row64 * T + T - 1) * N
+        for k in tl.range(0, T, num_stages=STAGES):
+            at = last - k * n64 + offs
+            re = tl.load(g_x_ptr + at, mask=mask, other=0.0)
+            im = tl.load(im_scratch_ptr + at, mask=mask, other=0.0)
+            q = zero
+            if BALANCED:
+                q = tl.load(q_scratch_ptr + at, mask=mask, other=0.0)
+            x = tl.load(x_ptr + at, mask=mask, other=0.0)
+            _, nim, _, spv, th_q, _, _, _ = _rf_step(
+                x, re, im, q, th, dt, om, damp, xr, yr, gam, BALANCED
+            )
+            g_re = g_re_s
+            if HAS_GRRE:
+                g_re = g_re + tl.load(g_rre_ptr + at, mask=mask, other=0.0)
+            g_im = g_im_s
+            if HAS_GRIM:
+                g_im = g_im + tl.load(g_rim_ptr + at, mask=mask, other=0.0)
+            g_s = tl.load(g_out_ptr + at, mask=mask, other=0.0)
+            sg = _surrogate(spv, th_q, SURROGATE, C0, C1, C2, C3, C4, K0, K1, K2, K3)
+            g_q = zero
+            if BALANCED:  # q' = gamma q + s; s feeds z_re's gradient
+                g_qn = g_q_s
+                if HAS_GRQ:
+                    g_qn = g_qn + tl.load(g_rq_ptr + at, mask=mask, other=0.0)
+                gp_gam += q * g_qn
+                g_re = g_re + (g_s + g_qn) * sg
+                g_q = gam * g_qn
+                bq = damp - q
+            else:  # the reset, then the spike's gradient at z_im
+                fired = nim >= th
+                gp_xr += tl.where(fired, g_re, 0.0)
+                gp_yr += tl.where(fired, g_im, 0.0)
+                g_re = tl.where(fired, 0.0, g_re)
+                g_im = tl.where(fired, 0.0, g_im) + g_s * sg
+                bq = damp
+            # the Euler step (e, f: the gradients of the two brackets)
+            e = dt * g_re
+            f = dt * g_im
+            g_b = re * e + im * f
+            gp_damp += g_b
+            gp_om += re * f - im * e
+            g_re_s = g_re + bq * e + om * f
+            g_im_s = g_im - om * e + bq * f
+            if BALANCED:
+                g_q_s = g_q - g_b  # b = damping - q
+            tl.store(g_x_ptr + at, e, mask=mask)
+        tl.store(g_re0_ptr + state, g_re_s, mask=mask)
+        tl.store(g_im0_ptr + state, g_im_s, mask=mask)
+        gp = g_p_ptr + row64 * _N_ROWS * N + offs
+        tl.store(gp + _RF_OMEGA * N, gp_om, mask=mask)
+        tl.store(gp + _RF_DAMPING * N, gp_damp, mask=mask)
+        if BALANCED:
+            tl.store(g_q0_ptr + state, g_q_s, mask=mask)
+            tl.store(gp + _RF_GAMMA * N, gp_gam, mask=mask)
+        else:
+            tl.store(gp + _RF_X_RESET * N, gp_xr, mask=mask)
+            tl.store(gp + _RF_Y_RESET * N, gp_yr, mask=mask)
+
+
+def _rf_forward(
+    x: torch.Tensor, re0: torch.Tensor, im0: torch.Tensor, q0: torch.Tensor,
+    params: torch.Tensor, cfg: KernelConfig, block: int | None, stages: int,
+) -> Tensors:  # fmt: skip
+    """Resonate-and-fire's forward; z_re, z_im, q are the kernels' v, u, b."""
+    balanced = cfg.family == Family.RESONATE_BALANCED
+    batch, steps, n = x.shape
+    empty = x.new_empty(0)
+    out, re, im = torch.empty_like(x), torch.empty_like(re0), torch.empty_like(im0)
+    q = torch.empty_like(q0) if balanced else empty
+    rec_re = torch.empty_like(x) if cfg.record else empty
+    rec_im = torch.empty_like(x) if cfg.record else empty
+    rec_q = torch.empty_like(x) if cfg.record and balanced else empty
+    if steps == 0 or batch * n == 0:
+        re.copy_(re0), im.copy_(im0), q.copy_(q0)
+        return out, re, empty, q, im, rec_re, empty, rec_q, rec_im, x.new_zeros(())
+    auto_block, warps = launch_shape(batch, n, x.device)
+    block = block or auto_block
+    n_blocks = triton.cdiv(n, block)
+    lane_sums = torch.empty(re0.shape, dtype=torch.float64, device=x.device)
+
+    def ptr(t: torch.Tensor) -> torch.Tensor:  # absent tensors: any valid pointer
+        return t if t.numel() else x
+
+    with _on_device(x):
+        _rf_forward_kernel[(batch * n_blocks,)](
+            x, re0, im0, ptr(q0), params, out, re, im, ptr(q), ptr(rec_re), ptr(rec_im),
+            ptr(rec_q), lane_sums, steps, n, n_blocks,
+            BALANCED=balanced, RECORD=cfg.record, BLOCK=block,
+            STAGES=pipeline_stages(stages, block, x.dtype.itemsize, 1),
+            num_warps=warps, **LAUNCH_OPTIONS,
+        )  # fmt: skip
+    return out, re, empty, q, im, rec_re, empty, rec_q, rec_im, lane_sums.sum().to(x.dtype)
+
+
+def _rf_backward(
+    g_out: torch.Tensor, g_re: torch.Tensor, g_im: torch.Tensor, g_q: torch.Tensor,
+    g_rec_re: torch.Tensor, g_rec_im: torch.Tensor, g_rec_q: torch.Tensor, x: torch.Tensor,
+    re0: torch.Tensor, im0: torch.Tensor, q0: torch.Tensor, params: torch.Tensor,
+    cfg: KernelConfig, block: int | None, stages: int,
+) -> Tensors:  # fmt: skip
+    balanced = cfg.family == Family.RESONATE_BALANCED
+    batch, steps, n = x.shape
+    empty = x.new_empty(0)
+    g_x, g_re0, g_im0 = torch.empty_like(x), torch.empty_like(re0), torch.empty_like(im0)
+    g_q0 = torch.empty_like(q0) if balanced else empty
+    if steps == 0 or batch * n == 0:
+        for g, out in ((g_re, g_re0), (g_im, g_im0), (g_q, g_q0)):
+            out.copy_(g) if g.numel() and out.numel() else out.zero_()
+        return g_x, g_re0, empty, g_q0, g_im0, params.new_zeros(params.shape)
+    g_partial = x.new_zeros((batch, N_PARAMS, n))  # rows resonate-and-fire does not write: 0
+    im_scratch = torch.empty_like(x)
+    q_scratch = torch.empty_like(x) if balanced else empty
+    auto_block, warps = launch_shape(batch, n, x.device)
+    block = block or auto_block
+    n_blocks = triton.cdiv(n, block)
+    rec = cfg.record
+    has = {
+        "HAS_GRE": g_re.numel() > 0,
+        "HAS_GIM": g_im.numel() > 0,
+        "HAS_GQ": balanced and g_q.numel() > 0,
+        "HAS_GRRE": rec and g_rec_re.numel() > 0,
+        "HAS_GRIM": rec and g_rec_im.numel() > 0,
+        "HAS_GRQ": rec and balanced and g_rec_q.numel() > 0,
+    }
+
+    def ptr(t: torch.Tensor) -> torch.Tensor:
+        return t if t.numel() else x
+
+    with _on_device(x):
+        _rf_backward_kernel[(batch * n_blocks,)](
+            g_out, ptr(g_re), ptr(g_im), ptr(g_q), ptr(g_rec_re), ptr(g_rec_im),
+            ptr(g_rec_q), x, re0, im0, ptr(q0), params, g_x, g_re0, g_im0, ptr(g_q0),
+            g_partial, im_scratch, ptr(q_scratch), steps, n, n_blocks,
+            BALANCED=balanced, **has, **_surrogate_constexprs(cfg), BLOCK=block,
+            STAGES=pipeline_stages(
+                stages, block, x.dtype.itemsize, 3 + balanced + has["HAS_GRRE"]
+                + has["HAS_GRIM"] + has["HAS_GRQ"]
+            ),
+            num_warps=warps, **LAUNCH_OPTIONS,
+        )  # fmt: skip
+    return g_x, g_re0, empty, g_q0, g_im0, g_partial.sum(0)
+
+
 def launch_shape(batch: int, n: int, device: torch.device) -> tuple[int, int]:
     """``(BLOCK, num_warps)`` for ``batch`` rows of ``n`` neurons.
 
@@ -1118,6 +1409,8 @@ def scan_forward(
         return _izh_forward(x, v0, u0, params, cfg, block, stages)
     if cfg.family == Family.ADEX:  # w in the kernels' u
         return _adex_forward(x, v0, u0, params, cfg, block, stages)
+    if cfg.family in (Family.RESONATE, Family.RESONATE_BALANCED):
+        return _rf_forward(x, v0, u0, b0, params, cfg, block, stages)
     batch, steps, n = x.shape
     adaptive = cfg.adaptive
     out = torch.empty_like(x)
@@ -1194,6 +1487,9 @@ def scan_backward(
     if cfg.family == Family.ADEX:
         return _adex_backward(g_out, g_v, g_u, g_rec_v, g_rec_u, x, v0, u0, params, cfg,
                               block, stages)  # fmt: skip
+    if cfg.family in (Family.RESONATE, Family.RESONATE_BALANCED):
+        return _rf_backward(g_out, g_v, g_u, g_b, g_rec_v, g_rec_u, g_rec_b, x, v0, u0, b0,
+                            params, cfg, block, stages)  # fmt: skip
     batch, steps, n = x.shape
     adaptive = cfg.adaptive
     g_x = torch.empty_like(x)

@@ -235,12 +235,6 @@ static int run(const Job *J, ItemFn fn, int64_t nitems, int64_t n, size_t scratc
 
 /* ------------------------------------------------------------------ set-up */
 
-/* Whether a family carries the kernel state u (Izhikevich's u, AdEx's w) in the second
- * state row, where the others have the synaptic current i. */
-static int carries_u(int family) {
-    return family == FAMILY_IZHIKEVICH || family == FAMILY_ADEX;
-}
-
 static int read_config(Job *J, const int32_t *config, const double *consts) {
     Cfg *c = &J->cfg;
     c->family = config[CFG_FAMILY];
@@ -257,6 +251,7 @@ static int read_config(Job *J, const int32_t *config, const double *consts) {
     c->cap = c->spike == SPIKE_MAX ? consts[0] : (double)INFINITY;
     for (int k = 0; k < N_SG; k++) c->sg[k] = consts[1 + k];
     if (c->family < 0 || c->family >= N_FAMILIES) return ERR_ARGUMENT;
+    if (!((FAMILIES_DECLARED >> c->family) & 1u)) return ERR_ARGUMENT;
     if (c->family == FAMILY_IZHIKEVICH) {
         /* (v, u), SingleSpike, its own hard reset: the general code of case 10. u takes
          * the kernel's second state row (a synapse's i in the other families): syn = 1
@@ -280,6 +275,18 @@ static int read_config(Job *J, const int32_t *config, const double *consts) {
                     (1 << ROW_ADEX_E_L) | (1 << ROW_ADEX_V_T) | (1 << ROW_ADEX_DELTA_T) |
                     (1 << ROW_ADEX_TAU_W) | (1 << ROW_ADEX_A) | (1 << ROW_ADEX_B) |
                     (1 << ROW_ADEX_V_R);
+        return OK;
+    }
+    if (c->family == FAMILY_RESONATE || c->family == FAMILY_RESONATE_BALANCED) {
+        /* (z_re, z_im) in (v, u), the balanced form's q in b; SingleSpike: the general
+         * code of cases 12 and 13, z_im in the second state row as Izhikevich's u */
+        if (c->spike != SPIKE_SINGLE || c->syn || c->has_min || c->train) return ERR_ARGUMENT;
+        if (c->surrogate < SG_HEAVISIDE || c->surrogate >= N_SURROGATES) return ERR_ARGUMENT;
+        c->syn = 1;
+        const int balanced = c->family == FAMILY_RESONATE_BALANCED;
+        J->kind = 3 * (balanced ? 13 : 12);
+        J->active = (1 << ROW_RF_OMEGA) | (1 << ROW_RF_DAMPING);
+        J->active |= balanced ? (1 << ROW_RF_GAMMA) : (1 << ROW_RF_X_RESET) | (1 << ROW_RF_Y_RESET);
         return OK;
     }
     const int spikes = c->family != FAMILY_LEAKY, adaptive = c->family == FAMILY_ADAPTIVE;
@@ -339,7 +346,7 @@ static int prepare(Job *J, Kernels *k, void **tables, int dtype, int isa, int th
         int64_t per_row = B >= 2 * n ? 1 : (2 * n + B - 1) / (B > 0 ? B : 1);
         if (per_row > J->nslots) per_row = J->nslots;
         J->G = (J->nslots + per_row - 1) / per_row;
-        size_t rows = 2 + J->cfg.syn + (J->cfg.family == FAMILY_ADAPTIVE);
+        size_t rows = 2 + J->cfg.syn + CARRIES_B(J->cfg.family);
         size_t per_slot = rows * (size_t)(T + 1) * (size_t)block * k->elem;
         int64_t fit = (int64_t)(SCRATCH_BUDGET / per_slot);
         if (J->G > fit) J->G = fit > 0 ? fit : 1;
@@ -391,7 +398,7 @@ EXPORT int sinabs_scan_forward(int dtype, int isa, int threads, int64_t B, int64
         J.x = x, J.v0 = v0, J.i0 = i0, J.b0 = b0;
         J.out = out, J.v = v, J.i = i, J.b = b;
         J.rec_v = rec_v, J.rec_i = rec_i, J.rec_b = rec_b;
-        if (carries_u(J.cfg.family)) J.i0 = u0, J.i = u, J.rec_i = rec_u;
+        if (CARRIES_U(J.cfg.family)) J.i0 = u0, J.i = u, J.rec_i = rec_u; /* read_config */
         int64_t items = B * J.nchunks, slots = B * J.nslots;
         J.slot_sums = (double *)malloc((size_t)slots * sizeof(double));
         err = J.slot_sums ? OK : ERR_MEMORY;
@@ -440,7 +447,7 @@ static void reduce_item(const Job *J, int64_t item, void *unused) {
  * segment) never outgrow a segment's rows. `forced` > 0 sets the steps (for tests). */
 static void plan_segments(Job *J, int64_t block, size_t elem, int64_t forced) {
     const int64_t T = J->T;
-    const size_t rows = 2 + (size_t)J->cfg.syn + (J->cfg.family == FAMILY_ADAPTIVE);
+    const size_t rows = 2 + (size_t)J->cfg.syn + CARRIES_B(J->cfg.family);
     const size_t per_step = rows * (size_t)J->gmax * (size_t)block * elem;
     int64_t steps = T;
     if (forced > 0) {
@@ -491,7 +498,7 @@ EXPORT int sinabs_scan_backward_ex(int dtype, int isa, int threads, int64_t B, i
     J.g_rec_i = J.cfg.record ? g_rec_i : NULL;
     J.g_rec_b = J.cfg.record ? g_rec_b : NULL;
     J.g_x = g_x, J.g_v0 = g_v0, J.g_i0 = g_i0, J.g_b0 = g_b0, J.g_params = g_params;
-    if (carries_u(J.cfg.family)) { /* u in the second state row (read_config) */
+    if (CARRIES_U(J.cfg.family)) { /* u in the second state row (read_config) */
         J.i0 = u0, J.g_i = g_u, J.g_rec_i = J.cfg.record ? g_rec_u : NULL, J.g_i0 = g_u0;
     }
     plan_segments(&J, k.block, k.elem, segment_steps);

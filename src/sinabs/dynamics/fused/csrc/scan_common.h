@@ -61,8 +61,11 @@ enum {
     Q_AM, Q_K, Q_KN, Q_AS, Q_TH, Q_M, Q_AAD, Q_OMA, Q_BETA, Q_R, Q_SGA, Q_SGB,
     /* Izhikevich: a, b, c, d, dt / 2, dt * a */
     Q_IA, Q_IB, Q_IC, Q_ID, Q_HALF, Q_KA,
-    /* AdEx: C, g_L, E_L, V_T, Delta_T, tau_w, a, b, V_r, dt, g_L * Delta_T */
+    /* AdEx: C, g_L, E_L, V_T, Delta_T, tau_w, a, b, V_r, dt, g_L * Delta_T (dt also
+     * resonate-and-fire's) */
     Q_XC, Q_XGL, Q_XEL, Q_XVT, Q_XDT, Q_XTW, Q_XA, Q_XB, Q_XVR, Q_DT, Q_XGD,
+    /* resonate-and-fire: omega, damping, x_reset, y_reset, gamma */
+    Q_OM, Q_DAMP, Q_XR, Q_YR, Q_GAM,
     N_Q
 };
 /* flag rows (and a row of zeros); F_TRAIN: train_threshold */
@@ -87,7 +90,15 @@ static const int UNUSED ACC_OF_ROW[N_ROWS] = {
     [ROW_ADEX_C] = A_AM,      [ROW_ADEX_G_L] = A_AS,      [ROW_ADEX_E_L] = A_MIN,
     [ROW_ADEX_V_T] = A_AAD,   [ROW_ADEX_DELTA_T] = A_BETA, [ROW_ADEX_TAU_W] = A_TH,
     [ROW_ADEX_A] = A_X1,      [ROW_ADEX_B] = A_X2,        [ROW_ADEX_V_R] = A_X3,
+    /* and so does resonate-and-fire */
+    [ROW_RF_OMEGA] = A_AM,    [ROW_RF_DAMPING] = A_AS,    [ROW_RF_X_RESET] = A_R,
+    [ROW_RF_Y_RESET] = A_MIN, [ROW_RF_GAMMA] = A_AAD,
 };
+
+/* Whether family f carries kernel state b (u): from the declarations (layout.h). A
+ * family that carries u keeps it in the second state row, a synapse's i elsewhere. */
+#define CARRIES_B(f) ((FAMILIES_WITH_B >> (f)) & 1u)
+#define CARRIES_U(f) ((FAMILIES_WITH_U >> (f)) & 1u)
 
 /* lanes per slot: 256 bytes of a row, four cache lines */
 #define BLOCK_F32 64

@@ -93,6 +93,13 @@ KERNEL_API void NAME(setup)(const Job *J, const void *params, void *q_out,
             qs[Q_XVR * BLOCK + l] = row[ROW_ADEX_V_R];
             qs[Q_DT * BLOCK + l] = row[ROW_DT];
             qs[Q_XGD * BLOCK + l] = row[ROW_ADEX_G_L] * row[ROW_ADEX_DELTA_T];
+            /* resonate-and-fire (the balanced form's damping row is p(omega) - b_offset,
+             * computed on the host) */
+            qs[Q_OM * BLOCK + l] = row[ROW_RF_OMEGA];
+            qs[Q_DAMP * BLOCK + l] = row[ROW_RF_DAMPING];
+            qs[Q_XR * BLOCK + l] = row[ROW_RF_X_RESET];
+            qs[Q_YR * BLOCK + l] = row[ROW_RF_Y_RESET];
+            qs[Q_GAM * BLOCK + l] = row[ROW_RF_GAMMA];
         }
     }
     const int sub = c->reset == RESET_SUBTRACT;
@@ -117,6 +124,7 @@ typedef struct {
     const S *am, *k, *kn, *as, *th0, *m, *aad, *oma, *beta, *R, *sga, *sgb; /* q rows */
     const S *ia, *ib, *ic, *id, *half, *ka; /* Izhikevich's */
     const S *xc, *xgl, *xel, *xvt, *xdt, *xtw, *xa, *xb, *xvr, *dt, *xgd; /* AdEx's */
+    const S *om, *damp, *xr, *yr, *gam; /* resonate-and-fire's (with dt) */
 } NAME(Par);
 
 static inline ALWAYS_INLINE NAME(Par) NAME(par)(const Job *J, int64_t slot) {
@@ -130,7 +138,9 @@ static inline ALWAYS_INLINE NAME(Par) NAME(par)(const Job *J, int64_t slot) {
                    q + Q_XC * BLOCK,  q + Q_XGL * BLOCK,  q + Q_XEL * BLOCK,
                    q + Q_XVT * BLOCK, q + Q_XDT * BLOCK,  q + Q_XTW * BLOCK,
                    q + Q_XA * BLOCK,  q + Q_XB * BLOCK,   q + Q_XVR * BLOCK,
-                   q + Q_DT * BLOCK,  q + Q_XGD * BLOCK};
+                   q + Q_DT * BLOCK,  q + Q_XGD * BLOCK,
+                   q + Q_OM * BLOCK,  q + Q_DAMP * BLOCK, q + Q_XR * BLOCK,
+                   q + Q_YR * BLOCK,  q + Q_GAM * BLOCK};
     return p;
 }
 
@@ -277,6 +287,18 @@ static inline ALWAYS_INLINE NAME(AdexStep) NAME(adex_step)(S v, S w, S x, S th, 
     o.w1 = w + dt * o.dw;
     return o;
 }
+/* ------------------------------------------------------------------ resonate-and-fire
+ * The reference's Euler step (models.resonate_step) in its order of operations, both
+ * parts from the state at the start of the step; the balanced form's damping is the
+ * row (p(omega) - b_offset, from the host) minus q. */
+static inline ALWAYS_INLINE void NAME(rf_step)(S re, S im, S q, S x, S dt, S om, S damp,
+                                               const int BAL, S *nre, S *nim) {
+    S b = BAL ? damp - q : damp;
+    *nre = re + dt * (b * re - om * im + x);
+    *nim = im + dt * (om * re + b * im);
+}
+
+#define IS_RESONATE(F) ((F) == FAMILY_RESONATE || (F) == FAMILY_RESONATE_BALANCED)
 
 /* ------------------------------------------------------------------ forward */
 
@@ -318,6 +340,28 @@ static inline ALWAYS_INLINE void NAME(fwd_lanes)(const S *restrict xt, S *restri
             rvt[l] = vn;
             i[l] = wn;
             rit[l] = wn;
+            continue;
+        }
+        if (IS_RESONATE(FAM)) { /* z_re in v, z_im in the second state row, q in bb */
+            const int BAL = FAM == FAMILY_RESONATE_BALANCED;
+            S q = BAL ? bb[l] : (S)0, nre, nim;
+            NAME(rf_step)(v[l], i[l], q, xt[l], PAR(dt), PAR(om), PAR(damp), BAL, &nre, &nim);
+            if (BAL) { /* spikes on z_re at threshold + q; no reset */
+                S s = NAME(spike)(nre, PAR(th0) + q, 0, cap);
+                S qn = PAR(gam) * q + s;
+                ot[l] = s;
+                bb[l] = qn;
+                rbt[l] = qn;
+                v[l] = nre;
+                i[l] = nim;
+            } else { /* spikes on z_im; NaN of a non-finite z_re at once; hard reset */
+                S th = PAR(th0);
+                ot[l] = NAME(spike)(nim, th, 0, cap) + (nre - nre);
+                v[l] = nim >= th ? PAR(xr) : nre;
+                i[l] = nim >= th ? PAR(yr) : nim;
+            }
+            rvt[l] = v[l];
+            rit[l] = i[l];
             continue;
         }
         S c = xt[l];
@@ -395,7 +439,7 @@ static inline ALWAYS_INLINE void NAME(fwd_chunk)(const Job *J, S *restrict ws, i
     const int partial = N < BLOCK, nl = partial ? (int)N : BLOCK;
     const S *flags = (const S *)J->flags;
     const S cap = (S)J->cfg.cap;
-    const int rec = J->cfg.record, rec_i = rec && SYN, rec_b = rec && FAM == FAMILY_ADAPTIVE;
+    const int rec = J->cfg.record, rec_i = rec && SYN, rec_b = rec && CARRIES_B(FAM);
     S *states = ws;                /* per slot: v, i, b rows */
     S *sink = ws + 3 * G * BLOCK;  /* absent recordings are written here */
     S *pad = sink + 3 * BLOCK;     /* padded rows: x, out, rec_v, rec_i, rec_b */
@@ -410,7 +454,7 @@ static inline ALWAYS_INLINE void NAME(fwd_chunk)(const Job *J, S *restrict ws, i
         S *st = states + 3 * g * BLOCK;
         NAME(load_state)(st, J->v0, J, b, n0, nl);
         if (SYN) NAME(load_state)(st + BLOCK, J->i0, J, b, n0, nl);
-        if (FAM == FAMILY_ADAPTIVE) NAME(load_state)(st + 2 * BLOCK, J->b0, J, b, n0, nl);
+        if (CARRIES_B(FAM)) NAME(load_state)(st + 2 * BLOCK, J->b0, J, b, n0, nl);
         const int first = NAME(own_first)(J, s0 + g, n0);
         for (int l = 0; l < BLOCK; l++) own[g * BLOCK + l] = l >= first && l < nl ? (S)1 : (S)0;
         for (int l = 0; l < SUM_LANES; l++) osum[g * SUM_LANES + l] = (S)0;
@@ -468,7 +512,7 @@ static inline ALWAYS_INLINE void NAME(fwd_chunk)(const Job *J, S *restrict ws, i
         S *st = states + 3 * g * BLOCK;
         NAME(copy_row)((S *)J->v + o, st, nl);
         if (SYN) NAME(copy_row)((S *)J->i + o, st + BLOCK, nl);
-        if (FAM == FAMILY_ADAPTIVE) NAME(copy_row)((S *)J->b + o, st + 2 * BLOCK, nl);
+        if (CARRIES_B(FAM)) NAME(copy_row)((S *)J->b + o, st + 2 * BLOCK, nl);
     }
 }
 
@@ -503,8 +547,8 @@ static inline int NAME(slot_path)(const Job *J) {
 }
 #endif
 
-/* Rows kept per step and slot: v, surrogate, i (SYN), b (adaptive). */
-static inline int NAME(bwd_rows)(const Cfg *c) { return 2 + c->syn + (c->family == FAMILY_ADAPTIVE); }
+/* Rows kept per step and slot: v, surrogate, i (SYN, or u), b (the families that carry it). */
+static inline int NAME(bwd_rows)(const Cfg *c) { return 2 + c->syn + (int)CARRIES_B(c->family); }
 
 /* Per slot: the gradients gv, gi, gb of the states; the N_ACC sums. (The forward
  * states live in the scratch rows of the steps.) */
@@ -568,7 +612,7 @@ static inline ALWAYS_INLINE void NAME(checkpoints)(const Job *J, S *restrict ckp
         S *st = states + 3 * g * BLOCK;
         NAME(load_state)(st, J->v0, J, b, n0, nl);
         NAME(load_state)(st + BLOCK, SYN ? J->i0 : NULL, J, b, n0, nl);
-        NAME(load_state)(st + 2 * BLOCK, FAM == FAMILY_ADAPTIVE ? J->b0 : NULL, J, b, n0, nl);
+        NAME(load_state)(st + 2 * BLOCK, CARRIES_B(FAM) ? J->b0 : NULL, J, b, n0, nl);
     }
     for (int64_t t = 0; t < end; t++) {
         for (int64_t g = 0; g < G; g++) {
@@ -872,14 +916,14 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
     const S *x = (const S *)J->x;
     const S *g_out = (const S *)J->g_out, *g_rv = (const S *)J->g_rec_v;
     const S *g_ri = SYN ? (const S *)J->g_rec_i : NULL;
-    const S *g_rb = FAM == FAMILY_ADAPTIVE ? (const S *)J->g_rec_b : NULL;
+    const S *g_rb = CARRIES_B(FAM) ? (const S *)J->g_rec_b : NULL;
     S *g_x = (S *)J->g_x;
     /* (2)'s states' gradients and sums, carried from a segment to the one before */
     for (int64_t g = 0; g < G; g++) {
         int64_t n0 = slot_n0(J, s0 + g);
         NAME(load_state)(SLOT(g, R_GV), J->g_v, J, b, n0, nl);
         if (SYN) NAME(load_state)(SLOT(g, R_GI), J->g_i, J, b, n0, nl);
-        if (FAM == FAMILY_ADAPTIVE) NAME(load_state)(SLOT(g, R_GB), J->g_b, J, b, n0, nl);
+        if (CARRIES_B(FAM)) NAME(load_state)(SLOT(g, R_GB), J->g_b, J, b, n0, nl);
         for (int k = 0; k < N_ACC * BLOCK; k++) {
             SLOT(g, R_ACC)[k] = (S)0;
             tot[g * N_ACC * BLOCK + k] = 0.0;
@@ -895,12 +939,12 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
             if (seg == 0) {
                 NAME(load_state)(st0, J->v0, J, b, n0, nl);
                 if (SYN) NAME(load_state)(st0 + row_i, J->i0, J, b, n0, nl);
-                if (FAM == FAMILY_ADAPTIVE) NAME(load_state)(st0 + row_b, J->b0, J, b, n0, nl);
+                if (CARRIES_B(FAM)) NAME(load_state)(st0 + row_b, J->b0, J, b, n0, nl);
             } else { /* the segment's checkpoint: rows v, i, b per slot */
                 const S *c = ckpt + ((seg - 1) * G + g) * 3 * BLOCK;
                 NAME(copy_row)(st0, c, BLOCK);
                 if (SYN) NAME(copy_row)(st0 + row_i, c + BLOCK, BLOCK);
-                if (FAM == FAMILY_ADAPTIVE) NAME(copy_row)(st0 + row_b, c + 2 * BLOCK, BLOCK);
+                if (CARRIES_B(FAM)) NAME(copy_row)(st0 + row_b, c + 2 * BLOCK, BLOCK);
             }
         }
         for (int64_t t = t0; t < t1; t++) {
@@ -937,6 +981,26 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
                         in[l] = o.v1 >= th ? o.w1 + PAR(xb) : o.w1;
                         continue;
                     }
+                    if (IS_RESONATE(FAM)) { /* fwd_lanes' step; sg row: the spiking part */
+                        const int BAL = FAM == FAMILY_RESONATE_BALANCED;
+                        S q = BAL ? bb[l] : (S)0, nre, nim;
+                        NAME(rf_step)(v[l], i[l], q, xt[l], PAR(dt), PAR(om), PAR(damp), BAL,
+                                      &nre, &nim);
+                        if (BAL) {
+                            S th = PAR(th0) + q;
+                            th_row[l] = th;
+                            sgt[l] = nre;
+                            bn[l] = PAR(gam) * q + NAME(spike)(nre, th, 0, cap);
+                            vn[l] = nre;
+                            in[l] = nim;
+                        } else {
+                            S th = PAR(th0);
+                            sgt[l] = nim;
+                            vn[l] = nim >= th ? PAR(xr) : nre;
+                            in[l] = nim >= th ? PAR(yr) : nim;
+                        }
+                        continue;
+                    }
                     S c = xt[l];
                     if (SYN) {
                         c = PAR(as) * (i[l] + c);
@@ -959,10 +1023,10 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
                         vn[l] = NAME(clamp_min)(v2, PAR(m), f_min[l], FAST);
                     }
                 }
-                if (FAM == FAMILY_ADAPTIVE) {
+                if (FAM == FAMILY_ADAPTIVE || FAM == FAMILY_RESONATE_BALANCED) {
                     NAME(sg_row)(kind, sgc, sgt, th_row, NULL, NULL);
                 } else if (FAM == FAMILY_SPIKING || FAM == FAMILY_IZHIKEVICH ||
-                           FAM == FAMILY_ADEX) {
+                           FAM == FAMILY_ADEX || FAM == FAMILY_RESONATE) {
                     NAME(sg_row)(kind, sgc, sgt, p.th0, p.sga, p.sgb);
                 }
             }
@@ -1078,6 +1142,40 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
                         gi[l] = g_w;
                         continue;
                     }
+                    if (IS_RESONATE(FAM)) {
+                        /* the chain rule of fwd_lanes' step; the sums of the gradients of
+                         * omega, the damping, x_reset, y_reset and gamma take the
+                         * accumulators of am, as, r, min and aad */
+                        const int BAL = FAM == FAMILY_RESONATE_BALANCED;
+                        S re = svt[l], im = sit[l], q = BAL ? sbt[l] : (S)0, nre, nim;
+                        NAME(rf_step)(re, im, q, xr[l], PAR(dt), PAR(om), PAR(damp), BAL, &nre,
+                                      &nim);
+                        S g_re = gv[l] + grvr[l], g_im = gi[l] + grir[l], g_q = 0;
+                        if (BAL) { /* q' = gamma q + s; s feeds z_re's gradient */
+                            S g_qn = gb[l] + grbr[l];
+                            a_aad[l] += q * g_qn;
+                            g_re = g_re + (gor[l] + g_qn) * sgt[l];
+                            g_q = PAR(gam) * g_qn;
+                        } else { /* the reset, then the spike's gradient at z_im */
+                            S fired = nim >= PAR(th0) ? (S)1 : (S)0;
+                            a_r[l] += fired * g_re;
+                            a_min[l] += fired * g_im;
+                            g_re = fired != 0 ? (S)0 : g_re;
+                            g_im = (fired != 0 ? (S)0 : g_im) + gor[l] * sgt[l];
+                        }
+                        /* the Euler step: e = dt g_re, f = dt g_im are the gradients of
+                         * the two brackets */
+                        S bq = BAL ? PAR(damp) - q : PAR(damp);
+                        S e = PAR(dt) * g_re, f = PAR(dt) * g_im;
+                        S g_b = re * e + im * f;
+                        a_as[l] += g_b;
+                        a_am[l] += re * f - im * e;
+                        gv[l] = g_re + bq * e + PAR(om) * f;
+                        gi[l] = g_im - PAR(om) * e + bq * f;
+                        if (BAL) gb[l] = g_q - g_b; /* b = damping - q */
+                        gxr[l] = e;
+                        continue;
+                    }
                     S xv = xr[l];
                     S vp = svt[l];
                     S ip = SYN ? sit[l] : (S)0;
@@ -1171,7 +1269,7 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
         int64_t n0 = slot_n0(J, s0 + g), o = b * N + n0;
         NAME(copy_row)((S *)J->g_v0 + o, SLOT(g, R_GV), nl);
         if (SYN) NAME(copy_row)((S *)J->g_i0 + o, SLOT(g, R_GI), nl);
-        if (FAM == FAMILY_ADAPTIVE) NAME(copy_row)((S *)J->g_b0 + o, SLOT(g, R_GB), nl);
+        if (CARRIES_B(FAM)) NAME(copy_row)((S *)J->g_b0 + o, SLOT(g, R_GB), nl);
         NAME(write_partials)(J, tot + g * N_ACC * BLOCK, o, nl);
     }
 #undef SLOT
@@ -1185,7 +1283,8 @@ static inline ALWAYS_INLINE void NAME(bwd_chunk)(const Job *J, S *restrict ws, i
 /* The (family, synapse, multiple spikes) cases, by kind / 3: C(case, FAM, SYN, MULTI).
  * FAM is a family's code as a digit (the specializations' names are pasted from it). */
 _Static_assert(FAMILY_LEAKY == 0 && FAMILY_SPIKING == 1 && FAMILY_ADAPTIVE == 2 &&
-                   FAMILY_IZHIKEVICH == 3 && FAMILY_ADEX == 4,
+                   FAMILY_IZHIKEVICH == 3 && FAMILY_ADEX == 4 && FAMILY_RESONATE == 5 &&
+                   FAMILY_RESONATE_BALANCED == 6,
                "EACH_CASE and EACH_GENERAL_CASE spell the family codes of families.py");
 #define EACH_CASE(C)                                                                     \
     C(0, 0, 0, 0) C(1, 0, 1, 0) C(2, 1, 0, 0) C(3, 1, 0, 1) C(4, 1, 1, 0) C(5, 1, 1, 1)  \
@@ -1212,8 +1311,9 @@ _Static_assert(FAMILY_LEAKY == 0 && FAMILY_SPIKING == 1 && FAMILY_ADAPTIVE == 2 
 #define DEF_CASE(K, F, SY, M) EACH_FAST(DEF_FWD, F, SY, M) EACH_FAST(DEF_BWD, F, SY, M)
 EACH_CASE(DEF_CASE)
 /* The cases that have the general code only (FAST 0; read_config sets kind = 3 * case):
- * Izhikevich and AdEx (u, w in the second state row, hence SYN 1). */
-#define EACH_GENERAL_CASE(C) C(10, 3, 1, 0) C(11, 4, 1, 0)
+ * Izhikevich, AdEx, resonate-and-fire plain and balanced (u, w or z_im in the second
+ * state row, hence SYN 1). */
+#define EACH_GENERAL_CASE(C) C(10, 3, 1, 0) C(11, 4, 1, 0) C(12, 5, 1, 0) C(13, 6, 1, 0)
 #define DEF_GENERAL(K, F, SY, M) DEF_FWD(F, SY, M, 0) DEF_BWD(F, SY, M, 0)
 EACH_GENERAL_CASE(DEF_GENERAL)
 
@@ -1257,6 +1357,7 @@ KERNEL_API void NAME(bwd_item)(const Job *J, int64_t item, void *scratch) {
 #undef BWD_GENERAL
 #undef DEF_GENERAL
 #undef EACH_GENERAL_CASE
+#undef IS_RESONATE
 #undef CALL_FAST
 #undef DEF_CASE
 #undef DEF_FWD
