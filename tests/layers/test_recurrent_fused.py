@@ -216,3 +216,52 @@ def test_no_grad_inference_and_firing_rate() -> None:
     with torch.no_grad():
         assert torch.equal(ref(x), cpu(x))
     assert ref.firing_rate == cpu.firing_rate
+
+
+# the point-neuron models' recurrent variants (their families on the kernels too)
+MODELS: dict[str, tuple[Callable[..., nn.Module], float]] = {
+    "Izhikevich": (
+        lambda rec, **kw: sl.IzhikevichRecurrent(0.02, 0.2, -65.0, 8.0, rec_connect=rec, **kw),
+        15.0,
+    ),
+    "AdEx": (lambda rec, **kw: sl.AdExRecurrent(rec_connect=rec, dt=0.1, **kw), 6000.0),
+    "ResonateAndFire": (
+        lambda rec, **kw: sl.ResonateAndFireRecurrent(omega=10.0, dt=0.1, rec_connect=rec, **kw),
+        20.0,
+    ),
+    "ResonateAndFire-balanced": (
+        lambda rec, **kw: sl.ResonateAndFireRecurrent(
+            omega=10.0, dt=0.1, balanced=True, rec_connect=rec, **kw
+        ),
+        20.0,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_point_model_recurrent_variants(name: str) -> None:
+    factory, scale = MODELS[name]
+
+    def make(backend: str) -> tuple[nn.Module, nn.Module]:
+        rec = linear(F64)
+        with torch.no_grad():
+            rec.weight.mul_(0.3 * scale)
+            rec.bias.mul_(0.1 * scale)
+        return factory(rec, record_states=True, backend=backend).double(), rec
+
+    results = {}
+    x = torch.rand(B, T, N, dtype=F64, generator=torch.Generator().manual_seed(5)) * scale
+    for backend in ("reference", "cpu"):
+        layer, rec = make(backend)
+        xs = x.clone().requires_grad_()
+        out = layer(xs)
+        loss = out.sum() + sum(1e-3 * r.sum() for r in layer.recordings.values())
+        grads = torch.autograd.grad(loss, [xs, rec.weight, rec.bias])
+        results[backend] = (out.detach(), dict(layer.recordings), grads)
+    (ref_out, ref_rec, ref_g), (cpu_out, cpu_rec, cpu_g) = results["reference"], results["cpu"]
+    assert ref_out.sum() > 0
+    assert torch.equal(ref_out, cpu_out)
+    assert ref_rec.keys() == cpu_rec.keys()
+    assert all(torch.equal(ref_rec[k], cpu_rec[k]) for k in ref_rec)
+    for a, b in zip(ref_g, cpu_g, strict=True):
+        assert (a - b).abs().max() <= 1e-10 * a.abs().max().clamp(min=1.0)

@@ -70,8 +70,9 @@ class AdEx(PointModel):
         record_states: keep ``(B, T, ...)`` recordings of ``v_mem`` and ``w``.
         backend: ``"auto"``, ``"reference"``, ``"cpu"`` or ``"triton"``: the fused
             kernels run it with ``SingleSpike`` and the built-in surrogate gradients
-            (bit for bit the reference's states and spikes); the recurrent variant and
-            other spike functions run on the reference.
+            (bit for bit the reference's states and spikes); other spike functions, and the
+            recurrent variant with a ``rec_connect`` other than one ``nn.Linear``, run on
+            the reference.
 
     Every parameter but ``V_peak`` is trainable; each is a scalar or per neuron.
 

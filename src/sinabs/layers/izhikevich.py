@@ -84,8 +84,9 @@ class Izhikevich(PointModel):
         record_states: keep ``(B, T, ...)`` recordings of ``v_mem`` and ``u``.
         backend: ``"auto"``, ``"reference"``, ``"cpu"`` or ``"triton"``: the fused
             kernels run it with ``SingleSpike`` and the built-in surrogate gradients
-            (bit for bit the reference's states and spikes); the recurrent variant and
-            other spike functions run on the reference.
+            (bit for bit the reference's states and spikes); other spike functions, and the
+            recurrent variant with a ``rec_connect`` other than one ``nn.Linear``, run on
+            the reference.
 
     Parameters given as numbers are stored in torch's default dtype and are trainable
     (``a``, ``b``, ``c``, ``d``); for float64 simulations with the paper's exact

@@ -75,8 +75,9 @@ class ResonateAndFire(PointModel):
         record_states: keep ``(B, T, ...)`` recordings of every state.
         backend: ``"auto"``, ``"reference"``, ``"cpu"`` or ``"triton"``: the fused
             kernels run both forms with ``SingleSpike`` and the built-in surrogate
-            gradients (bit for bit the reference's states and spikes); the recurrent
-            variant and other spike functions run on the reference.
+            gradients (bit for bit the reference's states and spikes); other spike
+            functions, and the recurrent variant with a ``rec_connect`` other than one
+            ``nn.Linear``, run on the reference.
 
     ``omega``, ``b`` and ``b_offset`` are trainable (the fused kernels also give
     ``x_reset``, ``y_reset`` and ``gamma`` their gradients when they require one).
