@@ -56,18 +56,30 @@
 #define ISA_AVX512 2
 enum { OK = 0, ERR_ARGUMENT = 1, ERR_MEMORY = 2, ERR_ISA = 3 };
 
-/* rows of the per-call parameter table (scan_kernel.h, setup) */
+/* rows of the per-call parameter table (scan_kernel.h, setup): the rows of the leaky,
+ * spiking and adaptive families, then from Q_MODEL a point model's own rows. A call runs
+ * one family, so the models' rows overlap (setup writes only its family's): the table
+ * stays as small as the largest model needs. */
 enum {
     Q_AM, Q_K, Q_KN, Q_AS, Q_TH, Q_M, Q_AAD, Q_OMA, Q_BETA, Q_R, Q_SGA, Q_SGB,
-    /* Izhikevich: a, b, c, d, dt / 2, dt * a */
-    Q_IA, Q_IB, Q_IC, Q_ID, Q_HALF, Q_KA,
-    /* AdEx: C, g_L, E_L, V_T, Delta_T, tau_w, a, b, V_r, dt, g_L * Delta_T (dt also
-     * resonate-and-fire's) */
-    Q_XC, Q_XGL, Q_XEL, Q_XVT, Q_XDT, Q_XTW, Q_XA, Q_XB, Q_XVR, Q_DT, Q_XGD,
-    /* resonate-and-fire: omega, damping, x_reset, y_reset, gamma */
-    Q_OM, Q_DAMP, Q_XR, Q_YR, Q_GAM,
-    N_Q
+    Q_MODEL
 };
+enum {
+    /* Izhikevich: a, b, c, d, dt / 2, dt * a */
+    Q_IA = Q_MODEL, Q_IB, Q_IC, Q_ID, Q_HALF, Q_KA
+};
+enum {
+    /* AdEx: C, g_L, E_L, V_T, Delta_T, tau_w, a, b, V_r, dt, g_L * Delta_T */
+    Q_XC = Q_MODEL, Q_XGL, Q_XEL, Q_XVT, Q_XDT, Q_XTW, Q_XA, Q_XB, Q_XVR, Q_DT, Q_XGD,
+    N_Q /* (AdEx has the most rows) */
+};
+enum {
+    /* resonate-and-fire: omega, damping, x_reset, y_reset, gamma; its dt is Q_DT */
+    Q_OM = Q_MODEL, Q_DAMP, Q_XR, Q_YR, Q_GAM
+};
+_Static_assert((int)Q_KA < (int)N_Q && (int)Q_GAM < (int)N_Q && (int)Q_GAM < (int)Q_DT,
+               "the models' q rows fit the table and do not overlap Q_DT");
+
 /* flag rows (and a row of zeros); F_TRAIN: train_threshold */
 enum { F_MIN, F_SUB, F_TO, F_NONE, F_AMOUNT, F_GTH, F_TRAIN, F_ZERO, N_F };
 

@@ -58,48 +58,56 @@ KERNEL_API void NAME(setup)(const Job *J, const void *params, void *q_out,
         const int64_t n0 = slot_n0(J, slot);
         S *qs = q + slot * N_Q * BLOCK;
         for (int l = 0; l < BLOCK; l++) {
-            S row[N_ROWS];
-            for (int r = 0; r < N_ROWS; r++) row[r] = n0 + l < N ? P[r * N + n0 + l] : (S)ROW_PAD[r];
-            S am = row[ROW_ALPHA_MEM], aad = row[ROW_ALPHA_ADAPT], fa = 0, fb = 0;
-            if (c->family != FAMILY_LEAKY) NAME(sg_factor)(c->surrogate, c->sg, row[ROW_THRESHOLD], &fa, &fb);
+            /* the rows every family reads, then a point model's own (only its family's
+             * q rows are written: the others are never read) */
+            const int in = n0 + l < N;
+#define ROWV(r) (in ? P[(int64_t)(r) * N + n0 + l] : (S)ROW_PAD[r])
+            S am = ROWV(ROW_ALPHA_MEM), aad = ROWV(ROW_ALPHA_ADAPT), th = ROWV(ROW_THRESHOLD);
+            S fa = 0, fb = 0;
+            if (c->family != FAMILY_LEAKY) NAME(sg_factor)(c->surrogate, c->sg, th, &fa, &fb);
             qs[Q_AM * BLOCK + l] = c->leak ? am : (S)1;
             qs[Q_K * BLOCK + l] = c->norm ? (S)1 - am : (S)1;
             qs[Q_KN * BLOCK + l] = (S)c->norm;
-            qs[Q_AS * BLOCK + l] = row[ROW_ALPHA_SYN];
-            qs[Q_TH * BLOCK + l] = row[ROW_THRESHOLD];
-            qs[Q_M * BLOCK + l] = row[ROW_MIN_V_MEM];
+            qs[Q_AS * BLOCK + l] = ROWV(ROW_ALPHA_SYN);
+            qs[Q_TH * BLOCK + l] = th;
+            qs[Q_M * BLOCK + l] = ROWV(ROW_MIN_V_MEM);
             qs[Q_AAD * BLOCK + l] = aad;
             qs[Q_OMA * BLOCK + l] = (S)1 - aad;
-            qs[Q_BETA * BLOCK + l] = row[ROW_ADAPT_SCALE];
-            qs[Q_R * BLOCK + l] = row[ROW_RESET_AMOUNT];
+            qs[Q_BETA * BLOCK + l] = ROWV(ROW_ADAPT_SCALE);
+            qs[Q_R * BLOCK + l] = ROWV(ROW_RESET_AMOUNT);
             qs[Q_SGA * BLOCK + l] = fa;
             qs[Q_SGB * BLOCK + l] = fb;
-            /* Izhikevich: dt / 2 as the reference's 0.5 * dt, and dt * a in its order */
-            qs[Q_IA * BLOCK + l] = row[ROW_IZH_A];
-            qs[Q_IB * BLOCK + l] = row[ROW_IZH_B];
-            qs[Q_IC * BLOCK + l] = row[ROW_IZH_C];
-            qs[Q_ID * BLOCK + l] = row[ROW_IZH_D];
-            qs[Q_HALF * BLOCK + l] = (S)0.5 * row[ROW_DT];
-            qs[Q_KA * BLOCK + l] = row[ROW_DT] * row[ROW_IZH_A];
-            /* AdEx: g_L * Delta_T as the reference multiplies them (before the exp) */
-            qs[Q_XC * BLOCK + l] = row[ROW_ADEX_C];
-            qs[Q_XGL * BLOCK + l] = row[ROW_ADEX_G_L];
-            qs[Q_XEL * BLOCK + l] = row[ROW_ADEX_E_L];
-            qs[Q_XVT * BLOCK + l] = row[ROW_ADEX_V_T];
-            qs[Q_XDT * BLOCK + l] = row[ROW_ADEX_DELTA_T];
-            qs[Q_XTW * BLOCK + l] = row[ROW_ADEX_TAU_W];
-            qs[Q_XA * BLOCK + l] = row[ROW_ADEX_A];
-            qs[Q_XB * BLOCK + l] = row[ROW_ADEX_B];
-            qs[Q_XVR * BLOCK + l] = row[ROW_ADEX_V_R];
-            qs[Q_DT * BLOCK + l] = row[ROW_DT];
-            qs[Q_XGD * BLOCK + l] = row[ROW_ADEX_G_L] * row[ROW_ADEX_DELTA_T];
-            /* resonate-and-fire (the balanced form's damping row is p(omega) - b_offset,
-             * computed on the host) */
-            qs[Q_OM * BLOCK + l] = row[ROW_RF_OMEGA];
-            qs[Q_DAMP * BLOCK + l] = row[ROW_RF_DAMPING];
-            qs[Q_XR * BLOCK + l] = row[ROW_RF_X_RESET];
-            qs[Q_YR * BLOCK + l] = row[ROW_RF_Y_RESET];
-            qs[Q_GAM * BLOCK + l] = row[ROW_RF_GAMMA];
+            if (c->family == FAMILY_IZHIKEVICH) {
+                /* dt / 2 as the reference's 0.5 * dt, and dt * a in its order */
+                qs[Q_IA * BLOCK + l] = ROWV(ROW_IZH_A);
+                qs[Q_IB * BLOCK + l] = ROWV(ROW_IZH_B);
+                qs[Q_IC * BLOCK + l] = ROWV(ROW_IZH_C);
+                qs[Q_ID * BLOCK + l] = ROWV(ROW_IZH_D);
+                qs[Q_HALF * BLOCK + l] = (S)0.5 * ROWV(ROW_DT);
+                qs[Q_KA * BLOCK + l] = ROWV(ROW_DT) * ROWV(ROW_IZH_A);
+            } else if (c->family == FAMILY_ADEX) {
+                /* g_L * Delta_T as the reference multiplies them (before the exp) */
+                qs[Q_XC * BLOCK + l] = ROWV(ROW_ADEX_C);
+                qs[Q_XGL * BLOCK + l] = ROWV(ROW_ADEX_G_L);
+                qs[Q_XEL * BLOCK + l] = ROWV(ROW_ADEX_E_L);
+                qs[Q_XVT * BLOCK + l] = ROWV(ROW_ADEX_V_T);
+                qs[Q_XDT * BLOCK + l] = ROWV(ROW_ADEX_DELTA_T);
+                qs[Q_XTW * BLOCK + l] = ROWV(ROW_ADEX_TAU_W);
+                qs[Q_XA * BLOCK + l] = ROWV(ROW_ADEX_A);
+                qs[Q_XB * BLOCK + l] = ROWV(ROW_ADEX_B);
+                qs[Q_XVR * BLOCK + l] = ROWV(ROW_ADEX_V_R);
+                qs[Q_DT * BLOCK + l] = ROWV(ROW_DT);
+                qs[Q_XGD * BLOCK + l] = ROWV(ROW_ADEX_G_L) * ROWV(ROW_ADEX_DELTA_T);
+            } else if (c->family == FAMILY_RESONATE || c->family == FAMILY_RESONATE_BALANCED) {
+                /* (the balanced form's damping row is p(omega) - b_offset, from the host) */
+                qs[Q_DT * BLOCK + l] = ROWV(ROW_DT);
+                qs[Q_OM * BLOCK + l] = ROWV(ROW_RF_OMEGA);
+                qs[Q_DAMP * BLOCK + l] = ROWV(ROW_RF_DAMPING);
+                qs[Q_XR * BLOCK + l] = ROWV(ROW_RF_X_RESET);
+                qs[Q_YR * BLOCK + l] = ROWV(ROW_RF_Y_RESET);
+                qs[Q_GAM * BLOCK + l] = ROWV(ROW_RF_GAMMA);
+            }
+#undef ROWV
         }
     }
     const int sub = c->reset == RESET_SUBTRACT;
