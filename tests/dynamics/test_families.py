@@ -78,3 +78,36 @@ def test_resonate_and_fire_rides_in_the_kernel_states_it_names():
         "u": "z_im",
         "b": "q",
     }
+
+
+def test_check_sets_only_the_rows_a_family_declares() -> None:
+    # from_checked takes every other row as its cached unused value
+    import torch
+
+    import sinabs.layers as sl
+    from sinabs.dynamics.families import ROWS
+    from sinabs.dynamics.fused.config import check
+
+    layers = [
+        sl.ExpLeak(tau_mem=5.0, min_v_mem=-1.0),
+        sl.LIF(tau_mem=5.0, tau_syn=3.0, spike_fn=None, norm_input=False),
+        sl.LIF(tau_mem=5.0, tau_syn=3.0, min_v_mem=-1.0, train_threshold=True),
+        sl.IAF(),
+        sl.ALIF(tau_mem=5.0, tau_adapt=20.0),
+        sl.Izhikevich.from_preset("RS"),
+        sl.AdEx(),
+        sl.ResonateAndFire(omega=5.0),
+        sl.ResonateAndFire(omega=5.0, balanced=True),
+    ]
+    seen = set()
+    for layer in layers:
+        x = torch.rand(2, 3, 4)
+        checked = check(layer._family, x, layer._dynamics_params(x.dtype))
+        assert not isinstance(checked, str), checked
+        rows, cfg = checked
+        declared = set(FAMILIES[cfg.family].rows)
+        for row in ROWS:
+            if row.name not in declared:
+                assert rows[row.name] is row.unused, (layer, row.name)
+        seen.add(cfg.family)
+    assert seen == set(FAMILIES)

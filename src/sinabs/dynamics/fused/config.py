@@ -593,6 +593,22 @@ def _row(value: object, x: torch.Tensor, neuron_shape: torch.Size, n: int) -> to
     return value.expand(neuron_shape).reshape(-1)
 
 
+#: the indices of the rows each family reads (its declaration's)
+_DECLARED_ROWS = {code: tuple(ROW[name] for name in decl.rows) for code, decl in FAMILIES.items()}
+
+
+@functools.lru_cache(maxsize=128)
+def _unused_rows(
+    family: Family, dtype: torch.dtype, device: torch.device, n: int
+) -> tuple[torch.Tensor, ...]:
+    """Every row at its unused value (stride-0 views), as the family's call starts
+    from; :func:`from_checked` replaces the family's own rows."""
+    return tuple(
+        _constant_row(float(row.unused), math.copysign(1.0, row.unused), dtype, device, n)
+        for row in ROWS
+    )
+
+
 def prepare(
     family: str, x: torch.Tensor, state: dict[str, torch.Tensor], p: LeakyParams
 ) -> Prepared | str:
@@ -614,7 +630,17 @@ def from_checked(
     batch, steps, *trail = x.shape
     neuron_shape = torch.Size(trail)
     n = neuron_shape.numel()
-    flat = tuple(_row(rows[name], x, neuron_shape, n) for name in PARAM_ROWS)
+    if torch.compiler.is_compiling():
+        flat = tuple(_row(rows[name], x, neuron_shape, n) for name in PARAM_ROWS)
+    else:
+        # the rows the family does not read hold their unused value (check leaves them
+        # so): one cached tuple of constant rows, then the family's own rows
+        flat_list = list(_unused_rows(config.family, x.dtype, x.device, n))
+        for k in _DECLARED_ROWS[config.family]:
+            value = rows[PARAM_ROWS[k]]
+            if value is not ROWS[k].unused:
+                flat_list[k] = _row(value, x, neuron_shape, n)
+        flat = tuple(flat_list)
     states = []
     for decl in STATES:
         if not config.has_state(decl.name):
