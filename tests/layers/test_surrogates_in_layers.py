@@ -213,3 +213,25 @@ def test_cpu_kernel_evaluates_the_surrogate_in_its_order(surrogate, dtype):
         torch.testing.assert_close(got_th, ref_th, rtol=4 * torch.finfo(dtype).eps, atol=0.0)
     else:
         assert torch.equal(got_x, ref_x) and torch.equal(got_th, ref_th)
+
+
+def test_gaussian_surrogate_does_not_depend_on_the_default_dtype() -> None:
+    # The kernels cache the Gaussian's normaliser: the reference must compute it the
+    # same way in any session (it is evaluated in float32, as sinabs does by default).
+    x = torch.rand(2, 30, 5, dtype=torch.float64) * 3
+    grads = []
+    previous = torch.get_default_dtype()
+    try:
+        for default in (torch.float32, torch.float64, torch.float32):
+            torch.set_default_dtype(default)
+            for backend in ("cpu", "reference"):
+                layer = sl.Izhikevich(0.02, 0.2, -65.0, 8.0, backend=backend).double()
+                xs = (x * 10).requires_grad_()
+                layer(xs).sum().backward()
+                grads.append(xs.grad)
+    finally:
+        torch.set_default_dtype(previous)
+    # the fused kernel against the reference in each session (the layer's parameters
+    # differ between sessions: 0.02 made in float32, then .double())
+    for cpu, ref in zip(grads[0::2], grads[1::2], strict=True):
+        assert (cpu - ref).abs().max() <= 1e-12 * ref.abs().max()

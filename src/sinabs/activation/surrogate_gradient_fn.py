@@ -21,9 +21,11 @@ import torch
 def gaussian(x: torch.Tensor, mu: float, sigma: float) -> torch.Tensor:
     r"""Normal density :math:`\exp(-(x-\mu)^2 / 2\sigma^2) / (\sigma\sqrt{2\pi})`.
 
-    The normaliser :math:`\sqrt{2\pi}` is evaluated in float32, as sinabs does.
+    The normaliser :math:`\sqrt{2\pi}` is evaluated in float32, as sinabs does with
+    torch's default dtype (here float32 whatever the default is, so that the fused
+    kernels, which take it as a constant, agree with it in any session).
     """
-    norm = sigma * torch.sqrt(2 * torch.tensor(math.pi))
+    norm = sigma * torch.sqrt(2 * torch.tensor(math.pi, dtype=torch.float32))
     return torch.exp(-((x - mu) ** 2) / (2 * sigma**2)) / norm
 
 

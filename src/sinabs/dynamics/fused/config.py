@@ -205,7 +205,7 @@ def surrogate_object(cfg: KernelConfig) -> Any:
 
 def _norm(sigma: float) -> float:
     # the normaliser of surrogate_gradient_fn.gaussian, in float32 as it computes it
-    return float(sigma * torch.sqrt(2 * torch.tensor(math.pi)))
+    return float(sigma * torch.sqrt(2 * torch.tensor(math.pi, dtype=torch.float32)))
 
 
 @functools.lru_cache(maxsize=256)
@@ -422,75 +422,56 @@ def check(family: str, x: torch.Tensor, p: LeakyParams) -> Checked:
     return rows, make(flags, fconfig)
 
 
-# --- Izhikevich
+# --- the point-neuron models (their own hard reset, SingleSpike only)
 
 
-def _check_izhikevich(x: torch.Tensor, p: IzhikevichParams, rows: dict[str, object]) -> Checked:
-    """:func:`check` for :class:`~sinabs.dynamics.models.IzhikevichParams`: the rows
-    ``izh_a`` to ``izh_d``, ``dt`` and ``threshold`` (v_peak); SingleSpike only (its
-    hard reset is the family's own, no ``reset_fn``)."""
+def _point_model(
+    code: Family, label: str, x: torch.Tensor, p: Any, rows: dict[str, object], own: dict
+) -> Checked:
+    """:func:`check` for a point-neuron model's bundle ``p``: its spike function must
+    be SingleSpike (the reset is the family's own, no ``reset_fn``), its surrogate a
+    built-in one; ``own`` are its rows (:data:`~sinabs.dynamics.families.FAMILIES`)."""
     kind = _spike_kind(p.spike_fn)
     if kind is None or kind[0] != Spike.SINGLE:
-        return f"Izhikevich with spike_fn {p.spike_fn!r} (the kernels run SingleSpike)"
+        return f"{label} with spike_fn {p.spike_fn!r} (the kernels run SingleSpike)"
     sur = _surrogate(p.surrogate_grad_fn)
     if sur is None:
         return f"custom surrogate_grad_fn {p.surrogate_grad_fn!r}"
-    surrogate, sg = sur
-    rows.update(threshold=p.spike_threshold, izh_a=p.a, izh_b=p.b, izh_c=p.c, izh_d=p.d, dt=p.dt)
+    rows.update(own)
     for name in PARAM_ROWS:
         reason = _row_reason(rows[name], x.shape[2:], name, x.device)
         if reason is not None:
             return reason
-    return rows, _point_model_config(Family.IZHIKEVICH, surrogate, sg)
-
-
-def _point_model_config(family: Family, surrogate: Surrogate, sg: list[float]) -> KernelConfig:
-    """The configuration of a point-neuron model with its own hard reset: SingleSpike,
-    the surrogate, every flag it does not use at 0."""
-    values = dict.fromkeys(CONFIG_FIELDS, 0)
-    values.update(family=int(family), spike=int(Spike.SINGLE))
-    values["surrogate"] = int(surrogate)
+    surrogate, sg = sur
+    values = dict.fromkeys(CONFIG_FIELDS, 0)  # every flag it does not use at 0
+    values.update(family=int(code), spike=int(Spike.SINGLE), surrogate=int(surrogate))
     flags = tuple(int(values[name]) for name in CONFIG_FIELDS)
     fconfig = tuple([-1.0, *sg] + [0.0] * (N_FCONFIG - 1 - len(sg)))
     make = _make if torch.compiler.is_compiling() else _from_tuples
-    return make(flags, fconfig)
+    return rows, make(flags, fconfig)
 
 
-# --- AdEx
+def _check_izhikevich(x: torch.Tensor, p: IzhikevichParams, rows: dict[str, object]) -> Checked:
+    """Izhikevich: the rows ``izh_a`` to ``izh_d``, ``dt`` and ``threshold`` (v_peak)."""
+    own = dict(threshold=p.spike_threshold, izh_a=p.a, izh_b=p.b, izh_c=p.c, izh_d=p.d, dt=p.dt)
+    return _point_model(Family.IZHIKEVICH, "Izhikevich", x, p, rows, own)
 
 
 def _check_adex(x: torch.Tensor, p: AdExParams, rows: dict[str, object]) -> Checked:
-    """:func:`check` for :class:`~sinabs.dynamics.models.AdExParams`: the rows
-    ``adex_C`` to ``adex_V_r``, ``dt`` and ``threshold`` (V_peak); SingleSpike only (its
-    hard reset is the family's own, no ``reset_fn``)."""
-    kind = _spike_kind(p.spike_fn)
-    if kind is None or kind[0] != Spike.SINGLE:
-        return f"AdEx with spike_fn {p.spike_fn!r} (the kernels run SingleSpike)"
-    sur = _surrogate(p.surrogate_grad_fn)
-    if sur is None:
-        return f"custom surrogate_grad_fn {p.surrogate_grad_fn!r}"
-    surrogate, sg = sur
-    rows.update(
+    """AdEx: the rows ``adex_C`` to ``adex_V_r``, ``dt`` and ``threshold`` (V_peak)."""
+    own = dict(
         threshold=p.V_peak, adex_C=p.C, adex_g_L=p.g_L, adex_E_L=p.E_L, adex_V_T=p.V_T,
         adex_Delta_T=p.Delta_T, adex_tau_w=p.tau_w, adex_a=p.a, adex_b=p.b, adex_V_r=p.V_r,
         dt=p.dt,
     )  # fmt: skip
-    for name in PARAM_ROWS:
-        reason = _row_reason(rows[name], x.shape[2:], name, x.device)
-        if reason is not None:
-            return reason
-    return rows, _point_model_config(Family.ADEX, surrogate, sg)
-
-
-# --- resonate-and-fire
+    return _point_model(Family.ADEX, "AdEx", x, p, rows, own)
 
 
 def _check_resonate(
     code: Family, x: torch.Tensor, p: ResonateParams, rows: dict[str, object]
 ) -> Checked:
-    """:func:`check` for :class:`~sinabs.dynamics.models.ResonateParams`, plain
-    (``code`` RESONATE) or balanced (RESONATE_BALANCED, the bundle's ``b_offset`` set):
-    the rows ``rf_*``, ``dt`` and ``threshold``; SingleSpike only.
+    """Resonate-and-fire, plain (``code`` RESONATE) or balanced (RESONATE_BALANCED, the
+    bundle's ``b_offset`` set): the rows ``rf_*``, ``dt`` and ``threshold``.
 
     The balanced form's damping row is ``divergence_boundary(omega, dt) - b_offset``,
     computed here with torch in the reference's order (so that the kernels'
@@ -500,31 +481,14 @@ def _check_resonate(
     if p.balanced != (code == Family.RESONATE_BALANCED):
         form = "balanced" if p.balanced else "plain"
         return f"family {code.name.lower()} with the {form} form's parameters"
-    kind = _spike_kind(p.spike_fn)
-    if kind is None or kind[0] != Spike.SINGLE:
-        return f"resonate-and-fire with spike_fn {p.spike_fn!r} (the kernels run SingleSpike)"
-    sur = _surrogate(p.surrogate_grad_fn)
-    if sur is None:
-        return f"custom surrogate_grad_fn {p.surrogate_grad_fn!r}"
-    surrogate, sg = sur
-    rows.update(threshold=p.spike_threshold, dt=p.dt, rf_omega=p.omega)
+    own: dict[str, object] = dict(threshold=p.spike_threshold, dt=p.dt, rf_omega=p.omega)
     if p.balanced:
         assert p.b_offset is not None and p.gamma is not None
         omega = p.omega if isinstance(p.omega, torch.Tensor) else torch.tensor(p.omega)
-        rows.update(rf_damping=divergence_boundary(omega, p.dt) - p.b_offset, rf_gamma=p.gamma)
+        own.update(rf_damping=divergence_boundary(omega, p.dt) - p.b_offset, rf_gamma=p.gamma)
     else:
-        rows.update(rf_damping=p.b, rf_x_reset=p.x_reset, rf_y_reset=p.y_reset)
-    for name in PARAM_ROWS:
-        reason = _row_reason(rows[name], x.shape[2:], name, x.device)
-        if reason is not None:
-            return reason
-    values = dict.fromkeys(CONFIG_FIELDS, 0)
-    values.update(family=int(code), spike=int(Spike.SINGLE))
-    values["surrogate"] = int(surrogate)
-    flags = tuple(int(values[name]) for name in CONFIG_FIELDS)
-    fconfig = tuple([-1.0, *sg] + [0.0] * (N_FCONFIG - 1 - len(sg)))
-    make = _make if torch.compiler.is_compiling() else _from_tuples
-    return rows, make(flags, fconfig)
+        own.update(rf_damping=p.b, rf_x_reset=p.x_reset, rf_y_reset=p.y_reset)
+    return _point_model(code, "resonate-and-fire", x, p, rows, own)
 
 
 @functools.lru_cache(maxsize=128)
