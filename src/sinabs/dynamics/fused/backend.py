@@ -32,6 +32,8 @@ _functorch_active = getattr(torch._C, "_are_functorch_transforms_active", lambda
 #: the key under which a call keeps :func:`.config.check`'s result (both fused
 #: backends ask for it; computed once per call)
 _CHECK = "fused.check"
+#: ... and a recurrent call's linear feedback (or why it has none the kernels run)
+_LINEAR = "fused.linear"
 
 
 def _checked(call: Call) -> Checked:
@@ -45,8 +47,8 @@ def _linear(call: Call) -> torch.nn.Linear | str:
     if call.rec_connect is None:
         return "rec_connect not given"
     return call.memo(
-        "fused.linear",
-        lambda: recurrent.linear_connection(call.rec_connect, call.x.shape[2:], call.x),
+        _LINEAR,
+        lambda: recurrent.linear_connection(call.rec_connect, call.x),
     )
 
 

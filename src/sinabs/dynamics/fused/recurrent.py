@@ -24,7 +24,7 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 
 from ..families import STATES
-from .config import KernelConfig, Prepared
+from .config import KernelConfig, Prepared, sum_fixed_order
 from .ops import Kernels, ScanOutputs, Tensors
 
 __all__ = ["linear_connection", "scan"]
@@ -46,40 +46,35 @@ def _has_hooks(module: nn.Module) -> bool:
     return any(len(h) for h in hooks)
 
 
-def linear_connection(
-    rec_connect: Any, neuron_shape: torch.Size, x: torch.Tensor
-) -> nn.Linear | str:
-    """The ``nn.Linear`` that ``rec_connect`` applies to the flattened spikes, or why
-    the fused kernels cannot run it (then the reference does).
+def linear_connection(rec_connect: Any, x: torch.Tensor) -> nn.Linear | str:
+    """The ``nn.Linear`` that ``rec_connect`` applies to the flattened spikes of the
+    neurons of ``x`` ``(B, T, ...)``, or why the fused kernels cannot run it (then the
+    reference does).
 
     Accepted: ``nn.Linear(N, N)`` on one-dimensional neurons, and ``nn.Sequential`` of
     an optional ``nn.Flatten()`` (from dimension 1) and one ``nn.Linear(N, N)``, for any
     neuron shape (what sinabs's documentation writes), with plain tensors of the
     input's dtype and device and no hooks.
     """
-    modules: list[nn.Module]
+    neuron_shape = x.shape[2:]
     if isinstance(rec_connect, nn.Sequential):
         modules = list(rec_connect)
-        if any(_has_hooks(m) for m in (rec_connect, *modules)):
-            return "rec_connect has hooks (the reference runs the module)"
-        if modules and type(modules[0]) is nn.Flatten:
-            flat = modules.pop(0)
-            if flat.start_dim != 1 or flat.end_dim != -1:
-                return "rec_connect flattens other dimensions than the neurons'"
-        elif len(neuron_shape) != 1:
-            return "rec_connect has no Flatten for multi-dimensional neurons"
     elif isinstance(rec_connect, nn.Module):
-        if len(neuron_shape) != 1:
-            return "an nn.Linear rec_connect on multi-dimensional neurons"
         modules = [rec_connect]
     else:
         return f"rec_connect {rec_connect!r} is not an nn.Linear"
+    if any(_has_hooks(m) for m in (rec_connect, *modules)):
+        return "rec_connect has hooks (the reference runs the module)"
+    if modules and type(modules[0]) is nn.Flatten:
+        flat = modules.pop(0)
+        if flat.start_dim != 1 or flat.end_dim != -1:
+            return "rec_connect flattens other dimensions than the neurons'"
+    elif len(neuron_shape) != 1:
+        return "rec_connect has no nn.Flatten for multi-dimensional neurons"
     if len(modules) != 1 or type(modules[0]) is not nn.Linear:
         names = ", ".join(type(m).__name__ for m in modules) or "nothing"
         return f"rec_connect runs {names}, not one nn.Linear"
     linear = cast(nn.Linear, modules[0])
-    if _has_hooks(linear):
-        return "rec_connect has hooks (the reference runs the module)"
     n = neuron_shape.numel()
     if linear.in_features != n or linear.out_features != n:
         return f"rec_connect maps {linear.in_features} to {linear.out_features}, not {n} to {n}"
@@ -96,8 +91,6 @@ def linear_connection(
 def scan(kernels: Kernels, prepared: Prepared, cfg: KernelConfig, linear: nn.Linear) -> ScanOutputs:
     """The kernels' outputs ``(out, final states..., recordings..., out_sum)`` of a
     recurrent call whose feedback is ``linear`` (see the module docstring)."""
-    from .config import sum_fixed_order
-
     x, states, rows = prepared.x, prepared.states, prepared.rows
     weight, bias = linear.weight, linear.bias
     bias_in = bias if bias is not None else x.new_empty(0)

@@ -252,41 +252,39 @@ static int read_config(Job *J, const int32_t *config, const double *consts) {
     for (int k = 0; k < N_SG; k++) c->sg[k] = consts[1 + k];
     if (c->family < 0 || c->family >= N_FAMILIES) return ERR_ARGUMENT;
     if (!((FAMILIES_DECLARED >> c->family) & 1u)) return ERR_ARGUMENT;
-    if (c->family == FAMILY_IZHIKEVICH) {
-        /* (v, u), SingleSpike, its own hard reset: the general code of case 10. u takes
-         * the kernel's second state row (a synapse's i in the other families): syn = 1
-         * sizes the scratch for it, and the entry points pass u's pointers as i's. */
+    if (CARRIES_U(c->family)) {
+        /* The point-neuron models (Izhikevich, AdEx, resonate-and-fire plain and
+         * balanced): SingleSpike, their own hard reset (or none), the general code of
+         * cases 10 to 13 (EACH_GENERAL_CASE, in family order). u (AdEx's w,
+         * resonate-and-fire's z_im) takes the kernel's second state row, a synapse's i
+         * in the other families: syn = 1 sizes the scratch for it, and the entry points
+         * pass u's pointers as i's; the balanced form's q is in b's row. */
         if (c->spike != SPIKE_SINGLE || c->syn || c->has_min || c->train) return ERR_ARGUMENT;
         if (c->surrogate < SG_HEAVISIDE || c->surrogate >= N_SURROGATES) return ERR_ARGUMENT;
         c->syn = 1;
-        J->kind = 3 * 10;
-        J->active = (1 << ROW_IZH_A) | (1 << ROW_IZH_B) | (1 << ROW_IZH_C) | (1 << ROW_IZH_D);
-        return OK;
-    }
-    if (c->family == FAMILY_ADEX) {
-        /* (v, w), SingleSpike, its own hard reset: the general code of case 11; w in the
-         * second state row as Izhikevich's u. Every row it reads but dt receives a
-         * gradient, V_peak (the threshold row) through min(v, V_peak). */
-        if (c->spike != SPIKE_SINGLE || c->syn || c->has_min || c->train) return ERR_ARGUMENT;
-        if (c->surrogate < SG_HEAVISIDE || c->surrogate >= N_SURROGATES) return ERR_ARGUMENT;
-        c->syn = 1;
-        J->kind = 3 * 11;
-        J->active = (1 << ROW_THRESHOLD) | (1 << ROW_ADEX_C) | (1 << ROW_ADEX_G_L) |
-                    (1 << ROW_ADEX_E_L) | (1 << ROW_ADEX_V_T) | (1 << ROW_ADEX_DELTA_T) |
-                    (1 << ROW_ADEX_TAU_W) | (1 << ROW_ADEX_A) | (1 << ROW_ADEX_B) |
-                    (1 << ROW_ADEX_V_R);
-        return OK;
-    }
-    if (c->family == FAMILY_RESONATE || c->family == FAMILY_RESONATE_BALANCED) {
-        /* (z_re, z_im) in (v, u), the balanced form's q in b; SingleSpike: the general
-         * code of cases 12 and 13, z_im in the second state row as Izhikevich's u */
-        if (c->spike != SPIKE_SINGLE || c->syn || c->has_min || c->train) return ERR_ARGUMENT;
-        if (c->surrogate < SG_HEAVISIDE || c->surrogate >= N_SURROGATES) return ERR_ARGUMENT;
-        c->syn = 1;
-        const int balanced = c->family == FAMILY_RESONATE_BALANCED;
-        J->kind = 3 * (balanced ? 13 : 12);
-        J->active = (1 << ROW_RF_OMEGA) | (1 << ROW_RF_DAMPING);
-        J->active |= balanced ? (1 << ROW_RF_GAMMA) : (1 << ROW_RF_X_RESET) | (1 << ROW_RF_Y_RESET);
+        J->kind = 3 * (10 + c->family - FAMILY_IZHIKEVICH);
+        /* the rows that receive a gradient (dt never does; AdEx's V_peak, in the
+         * threshold row, through min(v, V_peak)) */
+        switch (c->family) {
+        case FAMILY_IZHIKEVICH:
+            J->active = (1 << ROW_IZH_A) | (1 << ROW_IZH_B) | (1 << ROW_IZH_C) | (1 << ROW_IZH_D);
+            break;
+        case FAMILY_ADEX:
+            J->active = (1 << ROW_THRESHOLD) | (1 << ROW_ADEX_C) | (1 << ROW_ADEX_G_L) |
+                        (1 << ROW_ADEX_E_L) | (1 << ROW_ADEX_V_T) | (1 << ROW_ADEX_DELTA_T) |
+                        (1 << ROW_ADEX_TAU_W) | (1 << ROW_ADEX_A) | (1 << ROW_ADEX_B) |
+                        (1 << ROW_ADEX_V_R);
+            break;
+        case FAMILY_RESONATE:
+            J->active = (1 << ROW_RF_OMEGA) | (1 << ROW_RF_DAMPING) | (1 << ROW_RF_X_RESET) |
+                        (1 << ROW_RF_Y_RESET);
+            break;
+        case FAMILY_RESONATE_BALANCED:
+            J->active = (1 << ROW_RF_OMEGA) | (1 << ROW_RF_DAMPING) | (1 << ROW_RF_GAMMA);
+            break;
+        default:
+            return ERR_ARGUMENT;
+        }
         return OK;
     }
     const int spikes = c->family != FAMILY_LEAKY, adaptive = c->family == FAMILY_ADAPTIVE;
