@@ -367,3 +367,87 @@ def scan_backward_report(
     )  # fmt: skip
     _raise(code, "backward")
     return (g_x, g_v0, g_i0, g_b0, g_u0, g_params), BackwardReport(*report)
+
+
+class Stepper:
+    """One-step calls of the kernel on tensors the caller provides, for a loop that calls
+    the kernel once per time step (the recurrent layers' loop,
+    :mod:`.recurrent`): the checks, the configuration and the fixed arguments are set up
+    once here, so that a step costs one ctypes call and no allocation.
+
+    Every tensor passed to :meth:`forward` and :meth:`backward` must be a contiguous CPU
+    ``(B, N)`` tensor of the table's dtype (the caller allocates them once, or has them
+    checked with :meth:`check_state`), or, for a state the configuration does not
+    carry, anything (it is not read). ``table`` is the ``(P, N)`` parameter table and
+    stays alive and unchanged while the stepper is used. Results are the bits of
+    :func:`scan_forward` and :func:`scan_backward` on ``(B, 1, N)`` inputs.
+    """
+
+    def __init__(self, table: torch.Tensor, cfg: KernelConfig, batch: int, n: int) -> None:
+        if table.dtype not in _DTYPES:
+            raise ValueError(f"dtype {table.dtype}: the CPU kernel runs float32 and float64")
+        _check("params", table, (len(PARAM_ROWS), n), table.dtype)
+        if cfg.record:
+            raise ValueError("a Stepper records nothing: give it cfg.with_record(False)")
+        self.dtype, self.shape = table.dtype, (batch, n)
+        self._table = table
+        self._ints, self._consts = _ints(cfg), _consts(cfg)  # held while the stepper lives
+        self._head = (
+            _DTYPES[table.dtype], -1, torch.get_num_threads(), batch, 1, n,
+            ctypes.addressof(self._ints), ctypes.addressof(self._consts),
+        )  # fmt: skip
+        self._present = tuple(cfg.has_state(s.name) for s in STATES)
+        self._carried = [k for k, here in enumerate(self._present) if here]
+        lib = _lib()
+        self._forward, self._backward = lib.sinabs_scan_forward, lib.sinabs_scan_backward
+
+    def check_state(self, name: str, t: torch.Tensor, present: bool) -> None:
+        """A state the caller did not allocate (the initial states): a contiguous CPU
+        ``(B, N)`` tensor of the dtype where the configuration carries it."""
+        if present:
+            _check(name, t, self.shape, self.dtype)
+
+    def _ptrs(self, tensors: Tensors | list[torch.Tensor]) -> list[int | None]:
+        ptrs: list[int | None] = [None] * _S
+        for k in self._carried:
+            ptrs[k] = tensors[k].data_ptr()
+        return ptrs
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        states: Tensors | list[torch.Tensor],
+        out: torch.Tensor,
+        new_states: Tensors | list[torch.Tensor],
+    ) -> None:
+        """One step: ``out`` and ``new_states`` from ``x`` and ``states`` (one per kernel
+        state, in :data:`~sinabs.dynamics.families.STATES` order)."""
+        code = self._forward(
+            *self._head, x.data_ptr(), *self._ptrs(states), self._table.data_ptr(),
+            out.data_ptr(), *self._ptrs(new_states), None, None, None, None, None,
+        )  # fmt: skip
+        _raise(code, "forward")
+
+    def backward(
+        self,
+        g_out: torch.Tensor,
+        g_states: list[torch.Tensor | None],
+        x: torch.Tensor,
+        states: Tensors | list[torch.Tensor],
+        g_x: torch.Tensor,
+        g_states0: list[torch.Tensor],
+        g_params: torch.Tensor,
+    ) -> None:
+        """The gradients of one step: ``g_x``, ``g_states0`` (of ``states``) and
+        ``g_params`` ``(P, N)`` from ``g_out`` and the gradients of the step's new states
+        (None: zero)."""
+        g_in: list[int | None] = [None] * _S
+        for k in self._carried:
+            g = g_states[k]
+            g_in[k] = g.data_ptr() if g is not None else None
+        code = self._backward(
+            *self._head, g_out.data_ptr(), *g_in, None, None, None, None,
+            x.data_ptr(), *self._ptrs(states), self._table.data_ptr(),
+            g_x.data_ptr(), *self._ptrs(g_states0), g_params.data_ptr(),
+        )  # fmt: skip
+        _raise(code, "backward")

@@ -9,7 +9,9 @@ backward is written out (:class:`_RecurrentScan`): per step, backwards, the kern
 one-step backward with the feedback's gradient ``g_fb_{t+1} W`` added to the spikes'
 gradient; the weight's gradient is one matrix product over all steps at the end. The
 reference loop builds an autograd graph of every step's operations instead: this does
-the same work with one kernel call and one matrix product per step and direction.
+the same work with one kernel call and one matrix product per step and direction. On
+the CPU a step's kernel call is one ctypes call into tensors the loop allocated once
+(:class:`.cpu_kernel.Stepper`); other kernels are called per step and copied from.
 
 Any other ``rec_connect`` (or one with hooks, which the module call would run) stays on
 the reference backend: :func:`linear_connection` says why.
@@ -100,12 +102,71 @@ def scan(kernels: Kernels, prepared: Prepared, cfg: KernelConfig, linear: nn.Lin
     return (out, *rest, sum_fixed_order(out))
 
 
+class _CopyStepper:
+    """One-step calls of kernels without a ``Stepper`` of their own (the Triton
+    kernels): each step is a ``(B, 1, N)`` call whose results are copied into the
+    caller's tensors. The interface of :class:`.cpu_kernel.Stepper`."""
+
+    def __init__(self, kernels: Kernels, table: torch.Tensor, cfg: KernelConfig) -> None:
+        self.kernels, self.table, self.cfg = kernels, table, cfg
+        self.present = tuple(cfg.has_state(s.name) for s in STATES)
+
+    def check_state(self, name: str, t: torch.Tensor, present: bool) -> None:
+        """Nothing: the kernels check their inputs at every call."""
+
+    def forward(
+        self, x: torch.Tensor, states: Tensors, out: torch.Tensor, new_states: Tensors
+    ) -> None:
+        result = self.kernels.scan_forward(x.unsqueeze(1), *states, self.table, self.cfg)
+        out.copy_(result[0][:, 0])
+        for k, here in enumerate(self.present):
+            if here:
+                new_states[k].copy_(result[1 + k])
+
+    def backward(
+        self,
+        g_out: torch.Tensor,
+        g_states: list[torch.Tensor | None],
+        x: torch.Tensor,
+        states: Tensors,
+        g_x: torch.Tensor,
+        g_states0: list[torch.Tensor],
+        g_params: torch.Tensor,
+    ) -> None:
+        empty = x.new_empty(0)
+        g_in = [
+            g if here and g is not None else empty
+            for g, here in zip(g_states, self.present, strict=True)
+        ]
+        result = self.kernels.scan_backward(
+            g_out.unsqueeze(1), *g_in, *([empty] * _S), x.unsqueeze(1), *states, self.table,
+            self.cfg,
+        )  # fmt: skip
+        g_x.copy_(result[0][:, 0])
+        for k, here in enumerate(self.present):
+            if here:
+                g_states0[k].copy_(result[1 + k])
+        g_params.copy_(result[1 + _S])
+
+
+def _stepper(kernels: Kernels, table: torch.Tensor, cfg: KernelConfig, batch: int, n: int) -> Any:
+    """The device's one-step caller: its kernels' ``Stepper`` (the CPU kernel's: one
+    ctypes call per step, into the loop's own tensors), else :class:`_CopyStepper`."""
+    make = getattr(kernels, "Stepper", None)
+    return make(table, cfg, batch, n) if make is not None else _CopyStepper(kernels, table, cfg)
+
+
 class _RecurrentScan(torch.autograd.Function):
     """The time loop of a recurrent layer with a linear feedback (module docstring).
 
     Inputs: ``x`` (B, T, N), ``weight`` (N, N), ``bias`` (N,) or empty, the initial
     states (one per kernel state, empty where absent), the parameter rows. Outputs:
     ``out``, the final states and the recordings (as the kernels return them).
+
+    The loop keeps its sequences time-major, ``(T, B, N)``: a step's ``(B, N)`` slice is
+    then contiguous, what the kernels read and write in place, and what ``F.linear``
+    reads (a contiguous ``(B, N)`` tensor, as in the reference loop). Outputs and
+    gradients are laid out ``(B, T, N)`` once at the end.
     """
 
     @staticmethod
@@ -123,80 +184,105 @@ class _RecurrentScan(torch.autograd.Function):
         table = torch.stack(rows)
         step_cfg = cfg.with_record(False)
         batch, steps, n = x.shape
-        present = [cfg.has_state(s.name) for s in STATES]
+        present = tuple(cfg.has_state(s.name) for s in STATES)
+        stepper = _stepper(kernels, table, step_cfg, batch, n)
+        initial = tuple(s.contiguous() for s in states)
+        for k, initial_k in enumerate(initial):
+            stepper.check_state(f"{STATES[k].name} (initial)", initial_k, present[k])
         b = bias if has_bias else None
-        out = torch.empty_like(x)
-        pre = torch.empty_like(x)  # each step's input with the feedback: the backward's
-        # the states before each step (the backward recomputes each step from them) and
-        # after the last
-        history: list[Tensors] = []
-        state = tuple(s.contiguous() for s in states)
-        feedback = torch.zeros_like(x[:, 0])
+        empty = x.new_empty(0)
+        pre = x.new_empty(steps, batch, n)  # each step's input with the feedback
+        out = x.new_empty(steps, batch, n)
+        # the states after each step (the backward recomputes step t from those of t-1)
+        after = [x.new_empty(steps, batch, n) if here else empty for here in present]
+        after_steps = list(
+            zip(
+                *[
+                    a.unbind(0) if here else (empty,) * steps
+                    for a, here in zip(after, present, strict=True)
+                ],
+                strict=True,
+            )
+        )
+        pre_t, out_t, x_t = pre.unbind(0), out.unbind(0), x.unbind(1)
+        feedback = x.new_zeros(batch, n)
         for t in range(steps):
-            pre[:, t] = x[:, t] + feedback  # the reference's x_t + feedback
-            history.append(state)
-            result = kernels.scan_forward(pre[:, t : t + 1].contiguous(), *state, table, step_cfg)
-            out[:, t] = result[0][:, 0]
-            state = tuple(result[1 : 1 + _S])
+            torch.add(x_t[t], feedback, out=pre_t[t])  # the reference's x_t + feedback
+            stepper.forward(
+                pre_t[t], after_steps[t - 1] if t else initial, out_t[t], after_steps[t]
+            )
             if t + 1 < steps:
                 # what rec_connect(out_t) computes: the same operation, the same bits
-                feedback = torch.nn.functional.linear(result[0][:, 0], weight, b)
-        history.append(state)
+                feedback = torch.nn.functional.linear(out_t[t], weight, b)
         recordings: list[torch.Tensor] = []
         for k in range(_S):
-            if cfg.record and present[k] and steps:
-                recordings.append(torch.stack([h[k] for h in history[1:]], 1))
-            elif cfg.record and present[k]:
-                recordings.append(x.new_empty(batch, 0, n))
+            if cfg.record and present[k]:
+                recordings.append(after[k].transpose(0, 1).contiguous())
             else:
-                recordings.append(x.new_empty(0))
-        ctx.kernels, ctx.cfg, ctx.has_bias, ctx.present = kernels, step_cfg, has_bias, present
+                recordings.append(empty)
+        ctx.stepper, ctx.table, ctx.has_bias = stepper, table, has_bias
+        ctx.present, ctx.after_steps = present, after_steps
         # (the initial states through save_for_backward: autograd then sees a change in
         # place of the caller's tensors; the later ones are this loop's own)
-        ctx.history, ctx.table = history[1:], table
-        ctx.save_for_backward(pre, out, weight, *history[0])
+        ctx.save_for_backward(pre, out, weight, *initial)
         ctx.set_materialize_grads(False)
-        finals = state if steps else tuple(s.clone() for s in states)
-        return (out, *finals, *recordings)
+        finals = tuple(
+            (after[k][steps - 1].clone() if steps else initial[k].clone()) if present[k]
+            else states[k].clone()
+            for k in range(_S)
+        )  # fmt: skip
+        return (out.transpose(0, 1).contiguous(), *finals, *recordings)
 
     @staticmethod
     @once_differentiable  # (the kernels' backward has no graph of its own)
     def backward(ctx: Any, *grads: torch.Tensor | None) -> tuple[Any, ...]:  # type: ignore[override]
         pre, out, weight, *initial = ctx.saved_tensors
-        kernels, cfg, present = ctx.kernels, ctx.cfg, ctx.present
-        history = [tuple(initial), *ctx.history]
-        batch, steps, n = pre.shape
+        stepper, present = ctx.stepper, ctx.present
+        steps, batch, n = pre.shape
         g_out, g_finals, g_recs = grads[0], grads[1 : 1 + _S], grads[1 + _S : 1 + 2 * _S]
-        empty = pre.new_empty(0)
-
-        def zeros_or(g: torch.Tensor | None, here: bool) -> torch.Tensor:
-            if not here:
-                return empty
-            return pre.new_zeros(batch, n) if g is None else g.contiguous()
-
-        g_state = [zeros_or(g, present[k]) for k, g in enumerate(g_finals)]
+        # the gradients of the states after the step being differentiated (None: zero)
+        g_state: list[torch.Tensor | None] = [
+            g.contiguous() if here and g is not None else None
+            for g, here in zip(g_finals, present, strict=True)
+        ]
+        # the kernel writes the gradients of the states before a step into one of two
+        # buffers per state, the other holding those after it (absent states: a tensor
+        # that is not read)
+        buffers = [[pre.new_empty(batch, n) if here else pre for here in present] for _ in range(2)]
+        recorded = [(k, g) for k, g in enumerate(g_recs) if present[k] and g is not None]
         g_pre = torch.empty_like(pre)
+        g_pre_t, pre_t = g_pre.unbind(0), pre.unbind(0)
+        g_params = torch.empty_like(ctx.table)  # one step's
         g_table = torch.zeros_like(ctx.table)
+        g_s = pre.new_empty(batch, n)
         g_feedback: torch.Tensor | None = None  # the gradient of step t+1's feedback
         for t in reversed(range(steps)):
-            g_s = pre.new_zeros(batch, 1, n) if g_out is None else g_out[:, t : t + 1]
-            if g_feedback is not None:  # feedback_{t+1} = s_t W^T + b
-                g_s = g_s + (g_feedback @ weight).unsqueeze(1)
-            for k in range(_S):
-                g_rec = g_recs[k]
-                if present[k] and g_rec is not None:  # the recording of step t is state t
-                    g_state[k] = g_state[k] + g_rec[:, t]
-            result = kernels.scan_backward(
-                g_s.contiguous(), *g_state, *([empty] * _S),
-                pre[:, t : t + 1].contiguous(), *history[t], ctx.table, cfg,
-            )  # fmt: skip
-            g_pre[:, t] = result[0][:, 0]
-            g_state = list(result[1 : 1 + _S])
-            g_table += result[1 + _S]
-            g_feedback = result[0][:, 0] if t > 0 else None
+            # feedback_{t+1} = s_t W^T + b
+            if g_feedback is None:
+                if g_out is None:
+                    g_s.zero_()
+                else:
+                    g_s.copy_(g_out[:, t])
+            elif g_out is None:
+                torch.mm(g_feedback, weight, out=g_s)
+            else:
+                torch.addmm(g_out[:, t], g_feedback, weight, out=g_s)
+            for k, g_rec_k in recorded:  # the recording of step t is state t
+                g_k, g_rec = g_state[k], g_rec_k[:, t]
+                g_state[k] = g_rec.contiguous() if g_k is None else g_k + g_rec
+            g_before = buffers[t % 2]
+            before = ctx.after_steps[t - 1] if t else initial
+            stepper.backward(g_s, g_state, pre_t[t], before, g_pre_t[t], g_before, g_params)
+            g_table += g_params
+            g_state = list(g_before)
+            g_feedback = g_pre_t[t] if t > 0 else None
         # the feedback of steps 1..T-1 came from the spikes of steps 0..T-2
-        g_fb = g_pre[:, 1:].reshape(-1, n)
-        g_weight = g_fb.t() @ out[:, :-1].reshape(-1, n) if steps > 1 else torch.zeros_like(weight)
+        g_fb = g_pre[1:].reshape(-1, n)
+        g_weight = g_fb.t() @ out[:-1].reshape(-1, n) if steps > 1 else torch.zeros_like(weight)
         g_bias = g_fb.sum(0) if ctx.has_bias else None
-        g_initial = [g if present[k] else None for k, g in enumerate(g_state)]
-        return (None, None, None, g_pre, g_weight, g_bias, *g_initial, *g_table.unbind(0))
+        g_initial = [
+            (g if g is not None else pre.new_zeros(batch, n)) if here else None
+            for g, here in zip(g_state, present, strict=True)
+        ]
+        g_x = g_pre.transpose(0, 1).contiguous()
+        return (None, None, None, g_x, g_weight, g_bias, *g_initial, *g_table.unbind(0))
